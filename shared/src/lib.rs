@@ -1,0 +1,18 @@
+//! Contracts and pure logic shared by the TRACEFLOW runner and control plane.
+//!
+//! In the data flow this crate sits on both sides of the wire: the runner uses [`batch`] to validate what SDKs
+//! send, [`codec`] and [`chunk`] to compress and group accepted batches, and [`frame`] to cut chunks into the
+//! checksummed, size-bounded records of its durable buffer; the control plane reads the same chunk format back
+//! when the uploader delivers it. Everything here is pure (no I/O, no clocks) so it can be tested exhaustively.
+
+pub mod batch;
+pub mod chunk;
+pub mod codec;
+pub mod frame;
+pub mod limits;
+
+pub use batch::{BatchError, BatchErrorKind, BatchSummary};
+pub use chunk::{Chunk, ChunkError, Record, RecordMeta};
+pub use codec::{Codec, CodecError};
+pub use frame::{Damage, Frame, FrameError, Scan, FRAME_HEADER_LEN, MAX_FRAME_LEN};
+pub use limits::Limits;
