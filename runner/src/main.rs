@@ -1,1 +1,240 @@
-fn main() {}
+//! `traceflow-runner`: parses flags and wires the runner's modules together.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use traceflow_runner::buffer::{inspect, Store};
+use traceflow_runner::config::RunnerConfig;
+use traceflow_runner::server::Server;
+use traceflow_runner::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "traceflow-runner",
+    version,
+    about = "TRACEFLOW Runner: on-prem ingest with a durable buffer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the ingest daemon.
+    Run(ConfigArgs),
+    /// Validate a configuration (file plus flags) and exit non-zero with the reason if it is invalid.
+    CheckConfig(ConfigArgs),
+    /// Inspect the durable buffer of a stopped runner.
+    Buffer {
+        #[command(subcommand)]
+        command: BufferCommand,
+    },
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// TOML configuration file; every field has a default.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Overrides `listen`, e.g. 0.0.0.0:7480.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Adds a project key (repeatable).
+    #[arg(long = "project-key")]
+    project_keys: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum BufferCommand {
+    /// Chunks, batches, events and bytes held.
+    Stats {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every frame, chunk and record; exits 1 if anything is wrong.
+    Verify {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Print the buffered batches as JSON lines, in order.
+    Dump {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::CheckConfig(args) => match load_config(&args) {
+            Ok(config) => {
+                println!(
+                    "configuration is valid: listen {}, data dir {}, {} project key(s)",
+                    config.listen,
+                    config.data_dir.display(),
+                    config.project_keys.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(&message, 2),
+        },
+        Command::Buffer { command } => buffer(command),
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+fn load_config(args: &ConfigArgs) -> Result<RunnerConfig, String> {
+    let mut config = match &args.config {
+        Some(path) => RunnerConfig::load(path).map_err(|e| e.to_string())?,
+        None => RunnerConfig::default(),
+    };
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    config
+        .project_keys
+        .extend(args.project_keys.iter().cloned());
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn run(args: ConfigArgs) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(message) => return fail(&message, 2),
+    };
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
+    };
+    runtime.block_on(async {
+        let server = match Server::bind(&config).await {
+            Ok(server) => server,
+            Err(e) => return fail(&e.to_string(), 1),
+        };
+        let addr = server.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let recovery = server.recovery();
+        tracing::info!(%addr, chunks = recovery.state.depth, damaged = recovery.damaged.len(), "runner listening");
+        // One line on stdout that scripts and tests can wait for.
+        println!("traceflow-runner listening on {scheme}://{addr}");
+        let _ = std::io::stdout().flush();
+        server.run(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn open_store(dir: &Path) -> Result<Store, String> {
+    if !dir.join("db").exists() {
+        return Err(format!("{} holds no runner buffer", dir.display()));
+    }
+    Store::open(dir, 16 * 1024 * 1024).map_err(|e| e.to_string())
+}
+
+fn buffer(command: BufferCommand) -> ExitCode {
+    let result = match command {
+        BufferCommand::Stats { data_dir, json } => open_store(&data_dir).and_then(|store| {
+            let stats = inspect::stats(&store).map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&stats).unwrap_or_default()
+                );
+            } else {
+                print_stats(&stats);
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        BufferCommand::Verify { data_dir } => open_store(&data_dir).and_then(|store| {
+            let report = inspect::verify(&store).map_err(|e| e.to_string())?;
+            for problem in &report.problems {
+                println!("problem: {problem}");
+            }
+            println!(
+                "{} chunks, {} batches, {} problems",
+                report.chunks,
+                report.batches,
+                report.problems.len()
+            );
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }),
+        BufferCommand::Dump { data_dir } => open_store(&data_dir).and_then(|store| {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let batches = inspect::dump(&store, &mut out, &mut std::io::stderr())
+                .map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            eprintln!("{batches} batches");
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    result.unwrap_or_else(|message| fail(&message, 1))
+}
+
+fn print_stats(stats: &inspect::Stats) {
+    let range = match (stats.first_chunk, stats.last_chunk) {
+        (Some(first), Some(last)) => format!("{first}..={last}"),
+        _ => "none".into(),
+    };
+    println!(
+        "chunks          {} ({range}), next sequence {}",
+        stats.chunks, stats.next_seq
+    );
+    println!("batches         {}", stats.batches);
+    println!("events          {}", stats.events);
+    println!(
+        "payload bytes   {} uncompressed, {} stored",
+        stats.raw_bytes, stats.live_bytes
+    );
+    println!("disk bytes      {}", stats.disk_bytes);
+    println!(
+        "received        {:?} .. {:?} (epoch ms)",
+        stats.oldest_received_at_ms, stats.newest_received_at_ms
+    );
+    println!("dedup sessions  {}", stats.dedup_sessions);
+    println!(
+        "damaged chunks  {}, quarantined frames {}",
+        stats.damaged_chunks, stats.quarantined_frames
+    );
+}

@@ -1,0 +1,277 @@
+//! The durable buffer: where accepted batches wait, compressed and checksummed, until they are uploaded.
+//!
+//! Request handlers compress their batch into a [`Record`] and hand it to [`Buffer::append`]. One writer thread
+//! takes everything queued, drops retries it has already stored (per-session `seq` index), writes the rest as
+//! one chunk of ≤ 64 KiB frames in one atomic batch, and makes it durable with one `flush`: a group commit.
+//! Each request's future resolves only after the flush that covers it, which is when the API may answer 202.
+//! A crash at any moment leaves either the whole chunk or none of it; on open the newest chunks are checked
+//! again and a damaged one is moved aside, never fatal.
+
+mod dedup;
+pub mod inspect;
+mod store;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+use traceflow_shared::frame::{self, Damage};
+use traceflow_shared::{Chunk, Codec, Record};
+
+pub use dedup::{session_key, SeenSeqs};
+pub use store::{ReadError, State, Store, StoreError};
+
+use crate::config::BufferConfig;
+use crate::metrics::Metrics;
+use writer::{Command, Writer};
+
+/// Newest chunks re-verified when the buffer opens; older ones are verified when read.
+const TAIL_CHUNKS_CHECKED: usize = 8;
+/// Appends waiting for the writer; beyond it handlers wait, which bounds memory.
+const QUEUE_LEN: usize = 4096;
+
+/// How the buffer stores and bounds data.
+#[derive(Clone, Debug)]
+pub struct BufferOptions {
+    pub codec: Codec,
+    pub level: i32,
+    pub max_chunk_bytes: usize,
+    pub disk_budget_bytes: u64,
+    pub dedup_window_ms: u64,
+    pub cache_bytes: u64,
+}
+
+impl From<&BufferConfig> for BufferOptions {
+    fn from(config: &BufferConfig) -> Self {
+        BufferOptions {
+            codec: config.compression,
+            level: config.zstd_level,
+            max_chunk_bytes: config.max_chunk_bytes,
+            disk_budget_bytes: config.disk_budget_bytes,
+            dedup_window_ms: config.dedup_window_secs.saturating_mul(1000),
+            cache_bytes: config.cache_bytes,
+        }
+    }
+}
+
+/// One batch on its way into the buffer.
+pub struct Pending {
+    pub record: Record,
+    /// [`session_key`] of the batch's project and session.
+    pub session: [u8; 16],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored, and durable, in this chunk.
+    Stored { chunk_seq: u64 },
+    /// The same project, session and `seq` were stored before; nothing new was written.
+    Duplicate,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum BufferError {
+    #[error("the buffer is closed")]
+    Closed,
+    #[error("the buffer could not write: {0}")]
+    Storage(String),
+}
+
+/// Figures the ingest path reads without locking.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub live_bytes: AtomicU64,
+    pub depth: AtomicU64,
+    pub disk_bytes: AtomicU64,
+    pub next_seq: AtomicU64,
+    pub writer_alive: AtomicBool,
+}
+
+/// What opening the buffer found.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    pub state: State,
+    /// Damaged chunks moved to the `quarantine` tree.
+    pub damaged: Vec<Damage>,
+}
+
+pub struct Buffer {
+    store: Store,
+    tx: mpsc::Sender<Command>,
+    gauges: Arc<Gauges>,
+    disk_budget_bytes: u64,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Buffer {
+    /// Opens (or creates) the buffer in `dir`, repairs a damaged tail, and starts the writer thread.
+    pub fn open(
+        dir: &Path,
+        options: BufferOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Buffer, Recovery), StoreError> {
+        let store = Store::open(dir, options.cache_bytes)?;
+        let recovery = recover(&store)?;
+        let gauges = Arc::new(Gauges::default());
+        gauges.writer_alive.store(true, Ordering::SeqCst);
+        metrics.damaged_chunks.inc_by(recovery.damaged.len() as u64);
+        let (tx, rx) = mpsc::channel(QUEUE_LEN);
+        let writer = Writer::new(
+            store.clone(),
+            recovery.state,
+            gauges.clone(),
+            metrics,
+            options.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name("buffer-writer".into())
+            .spawn(move || writer.run(rx))?;
+        let buffer = Buffer {
+            store,
+            tx,
+            gauges,
+            disk_budget_bytes: options.disk_budget_bytes,
+            writer: Mutex::new(Some(handle)),
+        };
+        Ok((buffer, recovery))
+    }
+
+    /// Stores one batch; resolves once it is durable (or known to be stored already).
+    pub async fn append(&self, pending: Pending) -> Result<Appended, BufferError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Append(pending, reply))
+            .await
+            .map_err(|_| BufferError::Closed)?;
+        answer.await.map_err(|_| BufferError::Closed)?
+    }
+
+    /// Removes chunks once delivered. Durable with the next flush; a crash before it only means the chunks are
+    /// delivered again, which the receiver deduplicates by chunk id.
+    pub async fn remove(&self, chunk_seqs: Vec<u64>) -> Result<(), BufferError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Remove(chunk_seqs, reply))
+            .await
+            .map_err(|_| BufferError::Closed)?;
+        answer.await.map_err(|_| BufferError::Closed)?
+    }
+
+    /// Refreshes the disk figures and prunes the dedup index; the server calls it every second.
+    pub async fn tick(&self) {
+        let _ = self.tx.send(Command::Tick).await;
+    }
+
+    /// True while new batches must be refused for lack of disk.
+    ///
+    /// The engine's files shrink only when new writes reuse space freed by deletes, so "files at the budget"
+    /// alone would refuse writes forever after an outage. The buffer is full when its files have reached the
+    /// budget and at least half of the budget is still live data, or when its files reach twice the budget.
+    pub fn is_full(&self) -> bool {
+        let disk = self.gauges.disk_bytes.load(Ordering::Relaxed);
+        let live = self.gauges.live_bytes.load(Ordering::Relaxed);
+        let budget = self.disk_budget_bytes;
+        disk >= budget && (live >= budget / 2 || disk >= budget.saturating_mul(2))
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.gauges.writer_alive.load(Ordering::SeqCst) && !self.tx.is_closed()
+    }
+
+    pub fn gauges(&self) -> &Gauges {
+        &self.gauges
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Writes what is queued, flushes, and stops the writer thread.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+        let handle = self.writer.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+/// Bytes a chunk of `chunk_len` bytes takes once framed.
+pub fn framed_len(chunk_len: usize) -> u64 {
+    let frames = chunk_len
+        .div_ceil(frame::MAX_FRAME_LEN - frame::FRAME_HEADER_LEN)
+        .max(1);
+    (chunk_len + frames * frame::FRAME_HEADER_LEN) as u64
+}
+
+/// Checks the newest chunks (all of them if the state record is missing), moves damaged ones to the
+/// `quarantine` tree, and returns counters that match what is stored.
+fn recover(store: &Store) -> Result<Recovery, StoreError> {
+    let saved = store.state()?;
+    let from = match saved {
+        Some(_) => store.tail_start(TAIL_CHUNKS_CHECKED)?,
+        None => 0,
+    };
+    let mut counted = State::default();
+    let mut damaged = Vec::new();
+    let mut highest = None;
+    let (chunks, read_error) = store.chunks(from);
+    for item in chunks {
+        match item {
+            Ok((seq, bytes)) => {
+                highest = Some(seq);
+                match Chunk::decode(&bytes) {
+                    Ok(_) => {
+                        counted.live_bytes += framed_len(bytes.len());
+                        counted.depth += 1;
+                    }
+                    Err(e) => damaged.push(Damage {
+                        chunk_seq: seq,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Err(damage) => {
+                highest = highest.max(Some(damage.chunk_seq));
+                damaged.push(damage);
+            }
+        }
+    }
+    if let Some(e) = read_error.get() {
+        return Err(StoreError::Io(std::io::Error::other(e)));
+    }
+    let mut state = saved.unwrap_or(counted);
+    state.next_seq = state.next_seq.max(highest.map_or(0, |seq| seq + 1));
+    if !damaged.is_empty() {
+        let quarantine = store.db.open_tree("quarantine")?;
+        for damage in &damaged {
+            tracing::error!(chunk = damage.chunk_seq, reason = %damage.reason, "damaged chunk moved to quarantine");
+            let frames = store.frame_sizes(damage.chunk_seq)?;
+            let mut batch = sled::Batch::default();
+            for (key, size) in &frames {
+                if let Some(value) = store.tree.get(key)? {
+                    quarantine.insert(key, value)?;
+                }
+                batch.remove(key);
+                // Only a saved state counted this chunk; a recount never did.
+                if saved.is_some() {
+                    state.live_bytes = state.live_bytes.saturating_sub(*size);
+                }
+            }
+            if saved.is_some() {
+                state.depth = state.depth.saturating_sub(1);
+            }
+            batch.insert(store::STATE_KEY, &state.encode()[..]);
+            store.tree.apply_batch(batch)?;
+        }
+    }
+    store.tree.insert(store::STATE_KEY, &state.encode()[..])?;
+    store.db.flush()?;
+    Ok(Recovery { state, damaged })
+}

@@ -1,0 +1,259 @@
+//! The runner's configuration file (`runner.toml`): one documented struct per section, a default for every
+//! field, unknown fields rejected, and [`RunnerConfig::validate`] for what serde cannot check.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use traceflow_shared::{Codec, Limits};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Top level of `runner.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Address the SDK ingest API listens on.
+    pub listen: SocketAddr,
+    /// Directory for the durable buffer and runner state. Created if missing.
+    pub data_dir: PathBuf,
+    /// Project keys SDKs authenticate with. At least one is required to accept data.
+    pub project_keys: Vec<String>,
+    /// Seconds a SIGTERM waits for in-flight requests before closing connections.
+    pub shutdown_grace_secs: u64,
+    /// Concurrent client connections; further connections wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// `Retry-After` seconds sent with 503 answers.
+    pub retry_after_secs: u64,
+    pub limits: Limits,
+    pub buffer: BufferConfig,
+    pub cors: CorsConfig,
+    pub rate_limit: RateLimitConfig,
+    /// HTTPS for the ingest listener; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+    pub log: LogConfig,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7480)),
+            data_dir: PathBuf::from("./traceflow-runner-data"),
+            project_keys: Vec::new(),
+            shutdown_grace_secs: 10,
+            max_connections: 1024,
+            retry_after_secs: 5,
+            limits: Limits::default(),
+            buffer: BufferConfig::default(),
+            cors: CorsConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            tls: None,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The durable buffer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BufferConfig {
+    /// Most bytes the buffer's files may take on disk; beyond it ingest answers 503 until uploads free space.
+    pub disk_budget_bytes: u64,
+    /// Compression of stored batches: "zstd", "lz4" or "none".
+    pub compression: Codec,
+    /// zstd level, 1 (fastest) to 19.
+    pub zstd_level: i32,
+    /// Largest chunk (compressed bytes) one group commit writes; bounds upload request size.
+    pub max_chunk_bytes: usize,
+    /// How long a session's seen `seq` numbers are remembered for deduplicating retries.
+    pub dedup_window_secs: u64,
+    /// Memory the storage engine may use as page cache.
+    pub cache_bytes: u64,
+    /// Decompressed request bytes held in memory across all in-flight requests; further requests wait.
+    pub max_inflight_bytes: usize,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            disk_budget_bytes: 10 * 1024 * 1024 * 1024,
+            compression: Codec::Zstd,
+            zstd_level: 1,
+            max_chunk_bytes: 4 * 1024 * 1024,
+            dedup_window_secs: 24 * 3600,
+            cache_bytes: 32 * 1024 * 1024,
+            max_inflight_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// Cross-origin access for browser SDKs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins allowed to send batches (`https://app.example.com`), or `"*"` for any.
+    /// Requests without an `Origin` header (mobile and backend SDKs) are not affected.
+    pub allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: vec!["*".into()],
+            max_age_secs: 86400,
+        }
+    }
+}
+
+/// Per-project token bucket on events (analytics plus replay). Off when `events_per_second` is 0.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub events_per_second: u64,
+    /// Bucket size; defaults to one second's worth when 0.
+    pub burst: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `traceflow_runner=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<RunnerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let config: RunnerConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            source: Box::new(e),
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the bounds serde cannot express. `run` calls it after command-line overrides.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        self.limits.validate().map_err(ConfigError::Invalid)?;
+        if self.project_keys.is_empty() {
+            return invalid("no project keys: set `project_keys` or pass --project-key".into());
+        }
+        if let Some(key) = self
+            .project_keys
+            .iter()
+            .find(|k| k.len() < 8 || k.len() > 256 || k.chars().any(|c| !c.is_ascii_graphic()))
+        {
+            let shown: String = key.chars().take(4).collect();
+            return invalid(format!(
+                "project key `{shown}…` must be 8 to 256 printable ASCII characters"
+            ));
+        }
+        if !(1..=19).contains(&self.buffer.zstd_level) {
+            return invalid(format!(
+                "buffer.zstd_level = {} is outside 1..=19",
+                self.buffer.zstd_level
+            ));
+        }
+        if self.buffer.disk_budget_bytes < 16 * 1024 * 1024 {
+            return invalid("buffer.disk_budget_bytes must be at least 16 MiB".into());
+        }
+        if !(64 * 1024..=64 * 1024 * 1024).contains(&self.buffer.max_chunk_bytes) {
+            return invalid("buffer.max_chunk_bytes must be between 64 KiB and 64 MiB".into());
+        }
+        if self.buffer.max_inflight_bytes < self.limits.max_decompressed_bytes {
+            return invalid(
+                "buffer.max_inflight_bytes must be at least limits.max_decompressed_bytes".into(),
+            );
+        }
+        if self.max_connections == 0 || self.retry_after_secs == 0 {
+            return invalid("max_connections and retry_after_secs must be positive".into());
+        }
+        for origin in &self.cors.allowed_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return invalid(format!("cors.allowed_origins: `{origin}` is not an origin like https://app.example.com"));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            for path in [&tls.cert, &tls.key] {
+                if !path.is_file() {
+                    return invalid(format!("tls: {} is not a readable file", path.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_unknown_fields_fail() {
+        let config: RunnerConfig = toml::from_str("project_keys = [\"pk_test_123\"]").unwrap();
+        config.validate().unwrap();
+        assert!(toml::from_str::<RunnerConfig>("listn = \"1.2.3.4:5\"").is_err());
+        assert!(toml::from_str::<RunnerConfig>("[buffer]\ncompresion = \"zstd\"").is_err());
+        let bad: RunnerConfig =
+            toml::from_str("project_keys = [\"pk_test_123\"]\n[buffer]\nzstd_level = 40").unwrap();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("zstd_level"));
+        let no_keys = RunnerConfig::default();
+        assert!(no_keys
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("project keys"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Which project a request belongs to: the key from `Authorization: Bearer`, `X-Traceflow-Key` or `?key=`
+//! (for `navigator.sendBeacon`, which cannot set headers), looked up among the configured keys.
+
+use std::collections::HashMap;
+
+use hyper::header::{HeaderMap, AUTHORIZATION};
+use sha2::{Digest, Sha256};
+
+use super::error::IngestError;
+
+/// A project the runner accepts data for. Only the fingerprint of its key is ever stored or logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Project {
+    pub fingerprint: String,
+}
+
+/// `pk_` and the first 8 bytes of the key's SHA-256, in hex.
+pub fn fingerprint(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("pk_{hex}")
+}
+
+pub struct Projects {
+    by_key: HashMap<String, Project>,
+}
+
+impl Projects {
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a String>) -> Projects {
+        let by_key = keys
+            .into_iter()
+            .map(|key| {
+                (
+                    key.clone(),
+                    Project {
+                        fingerprint: fingerprint(key),
+                    },
+                )
+            })
+            .collect();
+        Projects { by_key }
+    }
+
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<&Project, IngestError> {
+        let key = key_from(headers, query).ok_or(IngestError::MissingKey)?;
+        self.by_key.get(key.as_str()).ok_or(IngestError::UnknownKey)
+    }
+}
+
+fn key_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    let header = || {
+        headers
+            .get("x-traceflow-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    };
+    let param = || {
+        query?.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            (name == "key").then(|| percent_decode(value))
+        })
+    };
+    bearer
+        .or_else(header)
+        .or_else(param)
+        .filter(|key| !key.is_empty())
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn key_sources_in_order() {
+        let projects = Projects::new(&["key-one-1234".to_string(), "key two/+".to_string()]);
+        let mut headers = HeaderMap::new();
+        assert!(matches!(
+            projects.authenticate(&headers, None),
+            Err(IngestError::MissingKey)
+        ));
+        assert!(projects
+            .authenticate(&headers, Some("key=key-one-1234"))
+            .is_ok());
+        assert!(projects
+            .authenticate(&headers, Some("a=1&key=key%20two%2F%2B"))
+            .is_ok());
+        assert!(matches!(
+            projects.authenticate(&headers, Some("key=nope")),
+            Err(IngestError::UnknownKey)
+        ));
+        headers.insert("x-traceflow-key", HeaderValue::from_static("key-one-1234"));
+        assert!(projects.authenticate(&headers, Some("key=nope")).is_ok());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer nope"));
+        assert!(matches!(
+            projects.authenticate(&headers, None),
+            Err(IngestError::UnknownKey)
+        ));
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer key-one-1234"),
+        );
+        let project = projects.authenticate(&headers, None).unwrap();
+        assert_eq!(project.fingerprint, fingerprint("key-one-1234"));
+        assert!(project.fingerprint.starts_with("pk_") && project.fingerprint.len() == 19);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}

@@ -1,0 +1,195 @@
+//! The ingest chain for `POST /v1/batch`, one layer per step, each testable alone:
+//! origin ([`cors`]) → authenticate ([`auth`]) → media type and size → decode ([`decode`]) → validate
+//! (`traceflow_shared::batch`) → traffic control ([`ratelimit`]) → compress → append to the durable buffer.
+//! Every failure is an [`IngestError`], turned into an HTTP answer in one place by the server.
+
+pub mod auth;
+pub mod cors;
+pub mod decode;
+pub mod error;
+pub mod ratelimit;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::Request;
+use tokio::sync::Semaphore;
+use traceflow_shared::{batch, Codec, Limits, Record, RecordMeta};
+
+use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
+use crate::config::RunnerConfig;
+use crate::metrics::Metrics;
+pub use error::IngestError;
+
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a successful request gets back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub events: usize,
+    pub duplicate: bool,
+}
+
+pub struct Ingest {
+    limits: Limits,
+    projects: auth::Projects,
+    pub cors: cors::Cors,
+    rate_limiter: Option<ratelimit::RateLimiter>,
+    buffer: Arc<Buffer>,
+    metrics: Arc<Metrics>,
+    codec: Codec,
+    level: i32,
+    retry_after: u64,
+    /// Permits are KiB of decompressed body held by in-flight requests.
+    inflight: Semaphore,
+    inflight_kib: usize,
+    shutting_down: AtomicBool,
+}
+
+impl Ingest {
+    pub fn new(config: &RunnerConfig, buffer: Arc<Buffer>, metrics: Arc<Metrics>) -> Ingest {
+        let inflight_kib = config.buffer.max_inflight_bytes / 1024;
+        Ingest {
+            limits: config.limits.clone(),
+            projects: auth::Projects::new(&config.project_keys),
+            cors: cors::Cors::new(&config.cors),
+            rate_limiter: ratelimit::RateLimiter::new(&config.rate_limit),
+            buffer,
+            metrics,
+            codec: config.buffer.compression,
+            level: config.buffer.zstd_level,
+            retry_after: config.retry_after_secs,
+            inflight: Semaphore::new(inflight_kib),
+            inflight_kib,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// From now on every batch gets 503 `shutting_down`.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn buffer(&self) -> &Buffer {
+        &self.buffer
+    }
+
+    /// Runs the whole chain for one request. CORS is checked by the caller, which also decorates the answer.
+    pub async fn handle(&self, request: Request<Incoming>) -> Result<Accepted, IngestError> {
+        let retry_after = self.retry_after;
+        if self.is_shutting_down() {
+            return Err(IngestError::ShuttingDown { retry_after });
+        }
+        let project = self
+            .projects
+            .authenticate(request.headers(), request.uri().query())?
+            .clone();
+        check_media_type(request.headers())?;
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
+            return Err(IngestError::BodyTooLarge(self.limits.max_body_bytes));
+        }
+        if self.buffer.is_full() {
+            return Err(IngestError::BufferFull { retry_after });
+        }
+        let encoding_header = request
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.as_bytes().to_vec());
+        let body = self.read_body(request.into_body()).await?;
+        self.metrics.bytes_received.inc_by(body.len() as u64);
+        let encoding = decode::Encoding::detect(encoding_header.as_deref(), &body)?;
+        let json = decode::decode(encoding, body, &self.limits)?;
+        self.metrics.bytes_decoded.inc_by(json.len() as u64);
+        // Hold memory permits while waiting for the flush, which is where requests pile up under load.
+        let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
+        let _permit = self
+            .inflight
+            .acquire_many(kib)
+            .await
+            .map_err(|_| IngestError::ShuttingDown { retry_after })?;
+        let summary = batch::validate(&json, &self.limits)?;
+        let events = summary.total_events();
+        if let Some(limiter) = &self.rate_limiter {
+            limiter
+                .take(&project.fingerprint, events, Instant::now())
+                .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
+        }
+        let session = session_key(&project.fingerprint, &summary.session_id);
+        let meta = RecordMeta {
+            project: project.fingerprint,
+            session_id: summary.session_id,
+            seq: summary.seq,
+            received_at_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            events: summary.events as u32,
+            replay: summary.replay as u32,
+        };
+        let record = Record::new(meta, self.codec, self.level, &json)
+            .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
+        drop(json);
+        match self.buffer.append(Pending { record, session }).await {
+            Ok(Appended::Stored { .. }) => Ok(Accepted {
+                events,
+                duplicate: false,
+            }),
+            Ok(Appended::Duplicate) => Ok(Accepted {
+                events,
+                duplicate: true,
+            }),
+            Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
+            Err(BufferError::Storage(reason)) => {
+                tracing::error!(%reason, "buffer write failed");
+                Err(IngestError::Unavailable { retry_after })
+            }
+        }
+    }
+
+    async fn read_body(&self, body: Incoming) -> Result<Bytes, IngestError> {
+        let limited = Limited::new(body, self.limits.max_body_bytes);
+        match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+            Err(_) => Err(IngestError::Timeout),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(IngestError::BodyTooLarge(self.limits.max_body_bytes))
+            }
+            Ok(Err(_)) => Err(IngestError::BodyRead),
+        }
+    }
+}
+
+fn check_media_type(headers: &HeaderMap) -> Result<(), IngestError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "text/plain" => Ok(()),
+        _ => Err(IngestError::UnsupportedMediaType),
+    }
+}

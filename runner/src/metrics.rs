@@ -1,0 +1,153 @@
+//! Prometheus metrics of the runner: every request and event outcome, bytes through each stage, the buffer's
+//! size and depth, and group-commit latency. Label values are fixed strings from this code, never from input.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<StatusLabel, Counter>,
+    pub batches: Family<OutcomeLabel, Counter>,
+    pub events: Family<OutcomeLabel, Counter>,
+    pub bytes_received: Counter,
+    pub bytes_decoded: Counter,
+    pub bytes_stored: Counter,
+    pub buffer_live_bytes: Gauge,
+    pub buffer_disk_bytes: Gauge,
+    pub buffer_depth: Gauge,
+    pub flushes: Counter,
+    pub flush_seconds: Histogram,
+    pub group_batches: Histogram,
+    pub damaged_chunks: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("traceflow_runner");
+        let requests = Family::<StatusLabel, Counter>::default();
+        let batches = Family::<OutcomeLabel, Counter>::default();
+        let events = Family::<OutcomeLabel, Counter>::default();
+        let flush_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        let group_batches = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "http_requests",
+            "Ingest API requests by status code",
+            requests.clone(),
+        );
+        registry.register("batches", "SDK batches by outcome", batches.clone());
+        registry.register(
+            "events",
+            "Events (analytics plus replay) by outcome",
+            events.clone(),
+        );
+        registry.register(
+            "buffer_flush_seconds",
+            "Group-commit flush latency",
+            flush_seconds.clone(),
+        );
+        registry.register(
+            "buffer_group_batches",
+            "Batches made durable by one flush",
+            group_batches.clone(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let metric = Counter::default();
+            registry.register(name, help, metric.clone());
+            metric
+        };
+        let bytes_received = counter(
+            &mut registry,
+            "received_bytes",
+            "Request body bytes as received",
+        );
+        let bytes_decoded = counter(
+            &mut registry,
+            "decoded_bytes",
+            "Request body bytes after decompression",
+        );
+        let bytes_stored = counter(
+            &mut registry,
+            "stored_bytes",
+            "Compressed bytes written to the buffer",
+        );
+        let flushes = counter(&mut registry, "buffer_flushes", "Group-commit flushes");
+        let damaged_chunks = counter(
+            &mut registry,
+            "buffer_damaged_chunks",
+            "Damaged chunks found and removed on open",
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let metric = Gauge::default();
+            registry.register(name, help, metric.clone());
+            metric
+        };
+        let buffer_live_bytes = gauge(
+            &mut registry,
+            "buffer_live_bytes",
+            "Bytes of chunks held in the buffer",
+        );
+        let buffer_disk_bytes = gauge(
+            &mut registry,
+            "buffer_disk_bytes",
+            "Size of the buffer's files on disk",
+        );
+        let buffer_depth = gauge(
+            &mut registry,
+            "buffer_depth_chunks",
+            "Chunks held in the buffer",
+        );
+        Metrics {
+            registry,
+            requests,
+            batches,
+            events,
+            bytes_received,
+            bytes_decoded,
+            bytes_stored,
+            buffer_live_bytes,
+            buffer_disk_bytes,
+            buffer_depth,
+            flushes,
+            flush_seconds,
+            group_batches,
+            damaged_chunks,
+        }
+    }
+
+    pub fn outcome(&self, outcome: &'static str, events: usize) {
+        self.batches.get_or_create(&OutcomeLabel { outcome }).inc();
+        if events > 0 {
+            self.events
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(events as u64);
+        }
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

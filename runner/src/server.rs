@@ -1,0 +1,388 @@
+//! The runner's HTTP(S) front: binds the listener, routes requests, turns [`IngestError`]s into answers, and
+//! shuts down gracefully (new batches get 503, in-flight ones finish, the buffer flushes, then exit).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
+use crate::config::{RunnerConfig, TlsConfig};
+use crate::ingest::cors::CorsDecision;
+use crate::ingest::{Ingest, IngestError};
+use crate::metrics::Metrics;
+
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After in-flight requests are done, how long idle connections get to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the buffer: {0}")]
+    Buffer(#[from] StoreError),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+type Body = Full<Bytes>;
+
+struct App {
+    ingest: Ingest,
+    metrics: Arc<Metrics>,
+    /// Ingest requests between arrival and answer.
+    in_flight: AtomicUsize,
+}
+
+/// A bound, not yet running, runner.
+pub struct Server {
+    app: Arc<App>,
+    buffer: Arc<Buffer>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    max_connections: usize,
+    grace: Duration,
+    recovery: Recovery,
+}
+
+impl Server {
+    /// Opens the buffer and binds the listener; `config` must have been validated.
+    pub async fn bind(config: &RunnerConfig) -> Result<Server, ServerError> {
+        let metrics = Arc::new(Metrics::new());
+        let (buffer, recovery) = Buffer::open(
+            &config.data_dir,
+            BufferOptions::from(&config.buffer),
+            metrics.clone(),
+        )?;
+        let buffer = Arc::new(buffer);
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let app = Arc::new(App {
+            ingest: Ingest::new(config, buffer.clone(), metrics.clone()),
+            metrics,
+            in_flight: AtomicUsize::new(0),
+        });
+        Ok(Server {
+            app,
+            buffer,
+            listener,
+            tls,
+            max_connections: config.max_connections,
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+            recovery,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn buffer(&self) -> Arc<Buffer> {
+        self.buffer.clone()
+    }
+
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Serves until `shutdown` resolves, then drains and flushes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            app,
+            buffer,
+            listener,
+            tls,
+            max_connections,
+            grace,
+            ..
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let ticker = tokio::spawn({
+            let buffer = buffer.clone();
+            async move {
+                let mut interval = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    interval.tick().await;
+                    buffer.tick().await;
+                }
+            }
+        });
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            tls,
+            app.clone(),
+            connections.clone(),
+            stop_rx,
+        ));
+
+        shutdown.await;
+        tracing::info!("shutting down: refusing new batches, finishing in-flight ones");
+        app.ingest.begin_shutdown();
+        let deadline = Instant::now() + grace;
+        while app.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(true);
+        let _ = acceptor.await;
+        let close_deadline = Instant::now() + CLOSE_TIMEOUT;
+        while connections.available_permits() < max_connections && Instant::now() < close_deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        ticker.abort();
+        buffer.shutdown().await;
+        tracing::info!("buffer flushed; bye");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    connections: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => return,
+            permit = connections.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+        };
+        let (stream, _peer) = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let (app, tls, stop) = (app.clone(), tls.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => serve_connection(stream, app, stop).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve_connection(stream, app, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection<S>(stream: S, app: Arc<App>, mut stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(route(&app, request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
+    match (request.method(), request.uri().path()) {
+        (&Method::POST, "/v1/batch") => ingest(app, request).await,
+        (&Method::OPTIONS, "/v1/batch") => preflight(app, &request),
+        (_, "/v1/batch") => {
+            let mut response = error_response(&IngestError::MethodNotAllowed);
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            response
+        }
+        (&Method::GET, "/healthz") => {
+            json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+        }
+        (&Method::GET, "/readyz") => readiness(app),
+        (&Method::GET, "/metrics") => {
+            let mut response = Response::new(Full::new(Bytes::from(app.metrics.encode())));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        }
+        _ => error_response(&IngestError::NotFound),
+    }
+}
+
+async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    app.in_flight.fetch_add(1, Ordering::SeqCst);
+    let cors = app.ingest.cors.check(request.headers());
+    let result = match cors {
+        CorsDecision::Denied => Err(IngestError::OriginNotAllowed),
+        _ => app.ingest.handle(request).await,
+    };
+    app.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let mut response = match &result {
+        Ok(accepted) => {
+            app.metrics.outcome(
+                if accepted.duplicate {
+                    "duplicate"
+                } else {
+                    "accepted"
+                },
+                accepted.events,
+            );
+            let mut body = serde_json::json!({ "accepted": accepted.events });
+            if accepted.duplicate {
+                body["duplicate"] = true.into();
+            }
+            json_response(StatusCode::ACCEPTED, &body)
+        }
+        Err(error) => {
+            app.metrics.outcome(error.outcome(), 0);
+            error_response(error)
+        }
+    };
+    app.ingest.cors.apply(&cors, response.headers_mut());
+    let status = response.status().as_u16();
+    app.metrics
+        .requests
+        .get_or_create(&crate::metrics::StatusLabel { status })
+        .inc();
+    let code = result.as_ref().err().map_or("accepted", IngestError::code);
+    tracing::debug!(
+        status,
+        code,
+        micros = started.elapsed().as_micros() as u64,
+        "batch"
+    );
+    response
+}
+
+fn preflight(app: &App, request: &Request<Incoming>) -> Response<Body> {
+    let decision = app.ingest.cors.check(request.headers());
+    let mut response = match decision {
+        CorsDecision::Denied => error_response(&IngestError::OriginNotAllowed),
+        _ => {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            app.ingest.cors.apply_preflight(response.headers_mut());
+            response
+        }
+    };
+    app.ingest.cors.apply(&decision, response.headers_mut());
+    response
+}
+
+fn readiness(app: &App) -> Response<Body> {
+    let buffer = app.ingest.buffer();
+    let mut problems = Vec::new();
+    if app.ingest.is_shutting_down() {
+        problems.push("shutting_down");
+    }
+    if !buffer.is_writable() {
+        problems.push("buffer_not_writable");
+    }
+    if buffer.is_full() {
+        problems.push("buffer_full");
+    }
+    if problems.is_empty() {
+        json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+    } else {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "status": "not_ready", "problems": problems }),
+        )
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(error: &IngestError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = json_response(status, &error.body());
+    if let Some(seconds) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
+    let tls_error =
+        |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
+    let cert_pem = std::fs::read(&config.cert)
+        .map_err(|e| tls_error(&config.cert.display().to_string(), &e))?;
+    let key_pem =
+        std::fs::read(&config.key).map_err(|e| tls_error(&config.key.display().to_string(), &e))?;
+    let certs = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error("certificate", &e))?;
+    if certs.is_empty() {
+        return Err(ServerError::Tls(format!(
+            "no certificate in {}",
+            config.cert.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| tls_error("private key", &e))?
+        .ok_or_else(|| ServerError::Tls(format!("no private key in {}", config.key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| tls_error("certificate and key", &e))?;
+    Ok(TlsAcceptor::from(Arc::new(server_config)))
+}
