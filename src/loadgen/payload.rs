@@ -216,31 +216,103 @@ fn incremental(data: Value, ts: u64) -> Value {
 // ---------------------------------------------------------------------------------------------------------------
 
 const IN_FIRST: &[&str] = &[
-    "Aarav", "Priya", "Rohan", "Ananya", "Vikram", "Sneha", "Arjun", "Kavya", "Rahul", "Deepika", "Siddharth",
-    "Meera", "Aditya", "Ishita", "Karthik", "Lakshmi", "Nikhil", "Pooja",
+    "Aarav",
+    "Priya",
+    "Rohan",
+    "Ananya",
+    "Vikram",
+    "Sneha",
+    "Arjun",
+    "Kavya",
+    "Rahul",
+    "Deepika",
+    "Siddharth",
+    "Meera",
+    "Aditya",
+    "Ishita",
+    "Karthik",
+    "Lakshmi",
+    "Nikhil",
+    "Pooja",
 ];
 const IN_LAST: &[&str] = &[
-    "Sharma", "Patel", "Iyer", "Reddy", "Nair", "Gupta", "Menon", "Singh", "Mukherjee", "Desai", "Kulkarni",
-    "Chatterjee", "Rao", "Joshi", "Banerjee", "Agarwal",
+    "Sharma",
+    "Patel",
+    "Iyer",
+    "Reddy",
+    "Nair",
+    "Gupta",
+    "Menon",
+    "Singh",
+    "Mukherjee",
+    "Desai",
+    "Kulkarni",
+    "Chatterjee",
+    "Rao",
+    "Joshi",
+    "Banerjee",
+    "Agarwal",
 ];
 const US_FIRST: &[&str] = &[
-    "James", "Emily", "Michael", "Olivia", "David", "Sophia", "Daniel", "Madison", "Christopher", "Ashley",
-    "Matthew", "Jessica", "Tyler", "Hannah",
+    "James",
+    "Emily",
+    "Michael",
+    "Olivia",
+    "David",
+    "Sophia",
+    "Daniel",
+    "Madison",
+    "Christopher",
+    "Ashley",
+    "Matthew",
+    "Jessica",
+    "Tyler",
+    "Hannah",
 ];
 const US_LAST: &[&str] = &[
-    "Johnson", "Williams", "Brown", "Miller", "Davis", "Garcia", "Rodriguez", "Wilson", "Anderson", "Thompson",
-    "Martinez", "Moore",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Miller",
+    "Davis",
+    "Garcia",
+    "Rodriguez",
+    "Wilson",
+    "Anderson",
+    "Thompson",
+    "Martinez",
+    "Moore",
 ];
 const UK_FIRST: &[&str] =
     &["Oliver", "Amelia", "George", "Isla", "Harry", "Poppy", "Jack", "Freya", "Charlie", "Imogen", "Alfie", "Eleanor"];
 const UK_LAST: &[&str] = &[
-    "Smith", "Jones", "Taylor", "Evans", "Davies", "Hughes", "Wright", "Walker", "Roberts", "Clarke", "Whitfield",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Evans",
+    "Davies",
+    "Hughes",
+    "Wright",
+    "Walker",
+    "Roberts",
+    "Clarke",
+    "Whitfield",
     "Pemberton",
 ];
 const DE_FIRST: &[&str] =
     &["Lukas", "Anna", "Jürgen", "Lena", "Maximilian", "Sophie", "Felix", "Marie", "Jonas", "Katrin", "Tobias", "Jörg"];
 const DE_LAST: &[&str] = &[
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schäfer", "Hoffmann", "Koch",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schäfer",
+    "Hoffmann",
+    "Koch",
     "Groß",
 ];
 
@@ -575,7 +647,12 @@ fn address(rng: &mut Rng, locale: Locale) -> Address {
         Locale::Us => {
             let (city, region, zip) = pick(
                 rng,
-                &[("Springfield", "IL", "627"), ("Austin", "TX", "787"), ("Portland", "OR", "972"), ("Denver", "CO", "802")],
+                &[
+                    ("Springfield", "IL", "627"),
+                    ("Austin", "TX", "787"),
+                    ("Portland", "OR", "972"),
+                    ("Denver", "CO", "802"),
+                ],
             );
             let street = pick(rng, &["Maple Avenue", "Oak Street", "Cedar Lane", "Elm Drive", "Washington Blvd"]);
             let line1 = format!("{} {street}", rng.u16(10..9800));
@@ -584,7 +661,11 @@ fn address(rng: &mut Rng, locale: Locale) -> Address {
         Locale::Uk => {
             let (city, region, area) = pick(
                 rng,
-                &[("Manchester", "Greater Manchester", "M"), ("Leeds", "West Yorkshire", "LS"), ("Bristol", "Avon", "BS")],
+                &[
+                    ("Manchester", "Greater Manchester", "M"),
+                    ("Leeds", "West Yorkshire", "LS"),
+                    ("Bristol", "Avon", "BS"),
+                ],
             );
             let street = pick(rng, &["High Street", "Station Road", "Church Lane", "Victoria Road", "Kings Road"]);
             let line1 = format!("{} {street}", rng.u16(1..240));
@@ -710,7 +791,11 @@ fn pii_sentence(rng: &mut Rng, p: &Person) -> String {
         1 => format!("We sent a one-time password to {} and to {}.", p.phone, p.email),
         2 => format!("Registered address: {}.", address(rng, p.locale).one_line()),
         3 => format!("PAN {} was linked to Aadhaar {} on {}.", pan(rng, p.last), aadhaar(rng), iso_date_of_birth(rng)),
-        4 => format!("The refund for order {} will reach card {} within 5-7 working days.", order_id(rng), card_number(rng)),
+        4 => format!(
+            "The refund for order {} will reach card {} within 5-7 working days.",
+            order_id(rng),
+            card_number(rng)
+        ),
         5 => format!(
             "UPI collect request from {} (IFSC {}) for {}.",
             upi_id(rng, p),
@@ -724,7 +809,12 @@ fn pii_sentence(rng: &mut Rng, p: &Person) -> String {
         7 => format!("New sign-in from IP {} at epoch {}.", ipv4(rng), 1_700_000_000_000 + rng.u64(..40_000_000_000)),
         8 => format!("Date of birth on file: {}. Call {} if this is wrong.", date_of_birth(rng, p.locale), p.phone),
         9 => format!("Session {} renewed; device fingerprint {}.", uuid(rng), hex(rng, 16)),
-        10 => format!("Order {} of {} ships to {}.", order_id(rng), money_text(rng, p.locale), address(rng, p.locale).line1),
+        10 => format!(
+            "Order {} of {} ships to {}.",
+            order_id(rng),
+            money_text(rng, p.locale),
+            address(rng, p.locale).line1
+        ),
         _ => pick(rng, FILLER).to_owned(),
     }
 }
@@ -808,12 +898,12 @@ fn text_el(tag: &str, attributes: Value, content: impl Into<String>) -> Value {
 
 fn svg_el(tag: &str, attributes: Value, child_nodes: Vec<Value>) -> Value {
     let mut node = el(tag, attributes, child_nodes);
-    set_attr(&mut node, "isSVG", true.into());
+    set_field(&mut node, "isSVG", true.into());
     node
 }
 
 /// Inserts a key into an object built with `json!` (a no-op on anything else, which never happens here).
-fn set_attr(object: &mut Value, key: &str, value: Value) {
+fn set_field(object: &mut Value, key: &str, value: Value) {
     if let Some(fields) = object.as_object_mut() {
         fields.insert(key.to_owned(), value);
     }
@@ -910,7 +1000,8 @@ input[name=aadhaar],input[name=pan]{text-transform:uppercase}
 @media (max-width:640px){.site-header{padding:8px 12px}.tf-form{padding:16px}.table{font-size:13px}}
 "#;
 
-const CSS_COMPONENTS: &[&str] = &["card", "badge", "stepper", "tooltip", "banner", "chip", "drawer", "tab", "otp", "kyc"];
+const CSS_COMPONENTS: &[&str] =
+    &["card", "badge", "stepper", "tooltip", "banner", "chip", "drawer", "tab", "otp", "kyc"];
 
 /// Base rules plus a run of generated utility classes, like a CSS-in-JS runtime accumulates.
 fn stylesheet(rng: &mut Rng) -> String {
@@ -937,7 +1028,13 @@ const BOOT_JS: &str = r##"!function(){"use strict";var e=window,t=document,n=e._
 fn boot_script(rng: &mut Rng, p: &Person, now_ms: u64) -> String {
     let config = json!({
         "sessionId": uuid(rng),
-        "customer": {"id": digits(rng, 10), "name": p.full_name(), "email": p.email, "mobile": p.phone, "segment": "retail"},
+        "customer": {
+            "id": digits(rng, 10),
+            "name": p.full_name(),
+            "email": p.email,
+            "mobile": p.phone,
+            "segment": "retail",
+        },
         "flags": {"newKyc": true, "upiCollect": rng.bool(), "cardTokenisation": rng.bool()},
         "build": "2024.11.3",
         "renderedAt": now_ms,
@@ -975,7 +1072,8 @@ fn body(rng: &mut Rng, p: &Person, now_ms: u64) -> Value {
     let paragraphs = rng.usize(6..=20);
     main.push(info_section(rng, p, paragraphs));
     let footer = page_footer(rng, now_ms);
-    let attributes = json!({"class": "page-onboarding", "data-route": "/onboarding/apply", "data-customer-id": digits(rng, 10)});
+    let attributes =
+        json!({"class": "page-onboarding", "data-route": "/onboarding/apply", "data-customer-id": digits(rng, 10)});
     el(
         "body",
         attributes,
@@ -1076,7 +1174,8 @@ fn page_footer(rng: &mut Rng, now_ms: u64) -> Value {
             text_el(
                 "p",
                 json!({}),
-                "Northwind Bank Ltd., 12th Floor, One BKC, Bandra Kurla Complex, Mumbai 400051. CIN U65190MH2019PLC123456.",
+                "Northwind Bank Ltd., 12th Floor, One BKC, Bandra Kurla Complex, Mumbai 400051. \
+                 CIN U65190MH2019PLC123456.",
             ),
             text_el(
                 "p",
@@ -1090,8 +1189,19 @@ fn page_footer(rng: &mut Rng, now_ms: u64) -> Value {
 
 const TXN_COLUMNS: [&str; 7] = ["Date", "Description", "Reference", "Counterparty", "Instrument", "Amount", "IP"];
 const MERCHANTS: &[&str] = &[
-    "Swiggy", "Zomato", "BigBasket", "Amazon Pay", "Flipkart", "Uber India", "Tesco Stores", "Sainsbury's",
-    "Whole Foods Market", "REWE Markt", "Deutsche Bahn", "IRCTC", "Reliance Digital",
+    "Swiggy",
+    "Zomato",
+    "BigBasket",
+    "Amazon Pay",
+    "Flipkart",
+    "Uber India",
+    "Tesco Stores",
+    "Sainsbury's",
+    "Whole Foods Market",
+    "REWE Markt",
+    "Deutsche Bahn",
+    "IRCTC",
+    "Reliance Digital",
 ];
 
 fn statement_section(rng: &mut Rng, p: &Person, idx: usize, rows: usize, now_ms: u64) -> Value {
@@ -1107,10 +1217,7 @@ fn statement_section(rng: &mut Rng, p: &Person, idx: usize, rows: usize, now_ms:
             el(
                 "table",
                 json!({"class": "table table-striped transactions", "data-account": account}),
-                vec![
-                    el("thead", json!({}), vec![el("tr", json!({}), head_cells)]),
-                    el("tbody", json!({}), body_rows),
-                ],
+                vec![el("thead", json!({}), vec![el("tr", json!({}), head_cells)]), el("tbody", json!({}), body_rows)],
             ),
         ],
     )
@@ -1121,7 +1228,12 @@ fn transaction_row(rng: &mut Rng, p: &Person, now_ms: u64) -> Value {
     let ts = now_ms.saturating_sub(rng.u64(60_000..90 * 86_400_000));
     let (description, instrument) = match rng.u8(0..5) {
         0 => (
-            format!("UPI/DR/{}/{}/{}", digits(rng, 12), upi_id(rng, &counterparty), pick(rng, &["Groceries", "Rent", "Dinner"])),
+            format!(
+                "UPI/DR/{}/{}/{}",
+                digits(rng, 12),
+                upi_id(rng, &counterparty),
+                pick(rng, &["Groceries", "Rent", "Dinner"])
+            ),
             upi_id(rng, p),
         ),
         1 => (
@@ -1154,22 +1266,90 @@ fn transaction_row(rng: &mut Rng, p: &Person, now_ms: u64) -> Value {
 // ---------------------------------------------------------------------------------------------------------------
 
 const INDIAN_STATES: &[&str] = &[
-    "Andhra Pradesh", "Arunachal Pradesh", "Assam", "Bihar", "Chhattisgarh", "Goa", "Gujarat", "Haryana",
-    "Himachal Pradesh", "Jharkhand", "Karnataka", "Kerala", "Madhya Pradesh", "Maharashtra", "Manipur", "Meghalaya",
-    "Mizoram", "Nagaland", "Odisha", "Punjab", "Rajasthan", "Sikkim", "Tamil Nadu", "Telangana", "Tripura",
-    "Uttar Pradesh", "Uttarakhand", "West Bengal", "Delhi", "Jammu and Kashmir", "Ladakh", "Puducherry",
+    "Andhra Pradesh",
+    "Arunachal Pradesh",
+    "Assam",
+    "Bihar",
+    "Chhattisgarh",
+    "Goa",
+    "Gujarat",
+    "Haryana",
+    "Himachal Pradesh",
+    "Jharkhand",
+    "Karnataka",
+    "Kerala",
+    "Madhya Pradesh",
+    "Maharashtra",
+    "Manipur",
+    "Meghalaya",
+    "Mizoram",
+    "Nagaland",
+    "Odisha",
+    "Punjab",
+    "Rajasthan",
+    "Sikkim",
+    "Tamil Nadu",
+    "Telangana",
+    "Tripura",
+    "Uttar Pradesh",
+    "Uttarakhand",
+    "West Bengal",
+    "Delhi",
+    "Jammu and Kashmir",
+    "Ladakh",
+    "Puducherry",
 ];
 const COUNTRIES: &[&str] = &[
-    "India", "United States", "United Kingdom", "Germany", "Australia", "Austria", "Bangladesh", "Belgium", "Brazil",
-    "Canada", "China", "Denmark", "Egypt", "Finland", "France", "Indonesia", "Ireland", "Italy", "Japan", "Kenya",
-    "Malaysia", "Mexico", "Nepal", "Netherlands", "New Zealand", "Nigeria", "Norway", "Pakistan", "Philippines",
-    "Poland", "Portugal", "Qatar", "Saudi Arabia", "Singapore", "South Africa", "Spain", "Sri Lanka", "Sweden",
-    "Switzerland", "United Arab Emirates",
+    "India",
+    "United States",
+    "United Kingdom",
+    "Germany",
+    "Australia",
+    "Austria",
+    "Bangladesh",
+    "Belgium",
+    "Brazil",
+    "Canada",
+    "China",
+    "Denmark",
+    "Egypt",
+    "Finland",
+    "France",
+    "Indonesia",
+    "Ireland",
+    "Italy",
+    "Japan",
+    "Kenya",
+    "Malaysia",
+    "Mexico",
+    "Nepal",
+    "Netherlands",
+    "New Zealand",
+    "Nigeria",
+    "Norway",
+    "Pakistan",
+    "Philippines",
+    "Poland",
+    "Portugal",
+    "Qatar",
+    "Saudi Arabia",
+    "Singapore",
+    "South Africa",
+    "Spain",
+    "Sri Lanka",
+    "Sweden",
+    "Switzerland",
+    "United Arab Emirates",
 ];
 const ID_TYPES: &[&str] = &["PAN card", "Aadhaar", "Passport", "Driving licence", "Voter ID", "National ID card"];
 const OCCUPATIONS: &[&str] = &[
-    "Salaried (private sector)", "Salaried (government)", "Self-employed professional", "Business owner", "Student",
-    "Retired", "Homemaker",
+    "Salaried (private sector)",
+    "Salaried (government)",
+    "Self-employed professional",
+    "Business owner",
+    "Student",
+    "Retired",
+    "Homemaker",
 ];
 const INCOME_BANDS: &[&str] =
     &["Below ₹2.5 lakh", "₹2.5–5 lakh", "₹5–10 lakh", "₹10–25 lakh", "₹25 lakh – ₹1 crore", "Above ₹1 crore"];
@@ -1214,7 +1394,7 @@ fn field_group(form: &str, spec: Spec, value: String, placeholder: String) -> Va
         "data-field": spec.name,
     });
     if !password && !value.is_empty() {
-        set_attr(&mut attributes, "data-initial-value", value.into());
+        set_field(&mut attributes, "data-initial-value", value.into());
     }
     el(
         "div",
@@ -1232,14 +1412,20 @@ fn select_group(form: &str, name: &str, label_text: &str, options: &[&str], sele
         .map(|(i, &option)| {
             let mut attributes = json!({"value": option.to_lowercase().replace(' ', "-")});
             if i == selected {
-                set_attr(&mut attributes, "selected", true.into());
+                set_field(&mut attributes, "selected", true.into());
             }
             text_el("option", attributes, option)
         })
         .collect();
     let value = options.get(selected).copied().unwrap_or_default();
-    let attributes =
-        json!({"name": name, "id": id, "class": "form-select", "aria-label": label_text, "value": value, "data-field": name});
+    let attributes = json!({
+        "name": name,
+        "id": id,
+        "class": "form-select",
+        "aria-label": label_text,
+        "value": value,
+        "data-field": name,
+    });
     el("div", json!({"class": "form-group"}), vec![label(&id, label_text), el("select", attributes, option_nodes)])
 }
 
@@ -1252,22 +1438,32 @@ fn textarea_group(form: &str, name: &str, label_text: &str, value: String) -> Va
 
 fn checkbox_group(form: &str, name: &str, label_text: &str, checked: bool) -> Value {
     let id = format!("{form}-{name}");
-    let mut attributes = json!({"type": "checkbox", "name": name, "id": id, "class": "form-check-input", "value": "on"});
+    let mut attributes =
+        json!({"type": "checkbox", "name": name, "id": id, "class": "form-check-input", "value": "on"});
     if checked {
-        set_attr(&mut attributes, "checked", true.into());
+        set_field(&mut attributes, "checked", true.into());
     }
     el("div", json!({"class": "form-check"}), vec![void_el("input", attributes), label(&id, label_text)])
 }
 
 /// Wraps the fields in a `<form>` whose action URL leaks the applicant's email, as many real ones do.
 fn form_shell(rng: &mut Rng, form: &str, title: &str, p: &Person, fields: Vec<Value>) -> Value {
-    let action = format!("/api/v2/forms/{form}/submit?applicant={}&email={}&channel=web", uuid(rng), url_encode(&p.email));
+    let action =
+        format!("/api/v2/forms/{form}/submit?applicant={}&email={}&channel=web", uuid(rng), url_encode(&p.email));
     let mut fieldset = Vec::with_capacity(fields.len() + 1);
     fieldset.push(text_el("legend", json!({"class": "visually-hidden"}), title));
     fieldset.extend(fields);
     let actions = vec![
-        text_el("button", json!({"type": "submit", "class": "btn btn-primary", "id": format!("{form}-submit")}), "Continue"),
-        text_el("button", json!({"type": "button", "class": "btn btn-link", "data-action": "save-draft"}), "Save and finish later"),
+        text_el(
+            "button",
+            json!({"type": "submit", "class": "btn btn-primary", "id": format!("{form}-submit")}),
+            "Continue",
+        ),
+        text_el(
+            "button",
+            json!({"type": "button", "class": "btn btn-link", "data-action": "save-draft"}),
+            "Save and finish later",
+        ),
     ];
     el(
         "form",
@@ -1294,17 +1490,47 @@ fn account_form(rng: &mut Rng, idx: usize, p: &Person) -> Value {
     let password = format!("{}{}!{}", p.first, rng.u16(10..10_000), upper(rng, 2));
     let gender = rng.usize(1..GENDERS.len());
     let fields = vec![
-        field_group(&form, spec("first_name", "First name", "text", "given-name"), p.first.to_owned(), format!("e.g. {}", example.first)),
-        field_group(&form, spec("last_name", "Last name", "text", "family-name"), p.last.to_owned(), format!("e.g. {}", example.last)),
+        field_group(
+            &form,
+            spec("first_name", "First name", "text", "given-name"),
+            p.first.to_owned(),
+            format!("e.g. {}", example.first),
+        ),
+        field_group(
+            &form,
+            spec("last_name", "Last name", "text", "family-name"),
+            p.last.to_owned(),
+            format!("e.g. {}", example.last),
+        ),
         field_group(&form, spec("email", "Email address", "email", "email"), p.email.clone(), example.email.clone()),
         field_group(&form, spec("mobile", "Mobile number", "tel", "tel"), p.phone.clone(), example.phone.clone()),
-        field_group(&form, spec("dob", "Date of birth", "date", "bday"), iso_date_of_birth(rng), "YYYY-MM-DD".to_owned()),
+        field_group(
+            &form,
+            spec("dob", "Date of birth", "date", "bday"),
+            iso_date_of_birth(rng),
+            "YYYY-MM-DD".to_owned(),
+        ),
         select_group(&form, "gender", "Gender", GENDERS, gender),
-        field_group(&form, spec("password", "Create password", "password", "new-password"), password.clone(), String::new()),
-        field_group(&form, spec("password_confirm", "Confirm password", "password", "new-password"), password, String::new()),
+        field_group(
+            &form,
+            spec("password", "Create password", "password", "new-password"),
+            password.clone(),
+            String::new(),
+        ),
+        field_group(
+            &form,
+            spec("password_confirm", "Confirm password", "password", "new-password"),
+            password,
+            String::new(),
+        ),
         field_group(&form, spec("pan", "PAN", "text", "off"), pan(rng, p.last), pan(rng, example.last)),
         field_group(&form, spec("aadhaar", "Aadhaar number", "text", "off"), aadhaar(rng), "XXXX XXXX XXXX".to_owned()),
-        field_group(&form, spec("nominee", "Nominee name", "text", "off"), example.full_name(), "Full name of nominee".to_owned()),
+        field_group(
+            &form,
+            spec("nominee", "Nominee name", "text", "off"),
+            example.full_name(),
+            "Full name of nominee".to_owned(),
+        ),
         checkbox_group(&form, "terms", "I agree to the terms and conditions", true),
     ];
     form_shell(rng, &form, "Open a savings account", p, fields)
@@ -1318,7 +1544,12 @@ fn kyc_form(rng: &mut Rng, idx: usize, p: &Person) -> Value {
         let selected = INDIAN_STATES.iter().position(|&s| s == home.region).unwrap_or(0);
         select_group(&form, "state", "State", INDIAN_STATES, selected)
     } else {
-        field_group(&form, spec("region", "County / state", "text", "address-level1"), home.region.to_owned(), String::new())
+        field_group(
+            &form,
+            spec("region", "County / state", "text", "address-level1"),
+            home.region.to_owned(),
+            String::new(),
+        )
     };
     let country = COUNTRIES.iter().position(|&c| c == home.country).unwrap_or(0);
     let (id_type, id_number) = match p.locale {
@@ -1328,11 +1559,31 @@ fn kyc_form(rng: &mut Rng, idx: usize, p: &Person) -> Value {
     let occupation = rng.usize(..OCCUPATIONS.len());
     let income = rng.usize(..INCOME_BANDS.len());
     let fields = vec![
-        field_group(&form, spec("address_line1", "Address line 1", "text", "address-line1"), home.line1.clone(), example.line1),
-        field_group(&form, spec("address_line2", "Landmark", "text", "address-line2"), "Near City Mall".to_owned(), String::new()),
-        field_group(&form, spec("city", "City", "text", "address-level2"), home.city.to_owned(), example.city.to_owned()),
+        field_group(
+            &form,
+            spec("address_line1", "Address line 1", "text", "address-line1"),
+            home.line1.clone(),
+            example.line1,
+        ),
+        field_group(
+            &form,
+            spec("address_line2", "Landmark", "text", "address-line2"),
+            "Near City Mall".to_owned(),
+            String::new(),
+        ),
+        field_group(
+            &form,
+            spec("city", "City", "text", "address-level2"),
+            home.city.to_owned(),
+            example.city.to_owned(),
+        ),
         region,
-        field_group(&form, spec("postal_code", "PIN / postcode", "text", "postal-code"), home.postal.clone(), example.postal),
+        field_group(
+            &form,
+            spec("postal_code", "PIN / postcode", "text", "postal-code"),
+            home.postal.clone(),
+            example.postal,
+        ),
         select_group(&form, "country", "Country of residence", COUNTRIES, country),
         select_group(&form, "id_type", "Identity document", ID_TYPES, id_type),
         field_group(&form, spec("id_number", "Document number", "text", "off"), id_number, String::new()),
@@ -1352,16 +1603,46 @@ fn payment_form(rng: &mut Rng, idx: usize, p: &Person) -> Value {
     let expiry = format!("{:02}/{}", rng.u8(1..=12), rng.u8(25..=32));
     let account_len = rng.usize(9..=16);
     let fields = vec![
-        field_group(&form, spec("cc_name", "Name on card", "text", "cc-name"), p.full_name().to_uppercase(), "NAME AS ON CARD".to_owned()),
-        field_group(&form, spec("card_number", "Card number", "text", "cc-number"), card_number(rng), "1234 5678 9012 3456".to_owned()),
+        field_group(
+            &form,
+            spec("cc_name", "Name on card", "text", "cc-name"),
+            p.full_name().to_uppercase(),
+            "NAME AS ON CARD".to_owned(),
+        ),
+        field_group(
+            &form,
+            spec("card_number", "Card number", "text", "cc-number"),
+            card_number(rng),
+            "1234 5678 9012 3456".to_owned(),
+        ),
         field_group(&form, spec("cc_exp", "Expiry", "text", "cc-exp"), expiry, "MM/YY".to_owned()),
         field_group(&form, spec("cvv", "CVV", "password", "cc-csc"), digits(rng, 3), "CVV".to_owned()),
-        field_group(&form, spec("billing_email", "Billing email", "email", "email"), p.email.clone(), example.email.clone()),
-        field_group(&form, spec("upi_id", "UPI ID", "text", "off"), upi_id(rng, p), format!("e.g. {}", upi_id(rng, &example))),
-        field_group(&form, spec("account_number", "Beneficiary account number", "text", "off"), digits(rng, account_len), String::new()),
+        field_group(
+            &form,
+            spec("billing_email", "Billing email", "email", "email"),
+            p.email.clone(),
+            example.email.clone(),
+        ),
+        field_group(
+            &form,
+            spec("upi_id", "UPI ID", "text", "off"),
+            upi_id(rng, p),
+            format!("e.g. {}", upi_id(rng, &example)),
+        ),
+        field_group(
+            &form,
+            spec("account_number", "Beneficiary account number", "text", "off"),
+            digits(rng, account_len),
+            String::new(),
+        ),
         field_group(&form, spec("ifsc", "IFSC", "text", "off"), ifsc(rng), "e.g. HDFC0001234".to_owned()),
         field_group(&form, spec("iban", "IBAN (international transfers)", "text", "off"), iban(rng), iban(rng)),
-        field_group(&form, spec("amount", "Amount", "text", "transaction-amount"), money_text(rng, p.locale), "0.00".to_owned()),
+        field_group(
+            &form,
+            spec("amount", "Amount", "text", "transaction-amount"),
+            money_text(rng, p.locale),
+            "0.00".to_owned(),
+        ),
         textarea_group(&form, "remarks", "Remarks", pii_sentence(rng, p)),
         checkbox_group(&form, "save_card", "Save this card for faster payments", rng.bool()),
     ];
@@ -1374,13 +1655,33 @@ fn address_form(rng: &mut Rng, idx: usize, p: &Person) -> Value {
     let country = COUNTRIES.iter().position(|&c| c == home.country).unwrap_or(0);
     let fields = vec![
         field_group(&form, spec("full_name", "Full name", "text", "name"), p.full_name(), "As on your ID".to_owned()),
-        field_group(&form, spec("street", "Street address", "text", "street-address"), home.line1.clone(), String::new()),
+        field_group(
+            &form,
+            spec("street", "Street address", "text", "street-address"),
+            home.line1.clone(),
+            String::new(),
+        ),
         field_group(&form, spec("city", "City", "text", "address-level2"), home.city.to_owned(), String::new()),
-        field_group(&form, spec("region", "State / region", "text", "address-level1"), home.region.to_owned(), String::new()),
-        field_group(&form, spec("postal_code", "Postal code", "text", "postal-code"), home.postal.clone(), String::new()),
+        field_group(
+            &form,
+            spec("region", "State / region", "text", "address-level1"),
+            home.region.to_owned(),
+            String::new(),
+        ),
+        field_group(
+            &form,
+            spec("postal_code", "Postal code", "text", "postal-code"),
+            home.postal.clone(),
+            String::new(),
+        ),
         select_group(&form, "country", "Country", COUNTRIES, country),
         field_group(&form, spec("phone", "Phone for delivery", "tel", "tel"), p.phone.clone(), String::new()),
-        textarea_group(&form, "instructions", "Delivery instructions", format!("Deliver to {}. Call {} on arrival.", home.one_line(), p.phone)),
+        textarea_group(
+            &form,
+            "instructions",
+            "Delivery instructions",
+            format!("Deliver to {}. Call {} on arrival.", home.one_line(), p.phone),
+        ),
         checkbox_group(&form, "default", "Make this my default address", true),
     ];
     form_shell(rng, &form, "Card delivery address", p, fields)
@@ -1446,7 +1747,10 @@ fn typing(rng: &mut Rng, page: &Page, p: &Person, t: &mut u64, budget: usize, ou
     for stroke in 1..=strokes {
         *t += rng.u64(60..260);
         let typed: String = value.chars().take(len * stroke / strokes).collect();
-        out.push(incremental(json!({"source": 5, "text": typed, "isChecked": false, "userTriggered": true, "id": id}), *t));
+        out.push(incremental(
+            json!({"source": 5, "text": typed, "isChecked": false, "userTriggered": true, "id": id}),
+            *t,
+        ));
     }
 }
 
@@ -1498,20 +1802,25 @@ fn mutation(rng: &mut Rng, page: &mut Page, p: &Person, toasts: &mut Vec<(u64, u
 }
 
 fn attribute_change(rng: &mut Rng, page: &Page, p: &Person) -> Value {
-    match rng.u8(0..5) {
-        0 => json!({"id": pick_id(rng, &page.input_ids), "attributes": {"class": "form-control is-invalid", "aria-invalid": "true"}}),
-        1 => json!({"id": pick_id(rng, &page.input_ids), "attributes": {"value": typed_pii(rng, p).1}}),
+    let (id, attributes) = match rng.u8(0..5) {
+        0 => (pick_id(rng, &page.input_ids), json!({"class": "form-control is-invalid", "aria-invalid": "true"})),
+        1 => (pick_id(rng, &page.input_ids), json!({"value": typed_pii(rng, p).1})),
         2 => {
             let style = format!("transform: translateY({}px); opacity: 0.{};", rng.u16(0..400), rng.u8(1..10));
-            json!({"id": pick_id(rng, &page.container_ids), "attributes": {"style": style}})
+            (pick_id(rng, &page.container_ids), json!({ "style": style }))
         }
         3 => {
             let updated = 1_700_000_000_000 + rng.u64(..40_000_000_000);
-            json!({"id": pick_id(rng, &page.container_ids), "attributes": {"data-customer-email": p.email, "data-updated-at": updated.to_string()}})
+            let attributes = json!({"data-customer-email": p.email, "data-updated-at": updated.to_string()});
+            (pick_id(rng, &page.container_ids), attributes)
         }
         // A null value is how rrweb reports a removed attribute.
-        _ => json!({"id": pick_id(rng, &page.container_ids), "attributes": {"class": "panel is-expanded", "aria-expanded": "true", "hidden": null}}),
-    }
+        _ => {
+            let attributes = json!({"class": "panel is-expanded", "aria-expanded": "true", "hidden": null});
+            (pick_id(rng, &page.container_ids), attributes)
+        }
+    };
+    object([("id", id.into()), ("attributes", attributes)])
 }
 
 /// Something the app renders after load that stays: an extra field, a validation message or a list item.
@@ -1532,7 +1841,11 @@ fn toast(rng: &mut Rng, p: &Person) -> Value {
         "div",
         json!({"class": "toast show", "role": "alert", "aria-live": "assertive", "data-toast-id": uuid(rng)}),
         vec![
-            text_el("strong", json!({"class": "toast-title"}), pick(rng, &["Saved", "OTP sent", "Payment received", "Verified"])),
+            text_el(
+                "strong",
+                json!({"class": "toast-title"}),
+                pick(rng, &["Saved", "OTP sent", "Payment received", "Verified"]),
+            ),
             text_el("span", json!({"class": "toast-body"}), pii_sentence(rng, p)),
             text_el("button", json!({"type": "button", "class": "btn-close", "aria-label": "Close"}), "×"),
         ],
@@ -1622,8 +1935,8 @@ fn analytics_event(rng: &mut Rng, kind: EventKind, ts: u64, p: &Person, url: &st
         EventKind::Network => network_fields(rng, p),
         EventKind::Custom => custom_fields(rng, p),
     };
-    set_attr(&mut event, "type", kind.name().into());
-    set_attr(&mut event, "ts", ts.into());
+    set_field(&mut event, "type", kind.name().into());
+    set_field(&mut event, "ts", ts.into());
     event
 }
 
@@ -1675,7 +1988,9 @@ fn error_fields(rng: &mut Rng, p: &Person) -> Value {
     let filename = format!("https://cdn.northwind-bank.in/static/js/app.{}.js", hex(rng, 8));
     let (lineno, colno) = (rng.u32(1..4_000), rng.u32(1..200));
     let stack = format!(
-        "{message}\n    at {function} ({filename}:{lineno}:{colno})\n    at HTMLFormElement.onSubmit ({filename}:{}:{})\n    at invokeGuardedCallback (https://cdn.northwind-bank.in/static/js/vendor.{}.js:{}:{})",
+        "{message}\n    at {function} ({filename}:{lineno}:{colno})\n    \
+         at HTMLFormElement.onSubmit ({filename}:{}:{})\n    \
+         at invokeGuardedCallback (https://cdn.northwind-bank.in/static/js/vendor.{}.js:{}:{})",
         rng.u32(1..4_000),
         rng.u32(1..200),
         hex(rng, 8),
@@ -1690,14 +2005,27 @@ const STATUSES: &[u16] = &[200, 200, 200, 200, 200, 201, 204, 304, 400, 401, 404
 fn network_fields(rng: &mut Rng, p: &Person) -> Value {
     let api = "https://api.northwind-bank.in";
     let (method, url) = match rng.u8(0..6) {
-        0 => ("GET", format!("{api}/v2/customers/lookup?email={}&mobile={}", url_encode(&p.email), url_encode(&p.phone))),
+        0 => {
+            ("GET", format!("{api}/v2/customers/lookup?email={}&mobile={}", url_encode(&p.email), url_encode(&p.phone)))
+        }
         1 => ("POST", format!("{api}/v2/kyc/verify-pan")),
         2 => ("POST", format!("{api}/v2/payments/upi/collect?vpa={}", url_encode(&upi_id(rng, p)))),
-        3 => ("GET", format!("{api}/v2/accounts/{}/transactions?from={}&limit=50", digits(rng, 12), rng.u64(1_700_000_000_000..1_740_000_000_000))),
+        3 => (
+            "GET",
+            format!(
+                "{api}/v2/accounts/{}/transactions?from={}&limit=50",
+                digits(rng, 12),
+                rng.u64(1_700_000_000_000..1_740_000_000_000)
+            ),
+        ),
         4 => ("PUT", format!("{api}/v2/addresses/{}", uuid(rng))),
         _ => (
             "GET",
-            format!("https://maps.example-geo.com/v1/reverse?lat={}&lng={}", coordinate(rng, 90.0), coordinate(rng, 180.0)),
+            format!(
+                "https://maps.example-geo.com/v1/reverse?lat={}&lng={}",
+                coordinate(rng, 90.0),
+                coordinate(rng, 180.0)
+            ),
         ),
     };
     let status = rng.choice(STATUSES.iter().copied()).unwrap_or(200);
@@ -1710,11 +2038,24 @@ const CUSTOM_EVENTS: &[&str] =
 fn custom_fields(rng: &mut Rng, p: &Person) -> Value {
     let name = pick(rng, CUSTOM_EVENTS);
     let detail = match rng.u8(0..5) {
-        0 => json!({"customer": {"name": p.full_name(), "email": p.email, "phone": p.phone, "dob": date_of_birth(rng, p.locale)}}),
+        0 => json!({"customer": {
+            "name": p.full_name(),
+            "email": p.email,
+            "phone": p.phone,
+            "dob": date_of_birth(rng, p.locale),
+        }}),
         1 => json!({"payment": {"card": card_number(rng), "upi": upi_id(rng, p), "ifsc": ifsc(rng)}}),
-        2 => json!({"kyc": {"pan": pan(rng, p.last), "aadhaar": aadhaar(rng), "address": address(rng, p.locale).one_line()}}),
+        2 => json!({"kyc": {
+            "pan": pan(rng, p.last),
+            "aadhaar": aadhaar(rng),
+            "address": address(rng, p.locale).one_line(),
+        }}),
         3 => json!({"geo": {"lat": coordinate(rng, 90.0), "lng": coordinate(rng, 180.0), "ip": ipv4(rng)}}),
-        _ => json!({"beneficiary": {"iban": iban(rng), "account": digits(rng, 12), "name": Person::random(rng).full_name()}}),
+        _ => json!({"beneficiary": {
+            "iban": iban(rng),
+            "account": digits(rng, 12),
+            "name": Person::random(rng).full_name(),
+        }}),
     };
     let mut props = json!({
         "order_id": order_id(rng),

@@ -1,0 +1,237 @@
+//! Shared harness for the end-to-end tests: runs the real `traceflow-runner` binary on loopback with a random
+//! port and a temp data dir, talks HTTP/1.1 to it with a small blocking client, and stops what it starts.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub const KEY: &str = "test-project-key-1";
+
+/// Path of a workspace binary, built by `cargo test`/`nextest` before tests run.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not found: build the workspace first (cargo build --workspace)", path.display());
+    path
+}
+
+/// A temp dir removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("traceflow-{tag}-{}-{n}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running runner process.
+pub struct Runner {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Runner {
+    /// Starts a runner with `extra` appended to a config that sets the key, a random port and `data_dir`.
+    pub fn start(data_dir: &Path, extra: &str) -> Runner {
+        let config = data_dir.with_extension("toml");
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\nshutdown_grace_secs = 5\n{extra}",
+            data_dir.display().to_string()
+        );
+        std::fs::write(&config, text).expect("write config");
+        Runner::start_with_config(&config, data_dir)
+    }
+
+    pub fn start_with_config(config: &Path, data_dir: &Path) -> Runner {
+        let mut child = Command::new(binary("traceflow-runner"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn traceflow-runner");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read runner stdout");
+        let addr = line
+            .trim()
+            .rsplit("://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("runner did not report its address: {line:?}"));
+        Runner { child, addr, data_dir: data_dir.to_path_buf(), config: config.to_path_buf() }
+    }
+
+    pub fn post(&self, body: &[u8], headers: &[(&str, &str)]) -> Response {
+        let mut all = vec![("authorization", format!("Bearer {KEY}")), ("content-type", "application/json".to_string())];
+        for (name, value) in headers {
+            all.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if !value.is_empty() {
+                all.push((name, value.to_string()));
+            }
+        }
+        let refs: Vec<(&str, &str)> = all.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        request(self.addr, "POST", "/v1/batch", &refs, body)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[], b"")
+    }
+
+    /// Value of a metric line like `name{labels} value`, summed over matching lines.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let text = self.get("/metrics").text();
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        wait_exit(&mut self.child, Duration::from_secs(20))
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process did not exit within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {}", self.text()))
+    }
+
+    /// The `error.code` of an error answer.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+pub fn try_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    read_response(&mut stream)
+}
+
+pub fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP answer ({} bytes)", raw.len())))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
+    Ok(Response { status, headers, body: raw[split + 4..].to_vec() })
+}
+
+/// A small valid batch with `events` analytics events.
+pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
+    let events: Vec<_> = (0..events).map(|i| serde_json::json!({"type": "click", "ts": 1732265000000u64 + i as u64, "x": i})).collect();
+    serde_json::to_vec(&serde_json::json!({
+        "session_id": session, "visitor_id": "v-1", "seq": seq, "sent_at": 1732265000000u64,
+        "context": {"url": "https://shop.test/checkout", "sdk": "traceflow-web/0.1"},
+        "events": events,
+        "replay": [{"type": 4, "data": {"href": "https://shop.test/checkout", "width": 1280, "height": 720}, "timestamp": 1732265000000u64}]
+    }))
+    .expect("serialize batch")
+}
+
+/// Batches found by `buffer dump`, as `(session_id, seq)` in buffer order, after checking `buffer verify`.
+pub fn dump(data_dir: &Path) -> Vec<(String, u64)> {
+    let verify = Command::new(binary("traceflow-runner")).args(["buffer", "verify", "--data-dir"]).arg(data_dir).output().expect("run verify");
+    assert!(verify.status.success(), "buffer verify failed: {}", String::from_utf8_lossy(&verify.stdout));
+    let out = Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(data_dir).output().expect("run dump");
+    assert!(out.status.success(), "buffer dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .expect("dump is UTF-8")
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).expect("dump line is JSON");
+            assert_eq!(value["batch"]["session_id"], value["session_id"], "dump line carries its batch");
+            (value["session_id"].as_str().expect("session_id").to_string(), value["seq"].as_u64().expect("seq"))
+        })
+        .collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
+}
