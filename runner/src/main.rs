@@ -130,6 +130,11 @@ fn run(args: ConfigArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
     };
     runtime.block_on(async {
+        // Registered before the listening line, so a SIGTERM right after startup still shuts down cleanly.
+        let shutdown = match shutdown_signal() {
+            Ok(shutdown) => shutdown,
+            Err(e) => return fail(&format!("cannot install signal handlers: {e}"), 1),
+        };
         let server = match Server::bind(&config).await {
             Ok(server) => server,
             Err(e) => return fail(&e.to_string(), 1),
@@ -141,24 +146,22 @@ fn run(args: ConfigArgs) -> ExitCode {
         // One line on stdout that scripts and tests can wait for.
         println!("traceflow-runner listening on {scheme}://{addr}");
         let _ = std::io::stdout().flush();
-        server.run(shutdown_signal()).await;
+        server.run(shutdown).await;
         ExitCode::SUCCESS
     })
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 fn open_store(dir: &Path) -> Result<Store, String> {
