@@ -12,7 +12,8 @@ use traceflow_runner::server::Server;
 fn noisy_batch(seq: u64) -> Vec<u8> {
     // Random text: compresses little, so each batch costs about its size on disk.
     let noise: String = (0..1_000_000).map(|_| fastrand::alphanumeric()).collect();
-    let body = serde_json::json!({"session_id": "budget", "seq": seq, "events": [{"type": "custom", "ts": 1, "blob": noise}]});
+    let body =
+        serde_json::json!({"session_id": "budget", "seq": seq, "events": [{"type": "custom", "ts": 1, "blob": noise}]});
     serde_json::to_vec(&body).unwrap()
 }
 

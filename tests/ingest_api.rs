@@ -53,7 +53,13 @@ fn key_may_come_from_each_documented_place() {
     let (_dir, runner) = runner("");
     let bearer = runner.post(&batch("k", 1, 1), &[]);
     let header = runner.post(&batch("k", 2, 1), &[("authorization", ""), ("x-traceflow-key", KEY)]);
-    let query = common::request(runner.addr, "POST", &format!("/v1/batch?key={KEY}"), &[("content-type", "text/plain")], &batch("k", 3, 1));
+    let query = common::request(
+        runner.addr,
+        "POST",
+        &format!("/v1/batch?key={KEY}"),
+        &[("content-type", "text/plain")],
+        &batch("k", 3, 1),
+    );
     for response in [bearer, header, query] {
         assert_eq!(response.status, 202, "{}", response.text());
     }
@@ -74,15 +80,27 @@ fn cors_preflight_and_headers() {
         runner.addr,
         "OPTIONS",
         "/v1/batch",
-        &[("origin", "https://app.example.com"), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,x-traceflow-key")],
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type,x-traceflow-key"),
+        ],
         b"",
     );
     assert_eq!(preflight.status, 204);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example.com"));
     assert!(preflight.header("access-control-allow-methods").is_some_and(|m| m.contains("POST")));
-    assert!(preflight.header("access-control-allow-headers").is_some_and(|h| h.contains("x-traceflow-key") && h.contains("content-encoding")));
+    assert!(preflight
+        .header("access-control-allow-headers")
+        .is_some_and(|h| h.contains("x-traceflow-key") && h.contains("content-encoding")));
     assert_eq!(preflight.header("access-control-max-age"), Some("600"));
-    let denied = common::request(runner.addr, "OPTIONS", "/v1/batch", &[("origin", "https://other.test"), ("access-control-request-method", "POST")], b"");
+    let denied = common::request(
+        runner.addr,
+        "OPTIONS",
+        "/v1/batch",
+        &[("origin", "https://other.test"), ("access-control-request-method", "POST")],
+        b"",
+    );
     assert_eq!(denied.status, 403);
     let allowed = runner.post(&batch("s", 1, 1), &[("origin", "https://app.example.com")]);
     assert_eq!(allowed.status, 202);
@@ -120,8 +138,15 @@ fn answers_413_over_each_size_limit() {
     assert!(large.len() < 1048576);
     assert_error(&runner.post(&large, &[("content-encoding", "gzip")]), 413, "decompressed_too_large");
     // Under the hard cap but expanding far more than 20 times.
-    let dense = format!(r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"p":"{}"}}]}}"#, "z".repeat(1536 * 1024));
-    assert_error(&runner.post(&gzip(dense.as_bytes()), &[("content-encoding", "gzip")]), 413, "compression_ratio_too_high");
+    let dense = format!(
+        r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"p":"{}"}}]}}"#,
+        "z".repeat(1536 * 1024)
+    );
+    assert_error(
+        &runner.post(&gzip(dense.as_bytes()), &[("content-encoding", "gzip")]),
+        413,
+        "compression_ratio_too_high",
+    );
     let response = runner.post(&batch("s", 1, 11), &[]);
     assert_error(&response, 413, "too_many_events");
     assert!(response.json()["error"]["path"].as_str().is_some_and(|p| p.starts_with("$.")));
@@ -135,7 +160,8 @@ fn answers_400_past_depth_and_string_limits() {
     let response = runner.post(deep, &[]);
     assert_error(&response, 400, "too_deep");
     assert_eq!(response.json()["error"]["path"], "$.events[0].a.b.c");
-    let long = format!(r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#, "q".repeat(1001));
+    let long =
+        format!(r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#, "q".repeat(1001));
     let response = runner.post(long.as_bytes(), &[]);
     assert_error(&response, 400, "string_too_long");
     assert_eq!(response.json()["error"]["path"], "$.events[0].s");
@@ -145,7 +171,11 @@ fn answers_400_past_depth_and_string_limits() {
 fn answers_415_to_unknown_encodings_and_media_types() {
     let (_dir, runner) = runner("");
     assert_error(&runner.post(&batch("s", 1, 1), &[("content-encoding", "br")]), 415, "unsupported_encoding");
-    assert_error(&runner.post(&batch("s", 1, 1), &[("content-type", "application/x-www-form-urlencoded")]), 415, "unsupported_media_type");
+    assert_error(
+        &runner.post(&batch("s", 1, 1), &[("content-type", "application/x-www-form-urlencoded")]),
+        415,
+        "unsupported_media_type",
+    );
 }
 
 #[test]
@@ -194,14 +224,16 @@ fn retried_batches_are_acknowledged_but_stored_once() {
         assert_eq!(runner.post(&batch("retry", 7, 1), &[]).status, 202);
     }
     // Concurrent retries of one batch race in the same group commit.
-    let threads: Vec<_> = (0..8).map(|_| {
-        let addr = runner.addr;
-        std::thread::spawn(move || {
-            let headers = [("authorization", format!("Bearer {KEY}"))];
-            let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            common::request(addr, "POST", "/v1/batch", &refs, &batch("retry", 8, 1))
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = runner.addr;
+            std::thread::spawn(move || {
+                let headers = [("authorization", format!("Bearer {KEY}"))];
+                let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                common::request(addr, "POST", "/v1/batch", &refs, &batch("retry", 8, 1))
+            })
         })
-    }).collect();
+        .collect();
     for thread in threads {
         let response = thread.join().unwrap();
         assert_eq!(response.status, 202);
@@ -293,7 +325,11 @@ fn check_config_reports_errors_and_exits_non_zero() {
     let check = |text: &str| {
         let path = dir.path().join("runner.toml");
         std::fs::write(&path, text).unwrap();
-        std::process::Command::new(common::binary("traceflow-runner")).args(["check-config", "--config"]).arg(&path).output().unwrap()
+        std::process::Command::new(common::binary("traceflow-runner"))
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
     };
     let ok = check("project_keys = [\"abcdefgh12\"]\n[buffer]\ncompression = \"lz4\"\n");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));

@@ -14,7 +14,10 @@ fn ingest_over_tls() {
     let (cert, key) = (dir.path().join("runner.crt"), dir.path().join("runner.key"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-    let runner = Runner::start(&dir.path().join("data"), &format!("[tls]\ncert = {:?}\nkey = {:?}\n", cert.display().to_string(), key.display().to_string()));
+    let runner = Runner::start(
+        &dir.path().join("data"),
+        &format!("[tls]\ncert = {:?}\nkey = {:?}\n", cert.display().to_string(), key.display().to_string()),
+    );
 
     let mut roots = rustls::RootCertStore::empty();
     roots.add(certified.cert.der().clone()).unwrap();

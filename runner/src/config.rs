@@ -10,15 +10,9 @@ use traceflow_shared::{Codec, Limits};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -114,10 +108,7 @@ pub struct CorsConfig {
 
 impl Default for CorsConfig {
     fn default() -> Self {
-        CorsConfig {
-            allowed_origins: vec!["*".into()],
-            max_age_secs: 86400,
-        }
+        CorsConfig { allowed_origins: vec!["*".into()], max_age_secs: 86400 }
     }
 }
 
@@ -156,24 +147,16 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        LogConfig { format: LogFormat::Text, level: "info".into() }
     }
 }
 
 impl RunnerConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<RunnerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let config: RunnerConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            source: Box::new(e),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config: RunnerConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?;
         Ok(config)
     }
 
@@ -184,21 +167,14 @@ impl RunnerConfig {
         if self.project_keys.is_empty() {
             return invalid("no project keys: set `project_keys` or pass --project-key".into());
         }
-        if let Some(key) = self
-            .project_keys
-            .iter()
-            .find(|k| k.len() < 8 || k.len() > 256 || k.chars().any(|c| !c.is_ascii_graphic()))
+        if let Some(key) =
+            self.project_keys.iter().find(|k| k.len() < 8 || k.len() > 256 || k.chars().any(|c| !c.is_ascii_graphic()))
         {
             let shown: String = key.chars().take(4).collect();
-            return invalid(format!(
-                "project key `{shown}…` must be 8 to 256 printable ASCII characters"
-            ));
+            return invalid(format!("project key `{shown}…` must be 8 to 256 printable ASCII characters"));
         }
         if !(1..=19).contains(&self.buffer.zstd_level) {
-            return invalid(format!(
-                "buffer.zstd_level = {} is outside 1..=19",
-                self.buffer.zstd_level
-            ));
+            return invalid(format!("buffer.zstd_level = {} is outside 1..=19", self.buffer.zstd_level));
         }
         if self.buffer.disk_budget_bytes < 16 * 1024 * 1024 {
             return invalid("buffer.disk_budget_bytes must be at least 16 MiB".into());
@@ -207,9 +183,7 @@ impl RunnerConfig {
             return invalid("buffer.max_chunk_bytes must be between 64 KiB and 64 MiB".into());
         }
         if self.buffer.max_inflight_bytes < self.limits.max_decompressed_bytes {
-            return invalid(
-                "buffer.max_inflight_bytes must be at least limits.max_decompressed_bytes".into(),
-            );
+            return invalid("buffer.max_inflight_bytes must be at least limits.max_decompressed_bytes".into());
         }
         if self.max_connections == 0 || self.retry_after_secs == 0 {
             return invalid("max_connections and retry_after_secs must be positive".into());
@@ -218,7 +192,9 @@ impl RunnerConfig {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://"))
                 || origin.ends_with('/')
             {
-                return invalid(format!("cors.allowed_origins: `{origin}` is not an origin like https://app.example.com"));
+                return invalid(format!(
+                    "cors.allowed_origins: `{origin}` is not an origin like https://app.example.com"
+                ));
             }
         }
         if let Some(tls) = &self.tls {
@@ -242,18 +218,9 @@ mod tests {
         config.validate().unwrap();
         assert!(toml::from_str::<RunnerConfig>("listn = \"1.2.3.4:5\"").is_err());
         assert!(toml::from_str::<RunnerConfig>("[buffer]\ncompresion = \"zstd\"").is_err());
-        let bad: RunnerConfig =
-            toml::from_str("project_keys = [\"pk_test_123\"]\n[buffer]\nzstd_level = 40").unwrap();
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("zstd_level"));
+        let bad: RunnerConfig = toml::from_str("project_keys = [\"pk_test_123\"]\n[buffer]\nzstd_level = 40").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("zstd_level"));
         let no_keys = RunnerConfig::default();
-        assert!(no_keys
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("project keys"));
+        assert!(no_keys.validate().unwrap_err().to_string().contains("project keys"));
     }
 }

@@ -8,15 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use traceflow_runner::buffer::{inspect, Store};
 use traceflow_runner::config::RunnerConfig;
-use traceflow_runner::server::Server;
+use traceflow_runner::server::{self, Server};
 use traceflow_runner::telemetry;
 
 #[derive(Parser)]
-#[command(
-    name = "traceflow-runner",
-    version,
-    about = "TRACEFLOW Runner: on-prem ingest with a durable buffer"
-)]
+#[command(name = "traceflow-runner", version, about = "TRACEFLOW Runner: on-prem ingest with a durable buffer")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -109,9 +105,7 @@ fn load_config(args: &ConfigArgs) -> Result<RunnerConfig, String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    config
-        .project_keys
-        .extend(args.project_keys.iter().cloned());
+    config.project_keys.extend(args.project_keys.iter().cloned());
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
@@ -122,16 +116,13 @@ fn run(args: ConfigArgs) -> ExitCode {
         Err(message) => return fail(&message, 2),
     };
     telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
     };
     runtime.block_on(async {
         // Registered before the listening line, so a SIGTERM right after startup still shuts down cleanly.
-        let shutdown = match shutdown_signal() {
+        let shutdown = match server::shutdown_signal() {
             Ok(shutdown) => shutdown,
             Err(e) => return fail(&format!("cannot install signal handlers: {e}"), 1),
         };
@@ -151,19 +142,6 @@ fn run(args: ConfigArgs) -> ExitCode {
     })
 }
 
-/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when first polled.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
-}
-
 fn open_store(dir: &Path) -> Result<Store, String> {
     if !dir.join("db").exists() {
         return Err(format!("{} holds no runner buffer", dir.display()));
@@ -176,10 +154,7 @@ fn buffer(command: BufferCommand) -> ExitCode {
         BufferCommand::Stats { data_dir, json } => open_store(&data_dir).and_then(|store| {
             let stats = inspect::stats(&store).map_err(|e| e.to_string())?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&stats).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&stats).unwrap_or_default());
             } else {
                 print_stats(&stats);
             }
@@ -190,23 +165,13 @@ fn buffer(command: BufferCommand) -> ExitCode {
             for problem in &report.problems {
                 println!("problem: {problem}");
             }
-            println!(
-                "{} chunks, {} batches, {} problems",
-                report.chunks,
-                report.batches,
-                report.problems.len()
-            );
-            Ok(if report.is_clean() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            println!("{} chunks, {} batches, {} problems", report.chunks, report.batches, report.problems.len());
+            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }),
         BufferCommand::Dump { data_dir } => open_store(&data_dir).and_then(|store| {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let batches = inspect::dump(&store, &mut out, &mut std::io::stderr())
-                .map_err(|e| e.to_string())?;
+            let batches = inspect::dump(&store, &mut out, &mut std::io::stderr()).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             eprintln!("{batches} batches");
             Ok(ExitCode::SUCCESS)
@@ -220,24 +185,12 @@ fn print_stats(stats: &inspect::Stats) {
         (Some(first), Some(last)) => format!("{first}..={last}"),
         _ => "none".into(),
     };
-    println!(
-        "chunks          {} ({range}), next sequence {}",
-        stats.chunks, stats.next_seq
-    );
+    println!("chunks          {} ({range}), next sequence {}", stats.chunks, stats.next_seq);
     println!("batches         {}", stats.batches);
     println!("events          {}", stats.events);
-    println!(
-        "payload bytes   {} uncompressed, {} stored",
-        stats.raw_bytes, stats.live_bytes
-    );
+    println!("payload bytes   {} uncompressed, {} stored", stats.raw_bytes, stats.live_bytes);
     println!("disk bytes      {}", stats.disk_bytes);
-    println!(
-        "received        {:?} .. {:?} (epoch ms)",
-        stats.oldest_received_at_ms, stats.newest_received_at_ms
-    );
+    println!("received        {:?} .. {:?} (epoch ms)", stats.oldest_received_at_ms, stats.newest_received_at_ms);
     println!("dedup sessions  {}", stats.dedup_sessions);
-    println!(
-        "damaged chunks  {}, quarantined frames {}",
-        stats.damaged_chunks, stats.quarantined_frames
-    );
+    println!("damaged chunks  {}, quarantined frames {}", stats.damaged_chunks, stats.quarantined_frames);
 }

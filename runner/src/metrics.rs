@@ -49,73 +49,30 @@ impl Metrics {
         let events = Family::<OutcomeLabel, Counter>::default();
         let flush_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let group_batches = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        registry.register(
-            "http_requests",
-            "Ingest API requests by status code",
-            requests.clone(),
-        );
+        registry.register("http_requests", "Ingest API requests by status code", requests.clone());
         registry.register("batches", "SDK batches by outcome", batches.clone());
-        registry.register(
-            "events",
-            "Events (analytics plus replay) by outcome",
-            events.clone(),
-        );
-        registry.register(
-            "buffer_flush_seconds",
-            "Group-commit flush latency",
-            flush_seconds.clone(),
-        );
-        registry.register(
-            "buffer_group_batches",
-            "Batches made durable by one flush",
-            group_batches.clone(),
-        );
+        registry.register("events", "Events (analytics plus replay) by outcome", events.clone());
+        registry.register("buffer_flush_seconds", "Group-commit flush latency", flush_seconds.clone());
+        registry.register("buffer_group_batches", "Batches made durable by one flush", group_batches.clone());
         let counter = |registry: &mut Registry, name: &str, help: &str| {
             let metric = Counter::default();
             registry.register(name, help, metric.clone());
             metric
         };
-        let bytes_received = counter(
-            &mut registry,
-            "received_bytes",
-            "Request body bytes as received",
-        );
-        let bytes_decoded = counter(
-            &mut registry,
-            "decoded_bytes",
-            "Request body bytes after decompression",
-        );
-        let bytes_stored = counter(
-            &mut registry,
-            "stored_bytes",
-            "Compressed bytes written to the buffer",
-        );
+        let bytes_received = counter(&mut registry, "received_bytes", "Request body bytes as received");
+        let bytes_decoded = counter(&mut registry, "decoded_bytes", "Request body bytes after decompression");
+        let bytes_stored = counter(&mut registry, "stored_bytes", "Compressed bytes written to the buffer");
         let flushes = counter(&mut registry, "buffer_flushes", "Group-commit flushes");
-        let damaged_chunks = counter(
-            &mut registry,
-            "buffer_damaged_chunks",
-            "Damaged chunks found and removed on open",
-        );
+        let damaged_chunks =
+            counter(&mut registry, "buffer_damaged_chunks", "Damaged chunks found and removed on open");
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let metric = Gauge::default();
             registry.register(name, help, metric.clone());
             metric
         };
-        let buffer_live_bytes = gauge(
-            &mut registry,
-            "buffer_live_bytes",
-            "Bytes of chunks held in the buffer",
-        );
-        let buffer_disk_bytes = gauge(
-            &mut registry,
-            "buffer_disk_bytes",
-            "Size of the buffer's files on disk",
-        );
-        let buffer_depth = gauge(
-            &mut registry,
-            "buffer_depth_chunks",
-            "Chunks held in the buffer",
-        );
+        let buffer_live_bytes = gauge(&mut registry, "buffer_live_bytes", "Bytes of chunks held in the buffer");
+        let buffer_disk_bytes = gauge(&mut registry, "buffer_disk_bytes", "Size of the buffer's files on disk");
+        let buffer_depth = gauge(&mut registry, "buffer_depth_chunks", "Chunks held in the buffer");
         Metrics {
             registry,
             requests,
@@ -137,9 +94,7 @@ impl Metrics {
     pub fn outcome(&self, outcome: &'static str, events: usize) {
         self.batches.get_or_create(&OutcomeLabel { outcome }).inc();
         if events > 0 {
-            self.events
-                .get_or_create(&OutcomeLabel { outcome })
-                .inc_by(events as u64);
+            self.events.get_or_create(&OutcomeLabel { outcome }).inc_by(events as u64);
         }
     }
 

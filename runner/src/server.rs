@@ -35,10 +35,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot open the buffer: {0}")]
     Buffer(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
@@ -69,20 +66,12 @@ impl Server {
     /// Opens the buffer and binds the listener; `config` must have been validated.
     pub async fn bind(config: &RunnerConfig) -> Result<Server, ServerError> {
         let metrics = Arc::new(Metrics::new());
-        let (buffer, recovery) = Buffer::open(
-            &config.data_dir,
-            BufferOptions::from(&config.buffer),
-            metrics.clone(),
-        )?;
+        let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
         let buffer = Arc::new(buffer);
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let app = Arc::new(App {
             ingest: Ingest::new(config, buffer.clone(), metrics.clone()),
             metrics,
@@ -113,15 +102,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains and flushes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server {
-            app,
-            buffer,
-            listener,
-            tls,
-            max_connections,
-            grace,
-            ..
-        } = self;
+        let Server { app, buffer, listener, tls, max_connections, grace, .. } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let connections = Arc::new(Semaphore::new(max_connections));
         let ticker = tokio::spawn({
@@ -134,13 +115,7 @@ impl Server {
                 }
             }
         });
-        let acceptor = tokio::spawn(accept_loop(
-            listener,
-            tls,
-            app.clone(),
-            connections.clone(),
-            stop_rx,
-        ));
+        let acceptor = tokio::spawn(accept_loop(listener, tls, app.clone(), connections.clone(), stop_rx));
 
         shutdown.await;
         tracing::info!("shutting down: refusing new batches, finishing in-flight ones");
@@ -191,14 +166,11 @@ async fn accept_loop(
             let _permit = permit;
             match tls {
                 None => serve_connection(stream, app, stop).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(stream)) => serve_connection(stream, app, stop).await,
-                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                }
+                Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, app, stop).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                },
             }
         });
     }
@@ -232,22 +204,16 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
         (&Method::OPTIONS, "/v1/batch") => preflight(app, &request),
         (_, "/v1/batch") => {
             let mut response = error_response(&IngestError::MethodNotAllowed);
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST, OPTIONS"));
             response
         }
-        (&Method::GET, "/healthz") => {
-            json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
-        }
+        (&Method::GET, "/healthz") => json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (&Method::GET, "/readyz") => readiness(app),
         (&Method::GET, "/metrics") => {
             let mut response = Response::new(Full::new(Bytes::from(app.metrics.encode())));
             response.headers_mut().insert(
                 CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             );
             response
         }
@@ -266,14 +232,7 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     app.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut response = match &result {
         Ok(accepted) => {
-            app.metrics.outcome(
-                if accepted.duplicate {
-                    "duplicate"
-                } else {
-                    "accepted"
-                },
-                accepted.events,
-            );
+            app.metrics.outcome(if accepted.duplicate { "duplicate" } else { "accepted" }, accepted.events);
             let mut body = serde_json::json!({ "accepted": accepted.events });
             if accepted.duplicate {
                 body["duplicate"] = true.into();
@@ -287,17 +246,9 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     };
     app.ingest.cors.apply(&cors, response.headers_mut());
     let status = response.status().as_u16();
-    app.metrics
-        .requests
-        .get_or_create(&crate::metrics::StatusLabel { status })
-        .inc();
+    app.metrics.requests.get_or_create(&crate::metrics::StatusLabel { status }).inc();
     let code = result.as_ref().err().map_or("accepted", IngestError::code);
-    tracing::debug!(
-        status,
-        code,
-        micros = started.elapsed().as_micros() as u64,
-        "batch"
-    );
+    tracing::debug!(status, code, micros = started.elapsed().as_micros() as u64, "batch");
     response
 }
 
@@ -341,9 +292,7 @@ fn readiness(app: &App) -> Response<Body> {
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -351,28 +300,20 @@ fn error_response(error: &IngestError) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = json_response(status, &error.body());
     if let Some(seconds) = error.retry_after() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
 
 fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
-    let tls_error =
-        |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
-    let cert_pem = std::fs::read(&config.cert)
-        .map_err(|e| tls_error(&config.cert.display().to_string(), &e))?;
-    let key_pem =
-        std::fs::read(&config.key).map_err(|e| tls_error(&config.key.display().to_string(), &e))?;
+    let tls_error = |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
+    let cert_pem = std::fs::read(&config.cert).map_err(|e| tls_error(&config.cert.display().to_string(), &e))?;
+    let key_pem = std::fs::read(&config.key).map_err(|e| tls_error(&config.key.display().to_string(), &e))?;
     let certs = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_error("certificate", &e))?;
     if certs.is_empty() {
-        return Err(ServerError::Tls(format!(
-            "no certificate in {}",
-            config.cert.display()
-        )));
+        return Err(ServerError::Tls(format!("no certificate in {}", config.cert.display())));
     }
     let key = rustls_pemfile::private_key(&mut &key_pem[..])
         .map_err(|e| tls_error("private key", &e))?
@@ -385,4 +326,18 @@ fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
         .with_single_cert(certs, key)
         .map_err(|e| tls_error("certificate and key", &e))?;
     Ok(TlsAcceptor::from(Arc::new(server_config)))
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when first polled, so a
+/// signal that arrives right after startup still leads to a clean shutdown.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }

@@ -14,9 +14,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use crate::limits::{Limits, MAX_SESSION_ID_LEN, MAX_VISITOR_ID_LEN};
 
 /// Analytics event types an SDK may send (contract).
-pub const EVENT_TYPES: [&str; 7] = [
-    "pageview", "click", "scroll", "input", "error", "network", "custom",
-];
+pub const EVENT_TYPES: [&str; 7] = ["pageview", "click", "scroll", "input", "error", "network", "custom"];
 /// Highest rrweb `EventType` (Plugin = 6).
 pub const MAX_RRWEB_EVENT_TYPE: u64 = 6;
 
@@ -79,34 +77,17 @@ impl BatchError {
 
 /// Validates `json` as one batch under `limits`.
 pub fn validate(json: &[u8], limits: &Limits) -> Result<BatchSummary, BatchError> {
-    let ctx = Ctx {
-        limits,
-        error: RefCell::new(None),
-        events: Cell::new(0),
-    };
+    let ctx = Ctx { limits, error: RefCell::new(None), events: Cell::new(0) };
     let mut de = serde_json::Deserializer::from_slice(json);
-    let seed = Seed {
-        ctx: &ctx,
-        path: Path::Root,
-        depth: 1,
-        expect: Expect::Batch,
-    };
-    let parsed = seed
-        .deserialize(&mut de)
-        .and_then(|parsed| de.end().map(|()| parsed));
+    let seed = Seed { ctx: &ctx, path: Path::Root, depth: 1, expect: Expect::Batch };
+    let parsed = seed.deserialize(&mut de).and_then(|parsed| de.end().map(|()| parsed));
     match (parsed, ctx.error.into_inner()) {
         (_, Some(err)) => Err(err),
         (Ok(Parsed::Batch(summary)), None) => Ok(summary),
-        (Ok(_), None) => Err(BatchError {
-            kind: BatchErrorKind::Shape,
-            message: "expected a batch object".into(),
-            path: "$".into(),
-        }),
-        (Err(e), None) => Err(BatchError {
-            kind: BatchErrorKind::Syntax,
-            message: e.to_string(),
-            path: "$".into(),
-        }),
+        (Ok(_), None) => {
+            Err(BatchError { kind: BatchErrorKind::Shape, message: "expected a batch object".into(), path: "$".into() })
+        }
+        (Err(e), None) => Err(BatchError { kind: BatchErrorKind::Syntax, message: e.to_string(), path: "$".into() }),
     }
 }
 
@@ -123,8 +104,7 @@ impl fmt::Display for Path<'_> {
         match self {
             Path::Root => f.write_str("$"),
             Path::Key(parent, key) => {
-                let plain =
-                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if plain {
                     write!(f, "{parent}.{key}")
                 } else {
@@ -147,11 +127,7 @@ impl Ctx<'_> {
     fn fail<E: de::Error>(&self, kind: BatchErrorKind, message: String, path: &Path<'_>) -> E {
         let mut slot = self.error.borrow_mut();
         if slot.is_none() {
-            *slot = Some(BatchError {
-                kind,
-                message,
-                path: path.to_string(),
-            });
+            *slot = Some(BatchError { kind, message, path: path.to_string() });
         }
         E::custom("batch rejected")
     }
@@ -161,11 +137,7 @@ impl Ctx<'_> {
         self.events.set(n);
         if n > self.limits.max_events {
             let max = self.limits.max_events;
-            return Err(self.fail(
-                BatchErrorKind::TooManyEvents,
-                format!("more than {max} events in one batch"),
-                path,
-            ));
+            return Err(self.fail(BatchErrorKind::TooManyEvents, format!("more than {max} events in one batch"), path));
         }
         Ok(())
     }
@@ -218,12 +190,7 @@ struct Seed<'c, 'p> {
 
 impl<'c, 'p> Seed<'c, 'p> {
     fn child<'q>(&self, path: Path<'q>, expect: Expect) -> Seed<'c, 'q> {
-        Seed {
-            ctx: self.ctx,
-            path,
-            depth: self.depth + 1,
-            expect,
-        }
+        Seed { ctx: self.ctx, path, depth: self.depth + 1, expect }
     }
 
     fn wrong_type<E: de::Error>(&self, found: &str) -> E {
@@ -238,11 +205,7 @@ impl<'c, 'p> Seed<'c, 'p> {
     fn enter_container<E: de::Error>(&self) -> Result<(), E> {
         if self.depth > self.ctx.limits.max_depth {
             let max = self.ctx.limits.max_depth;
-            return Err(self.ctx.fail(
-                BatchErrorKind::TooDeep,
-                format!("nested deeper than {max} levels"),
-                &self.path,
-            ));
+            return Err(self.ctx.fail(BatchErrorKind::TooDeep, format!("nested deeper than {max} levels"), &self.path));
         }
         Ok(())
     }
@@ -264,12 +227,7 @@ impl<'c, 'p> Seed<'c, 'p> {
     }
 
     fn key<'de, A: MapAccess<'de>>(&self, map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
-        let seed = Seed {
-            ctx: self.ctx,
-            path: self.path,
-            depth: self.depth,
-            expect: Expect::Str,
-        };
+        let seed = Seed { ctx: self.ctx, path: self.path, depth: self.depth, expect: Expect::Str };
         match map.next_key_seed(seed)? {
             Some(Parsed::Str(key)) => Ok(Some(key)),
             Some(_) => Err(self.wrong_type("a non-string key")),
@@ -293,24 +251,16 @@ impl<'c, 'p> Seed<'c, 'p> {
         while let Some(key) = self.key(&mut map)? {
             let path = Path::Key(&self.path, &key);
             let duplicate = match key.as_ref() {
-                "session_id" => session_id
-                    .replace(self.session_id(&mut map, path)?)
-                    .is_some(),
-                "visitor_id" => visitor_id
-                    .replace(self.visitor_id(&mut map, path)?)
-                    .is_some(),
+                "session_id" => session_id.replace(self.session_id(&mut map, path)?).is_some(),
+                "visitor_id" => visitor_id.replace(self.visitor_id(&mut map, path)?).is_some(),
                 "seq" => seq.replace(self.uint(&mut map, path)?).is_some(),
                 "sent_at" => sent_at.replace(self.uint(&mut map, path)?).is_some(),
                 "context" => {
                     map.next_value_seed(self.child(path, Expect::Object))?;
                     std::mem::replace(&mut saw_context, true)
                 }
-                "events" => events
-                    .replace(self.array(&mut map, path, Expect::Events)?)
-                    .is_some(),
-                "replay" => replay
-                    .replace(self.array(&mut map, path, Expect::Replay)?)
-                    .is_some(),
+                "events" => events.replace(self.array(&mut map, path, Expect::Events)?).is_some(),
+                "replay" => replay.replace(self.array(&mut map, path, Expect::Replay)?).is_some(),
                 _ => {
                     map.next_value_seed(self.child(path, Expect::Any))?;
                     false
@@ -320,12 +270,7 @@ impl<'c, 'p> Seed<'c, 'p> {
                 return Err(self.invalid(&path, format!("duplicate field `{key}`")));
             }
         }
-        let missing = |field: &str| {
-            self.invalid(
-                &Path::Key(&self.path, field),
-                format!("missing field `{field}`"),
-            )
-        };
+        let missing = |field: &str| self.invalid(&Path::Key(&self.path, field), format!("missing field `{field}`"));
         let session_id = session_id.ok_or_else(|| missing("session_id"))?;
         let seq = seq.ok_or_else(|| missing("seq"))?;
         if events.is_none() && replay.is_none() {
@@ -341,39 +286,24 @@ impl<'c, 'p> Seed<'c, 'p> {
         }))
     }
 
-    fn session_id<'de, A: MapAccess<'de>>(
-        &self,
-        map: &mut A,
-        path: Path<'_>,
-    ) -> Result<String, A::Error> {
+    fn session_id<'de, A: MapAccess<'de>>(&self, map: &mut A, path: Path<'_>) -> Result<String, A::Error> {
         let Parsed::Str(id) = map.next_value_seed(self.child(path, Expect::Str))? else {
             return Err(self.invalid(&path, "expected a string".into()));
         };
-        let well_formed = id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+        let well_formed = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
         if id.is_empty() || id.len() > MAX_SESSION_ID_LEN || !well_formed {
-            let message = format!(
-                "session_id must be 1 to {MAX_SESSION_ID_LEN} characters of [A-Za-z0-9._:-]"
-            );
+            let message = format!("session_id must be 1 to {MAX_SESSION_ID_LEN} characters of [A-Za-z0-9._:-]");
             return Err(self.invalid(&path, message));
         }
         Ok(id.into_owned())
     }
 
-    fn visitor_id<'de, A: MapAccess<'de>>(
-        &self,
-        map: &mut A,
-        path: Path<'_>,
-    ) -> Result<Option<String>, A::Error> {
+    fn visitor_id<'de, A: MapAccess<'de>>(&self, map: &mut A, path: Path<'_>) -> Result<Option<String>, A::Error> {
         match map.next_value_seed(self.child(path, Expect::OptStr))? {
-            Parsed::Str(id) if id.chars().count() <= MAX_VISITOR_ID_LEN => {
-                Ok(Some(id.into_owned()))
+            Parsed::Str(id) if id.chars().count() <= MAX_VISITOR_ID_LEN => Ok(Some(id.into_owned())),
+            Parsed::Str(_) => {
+                Err(self.invalid(&path, format!("visitor_id longer than {MAX_VISITOR_ID_LEN} characters")))
             }
-            Parsed::Str(_) => Err(self.invalid(
-                &path,
-                format!("visitor_id longer than {MAX_VISITOR_ID_LEN} characters"),
-            )),
             _ => Ok(None),
         }
     }
@@ -385,12 +315,7 @@ impl<'c, 'p> Seed<'c, 'p> {
         }
     }
 
-    fn array<'de, A: MapAccess<'de>>(
-        &self,
-        map: &mut A,
-        path: Path<'_>,
-        expect: Expect,
-    ) -> Result<usize, A::Error> {
+    fn array<'de, A: MapAccess<'de>>(&self, map: &mut A, path: Path<'_>, expect: Expect) -> Result<usize, A::Error> {
         match map.next_value_seed(self.child(path, expect))? {
             Parsed::UInt(n) => Ok(n as usize),
             _ => Err(self.invalid(&path, "expected an array".into())),
@@ -403,16 +328,12 @@ impl<'c, 'p> Seed<'c, 'p> {
             let path = Path::Key(&self.path, &key);
             let duplicate = match key.as_ref() {
                 "type" => {
-                    let Parsed::Str(value) = map.next_value_seed(self.child(path, Expect::Str))?
-                    else {
+                    let Parsed::Str(value) = map.next_value_seed(self.child(path, Expect::Str))? else {
                         return Err(self.invalid(&path, "expected a string".into()));
                     };
                     if !EVENT_TYPES.contains(&value.as_ref()) {
                         let allowed = EVENT_TYPES.join("|");
-                        return Err(self.invalid(
-                            &path,
-                            format!("unknown event type, expected one of {allowed}"),
-                        ));
+                        return Err(self.invalid(&path, format!("unknown event type, expected one of {allowed}")));
                     }
                     kind.replace(()).is_some()
                 }
@@ -428,10 +349,7 @@ impl<'c, 'p> Seed<'c, 'p> {
         }
         for (field, present) in [("type", kind.is_some()), ("ts", ts.is_some())] {
             if !present {
-                return Err(self.invalid(
-                    &Path::Key(&self.path, field),
-                    format!("missing field `{field}`"),
-                ));
+                return Err(self.invalid(&Path::Key(&self.path, field), format!("missing field `{field}`")));
             }
         }
         Ok(Parsed::Other)
@@ -445,10 +363,7 @@ impl<'c, 'p> Seed<'c, 'p> {
                 "type" => {
                     let value = self.uint(&mut map, path)?;
                     if value > MAX_RRWEB_EVENT_TYPE {
-                        return Err(self.invalid(
-                            &path,
-                            format!("rrweb event type must be 0..={MAX_RRWEB_EVENT_TYPE}"),
-                        ));
+                        return Err(self.invalid(&path, format!("rrweb event type must be 0..={MAX_RRWEB_EVENT_TYPE}")));
                     }
                     kind.replace(value).is_some()
                 }
@@ -466,16 +381,9 @@ impl<'c, 'p> Seed<'c, 'p> {
                 return Err(self.invalid(&path, format!("duplicate field `{key}`")));
             }
         }
-        for (field, present) in [
-            ("type", kind.is_some()),
-            ("data", data),
-            ("timestamp", timestamp.is_some()),
-        ] {
+        for (field, present) in [("type", kind.is_some()), ("data", data), ("timestamp", timestamp.is_some())] {
             if !present {
-                return Err(self.invalid(
-                    &Path::Key(&self.path, field),
-                    format!("missing field `{field}`"),
-                ));
+                return Err(self.invalid(&Path::Key(&self.path, field), format!("missing field `{field}`")));
             }
         }
         Ok(Parsed::Other)
@@ -485,10 +393,7 @@ impl<'c, 'p> Seed<'c, 'p> {
 impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
     type Value = Parsed<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
@@ -569,11 +474,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
             }
             index += 1;
         }
-        Ok(if element == Expect::Any {
-            Parsed::Other
-        } else {
-            Parsed::UInt(index as u64)
-        })
+        Ok(if element == Expect::Any { Parsed::Other } else { Parsed::UInt(index as u64) })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
@@ -623,21 +524,13 @@ mod tests {
 
     #[test]
     fn reports_the_path_of_the_first_problem() {
-        let e = err(
-            r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1},{"type":"click","ts":-4}]}"#,
-        );
-        assert_eq!(
-            (e.kind, e.path.as_str()),
-            (BatchErrorKind::Shape, "$.events[1].ts")
-        );
+        let e = err(r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1},{"type":"click","ts":-4}]}"#);
+        assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::Shape, "$.events[1].ts"));
         let e = err(r#"{"session_id":"a","seq":1,"events":[{"type":"hover","ts":1}]}"#);
         assert_eq!(e.path, "$.events[0].type");
-        let e = err(
-            r#"{"session_id":"a","seq":1,"events":[],"replay":[{"type":9,"data":{},"timestamp":1}]}"#,
-        );
+        let e = err(r#"{"session_id":"a","seq":1,"events":[],"replay":[{"type":9,"data":{},"timestamp":1}]}"#);
         assert_eq!(e.path, "$.replay[0].type");
-        let e =
-            err(r#"{"session_id":"a","seq":1,"events":[],"replay":[{"type":3,"timestamp":1}]}"#);
+        let e = err(r#"{"session_id":"a","seq":1,"events":[],"replay":[{"type":3,"timestamp":1}]}"#);
         assert_eq!(e.path, "$.replay[0].data");
         let e = err(r#"{"session_id":"a b","seq":1,"events":[]}"#);
         assert_eq!(e.path, "$.session_id");
@@ -647,9 +540,7 @@ mod tests {
         assert_eq!(e.path, "$.seq");
         let e = err(r#"{"session_id":"a","seq":1,"seq":2,"events":[]}"#);
         assert!(e.message.contains("duplicate"), "{e}");
-        let e = err(
-            r#"{"session_id":"a","seq":1,"events":[],"context":{"odd key":[1,{"x":true}]},"context":{}}"#,
-        );
+        let e = err(r#"{"session_id":"a","seq":1,"events":[],"context":{"odd key":[1,{"x":true}]},"context":{}}"#);
         assert_eq!(e.path, "$.context");
         let e = err(r#"{"session_id":"a","seq":1,"events":{}}"#);
         assert_eq!(e.path, "$.events");
@@ -660,59 +551,32 @@ mod tests {
         assert_eq!(err("{\"session_id\":").kind, BatchErrorKind::Syntax);
         assert_eq!(err("[1,2]").kind, BatchErrorKind::Shape);
         assert_eq!(err("").kind, BatchErrorKind::Syntax);
+        assert_eq!(err(r#"{"session_id":"a","seq":1,"events":[]} x"#).kind, BatchErrorKind::Syntax);
         assert_eq!(
-            err(r#"{"session_id":"a","seq":1,"events":[]} x"#).kind,
-            BatchErrorKind::Syntax
-        );
-        assert_eq!(
-            validate(b"{\"session_id\":\"\xff\"}", &Limits::default())
-                .unwrap_err()
-                .kind,
+            validate(b"{\"session_id\":\"\xff\"}", &Limits::default()).unwrap_err().kind,
             BatchErrorKind::Syntax
         );
     }
 
     #[test]
     fn enforces_depth_strings_and_event_count() {
-        let limits = Limits {
-            max_depth: 5,
-            max_events: 2,
-            max_string_bytes: 300,
-            ..Limits::default()
-        };
+        let limits = Limits { max_depth: 5, max_events: 2, max_string_bytes: 300, ..Limits::default() };
         // Depth 1 batch, 2 events array, 3 event, 4 field, 5 nested: allowed; one more is not.
         let ok = r#"{"session_id":"a","seq":1,"events":[{"type":"custom","ts":1,"p":{"q":{}}}]}"#;
         assert!(validate(ok.as_bytes(), &limits).is_ok());
-        let deep =
-            r#"{"session_id":"a","seq":1,"events":[{"type":"custom","ts":1,"p":{"q":{"r":[]}}}]}"#;
+        let deep = r#"{"session_id":"a","seq":1,"events":[{"type":"custom","ts":1,"p":{"q":{"r":[]}}}]}"#;
         let e = validate(deep.as_bytes(), &limits).unwrap_err();
-        assert_eq!(
-            (e.kind, e.path.as_str()),
-            (BatchErrorKind::TooDeep, "$.events[0].p.q.r")
-        );
-        let long = format!(
-            r#"{{"session_id":"a","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#,
-            "x".repeat(301)
-        );
+        assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::TooDeep, "$.events[0].p.q.r"));
+        let long =
+            format!(r#"{{"session_id":"a","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#, "x".repeat(301));
         let e = validate(long.as_bytes(), &limits).unwrap_err();
-        assert_eq!(
-            (e.kind, e.path.as_str()),
-            (BatchErrorKind::StringTooLong, "$.events[0].s")
-        );
+        assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::StringTooLong, "$.events[0].s"));
         let many = r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1}],
             "replay":[{"type":3,"data":{},"timestamp":1},{"type":3,"data":{},"timestamp":1}]}"#;
         let e = validate(many.as_bytes(), &limits).unwrap_err();
-        assert_eq!(
-            (e.kind, e.path.as_str()),
-            (BatchErrorKind::TooManyEvents, "$.replay[1]")
-        );
+        assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::TooManyEvents, "$.replay[1]"));
         let exactly = r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1}],"replay":[{"type":3,"data":{},"timestamp":1}]}"#;
-        assert_eq!(
-            validate(exactly.as_bytes(), &limits)
-                .unwrap()
-                .total_events(),
-            2
-        );
+        assert_eq!(validate(exactly.as_bytes(), &limits).unwrap().total_events(), 2);
     }
 
     #[test]
@@ -721,15 +585,9 @@ mod tests {
             r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1,"a\"b":{"c":[1,2,{"d":"x"}]}}],"replay":5}"#,
         );
         assert_eq!(e.path, "$.replay");
-        let limits = Limits {
-            max_depth: 4,
-            ..Limits::default()
-        };
-        let e = validate(
-            br#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1,"a b":{"c":[]}}]}"#,
-            &limits,
-        )
-        .unwrap_err();
+        let limits = Limits { max_depth: 4, ..Limits::default() };
+        let e = validate(br#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1,"a b":{"c":[]}}]}"#, &limits)
+            .unwrap_err();
         assert_eq!(e.path, r#"$.events[0]["a b"].c"#);
     }
 }

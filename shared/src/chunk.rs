@@ -56,20 +56,9 @@ pub enum ChunkError {
 
 impl Record {
     /// Compresses `json` into a record.
-    pub fn new(
-        meta: RecordMeta,
-        codec: Codec,
-        level: i32,
-        json: &[u8],
-    ) -> Result<Record, ChunkError> {
-        let raw_len =
-            u32::try_from(json.len()).map_err(|_| ChunkError::RecordTooLarge(json.len()))?;
-        Ok(Record {
-            meta,
-            codec,
-            raw_len,
-            data: codec.compress(json, level),
-        })
+    pub fn new(meta: RecordMeta, codec: Codec, level: i32, json: &[u8]) -> Result<Record, ChunkError> {
+        let raw_len = u32::try_from(json.len()).map_err(|_| ChunkError::RecordTooLarge(json.len()))?;
+        Ok(Record { meta, codec, raw_len, data: codec.compress(json, level) })
     }
 
     /// The batch JSON, decompressed.
@@ -123,18 +112,12 @@ impl Chunk {
         let mut records = Vec::with_capacity(count.min(bytes.len() / 13));
         for _ in 0..count {
             let meta_len = reader.u32()? as usize;
-            let meta = serde_json::from_slice(reader.take(meta_len)?)
-                .map_err(|e| ChunkError::Meta(e.to_string()))?;
+            let meta = serde_json::from_slice(reader.take(meta_len)?).map_err(|e| ChunkError::Meta(e.to_string()))?;
             let codec = Codec::from_tag(reader.take(1)?[0])?;
             let raw_len = reader.u32()?;
             let data_len = reader.u32()? as usize;
             let data = reader.take(data_len)?.to_vec();
-            records.push(Record {
-                meta,
-                codec,
-                raw_len,
-                data,
-            });
+            records.push(Record { meta, codec, raw_len, data });
         }
         if reader.pos != bytes.len() {
             return Err(ChunkError::Trailing(bytes.len() - reader.pos));
@@ -150,11 +133,8 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or(ChunkError::Truncated(self.pos))?;
+        let end =
+            self.pos.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or(ChunkError::Truncated(self.pos))?;
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(slice)
@@ -172,23 +152,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn meta(seq: u64) -> RecordMeta {
-        RecordMeta {
-            project: "pk_1".into(),
-            session_id: "s".into(),
-            seq,
-            received_at_ms: 5,
-            events: 1,
-            replay: 2,
-        }
+        RecordMeta { project: "pk_1".into(), session_id: "s".into(), seq, received_at_ms: 5, events: 1, replay: 2 }
     }
 
     #[test]
     fn encoded_len_matches() {
         let record = Record::new(meta(1), Codec::Zstd, 3, b"{\"x\":1}").unwrap();
-        assert_eq!(
-            Chunk::encode(std::slice::from_ref(&record)).len(),
-            8 + record.encoded_len()
-        );
+        assert_eq!(Chunk::encode(std::slice::from_ref(&record)).len(), 8 + record.encoded_len());
     }
 
     proptest! {

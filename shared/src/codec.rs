@@ -55,26 +55,17 @@ impl Codec {
 
     /// Decompresses `data`, refusing to produce more than `max_len` bytes.
     pub fn decompress(self, data: &[u8], max_len: usize) -> Result<Vec<u8>, CodecError> {
-        let corrupt = |reason: String| CodecError::Corrupt {
-            codec: self,
-            reason,
-        };
+        let corrupt = |reason: String| CodecError::Corrupt { codec: self, reason };
         let out = match self {
             Codec::None => data.to_vec(),
             Codec::Zstd => {
-                let mut decoder =
-                    zstd::stream::read::Decoder::new(data).map_err(|e| corrupt(e.to_string()))?;
+                let mut decoder = zstd::stream::read::Decoder::new(data).map_err(|e| corrupt(e.to_string()))?;
                 let mut out = Vec::new();
-                (&mut decoder)
-                    .take(max_len as u64 + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| corrupt(e.to_string()))?;
+                (&mut decoder).take(max_len as u64 + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
                 out
             }
             Codec::Lz4 => {
-                let declared = data
-                    .get(..4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                let declared = data.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
                 if declared.is_some_and(|n| n > max_len) {
                     return Err(CodecError::TooLarge(max_len));
                 }
@@ -96,9 +87,7 @@ impl std::str::FromStr for Codec {
             "none" => Ok(Codec::None),
             "zstd" => Ok(Codec::Zstd),
             "lz4" => Ok(Codec::Lz4),
-            other => Err(format!(
-                "unknown codec `{other}` (expected zstd, lz4 or none)"
-            )),
+            other => Err(format!("unknown codec `{other}` (expected zstd, lz4 or none)")),
         }
     }
 }
@@ -114,10 +103,7 @@ mod tests {
             let packed = codec.compress(&data, 3);
             assert_eq!(Codec::from_tag(codec.tag()).unwrap(), codec);
             assert_eq!(codec.decompress(&packed, data.len()).unwrap(), data);
-            assert!(matches!(
-                codec.decompress(&packed, data.len() - 1),
-                Err(CodecError::TooLarge(_))
-            ));
+            assert!(matches!(codec.decompress(&packed, data.len() - 1), Err(CodecError::TooLarge(_))));
         }
         assert!(Codec::Zstd.decompress(b"not zstd", 100).is_err());
         assert!(Codec::Lz4.decompress(b"\x05\0\0\0zz", 100).is_err());

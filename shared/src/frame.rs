@@ -64,20 +64,12 @@ impl<'a> Frame<'a> {
         let declared = u32_at(16) as usize;
         let payload = &bytes[FRAME_HEADER_LEN..];
         if declared != payload.len() {
-            return Err(FrameError::Length {
-                declared,
-                actual: payload.len(),
-            });
+            return Err(FrameError::Length { declared, actual: payload.len() });
         }
         if checksum(&bytes[..20], payload) != u32_at(20) {
             return Err(FrameError::Checksum);
         }
-        Ok(Frame {
-            chunk_seq: u64_at(4),
-            index: u16_at(12),
-            count: u16_at(14),
-            payload,
-        })
+        Ok(Frame { chunk_seq: u64_at(4), index: u16_at(12), count: u16_at(14), payload })
     }
 }
 
@@ -92,11 +84,7 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 pub fn split(chunk_seq: u64, chunk: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
     let count = chunk.len().div_ceil(MAX_FRAME_PAYLOAD).max(1);
     let count = u16::try_from(count).map_err(|_| FrameError::TooLarge(chunk.len()))?;
-    let pieces: Vec<&[u8]> = if chunk.is_empty() {
-        vec![chunk]
-    } else {
-        chunk.chunks(MAX_FRAME_PAYLOAD).collect()
-    };
+    let pieces: Vec<&[u8]> = if chunk.is_empty() { vec![chunk] } else { chunk.chunks(MAX_FRAME_PAYLOAD).collect() };
     Ok(pieces
         .into_iter()
         .enumerate()
@@ -123,30 +111,21 @@ pub fn assemble<B: AsRef<[u8]>>(chunk_seq: u64, frames: &[(u16, B)]) -> Result<V
     let mut out = Vec::with_capacity(frames.len() * MAX_FRAME_PAYLOAD);
     let mut expected_count = None;
     for (position, (key_index, bytes)) in frames.iter().enumerate() {
-        let frame =
-            Frame::decode(bytes.as_ref()).map_err(|e| damage(format!("frame {key_index}: {e}")))?;
-        if frame.chunk_seq != chunk_seq
-            || frame.index != *key_index
-            || usize::from(frame.index) != position
-        {
+        let frame = Frame::decode(bytes.as_ref()).map_err(|e| damage(format!("frame {key_index}: {e}")))?;
+        if frame.chunk_seq != chunk_seq || frame.index != *key_index || usize::from(frame.index) != position {
             return Err(damage(format!(
                 "frame {key_index} is out of place (header says chunk {} frame {})",
                 frame.chunk_seq, frame.index
             )));
         }
         if *expected_count.get_or_insert(frame.count) != frame.count {
-            return Err(damage(format!(
-                "frame {key_index} disagrees on the frame count"
-            )));
+            return Err(damage(format!("frame {key_index} disagrees on the frame count")));
         }
         out.extend_from_slice(frame.payload);
     }
     match expected_count {
         Some(count) if usize::from(count) == frames.len() => Ok(out),
-        Some(count) => Err(damage(format!(
-            "torn: {} of {count} frames present",
-            frames.len()
-        ))),
+        Some(count) => Err(damage(format!("torn: {} of {count} frames present", frames.len()))),
         None => Err(damage("no frames".into())),
     }
 }
@@ -159,9 +138,7 @@ pub struct Scan<I: Iterator> {
 
 impl<I: Iterator> Scan<I> {
     pub fn new(frames: I) -> Self {
-        Scan {
-            frames: frames.peekable(),
-        }
+        Scan { frames: frames.peekable() }
     }
 }
 
@@ -175,11 +152,7 @@ where
     fn next(&mut self) -> Option<Self::Item> {
         let (chunk_seq, index, bytes) = self.frames.next()?;
         let mut group = vec![(index, bytes)];
-        while let Some((index, bytes)) = self
-            .frames
-            .next_if(|(seq, _, _)| *seq == chunk_seq)
-            .map(|(_, i, b)| (i, b))
-        {
+        while let Some((index, bytes)) = self.frames.next_if(|(seq, _, _)| *seq == chunk_seq).map(|(_, i, b)| (i, b)) {
             group.push((index, bytes));
         }
         Some(assemble(chunk_seq, &group).map(|bytes| (chunk_seq, bytes)))
@@ -206,15 +179,8 @@ mod tests {
 
     fn chunk_strategy() -> impl Strategy<Value = Vec<Vec<u8>>> {
         // Sizes around the frame boundary matter most; a few large chunks cover multi-frame assembly.
-        let size = prop_oneof![
-            0usize..300,
-            MAX_FRAME_PAYLOAD - 2..MAX_FRAME_PAYLOAD + 2,
-            0usize..200_000
-        ];
-        proptest::collection::vec(
-            size.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
-            1..6,
-        )
+        let size = prop_oneof![0usize..300, MAX_FRAME_PAYLOAD - 2..MAX_FRAME_PAYLOAD + 2, 0usize..200_000];
+        proptest::collection::vec(size.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)), 1..6)
     }
 
     #[test]

@@ -45,18 +45,8 @@ impl Limits {
     pub fn validate(&self) -> Result<(), String> {
         let checks: [(&str, usize, usize, usize); 6] = [
             ("max_body_bytes", self.max_body_bytes, 1024, 1 << 30),
-            (
-                "max_decompressed_bytes",
-                self.max_decompressed_bytes,
-                1024,
-                1 << 31,
-            ),
-            (
-                "max_compression_ratio",
-                self.max_compression_ratio,
-                2,
-                100_000,
-            ),
+            ("max_decompressed_bytes", self.max_decompressed_bytes, 1024, 1 << 31),
+            ("max_compression_ratio", self.max_compression_ratio, 2, 100_000),
             ("max_depth", self.max_depth, 4, 100),
             ("max_events", self.max_events, 1, 1_000_000),
             ("max_string_bytes", self.max_string_bytes, 256, 1 << 30),
@@ -67,9 +57,7 @@ impl Limits {
             }
         }
         if self.max_decompressed_bytes < self.max_body_bytes {
-            return Err(
-                "limits.max_decompressed_bytes must be at least limits.max_body_bytes".into(),
-            );
+            return Err("limits.max_decompressed_bytes must be at least limits.max_body_bytes".into());
         }
         Ok(())
     }

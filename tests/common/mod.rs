@@ -27,7 +27,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("traceflow-{tag}-{}-{n}-{}", std::process::id(), fastrand::u64(..)));
+        let path =
+            std::env::temp_dir().join(format!("traceflow-{tag}-{}-{n}-{}", std::process::id(), fastrand::u64(..)));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
     }
@@ -85,7 +86,8 @@ impl Runner {
     }
 
     pub fn post(&self, body: &[u8], headers: &[(&str, &str)]) -> Response {
-        let mut all = vec![("authorization", format!("Bearer {KEY}")), ("content-type", "application/json".to_string())];
+        let mut all =
+            vec![("authorization", format!("Bearer {KEY}")), ("content-type", "application/json".to_string())];
         for (name, value) in headers {
             all.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             if !value.is_empty() {
@@ -174,10 +176,17 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-pub fn try_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -205,14 +214,20 @@ pub fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
         .ok_or_else(|| std::io::Error::other(format!("no HTTP answer ({} bytes)", raw.len())))?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
     Ok(Response { status, headers, body: raw[split + 4..].to_vec() })
 }
 
 /// A small valid batch with `events` analytics events.
 pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
-    let events: Vec<_> = (0..events).map(|i| serde_json::json!({"type": "click", "ts": 1732265000000u64 + i as u64, "x": i})).collect();
+    let events: Vec<_> =
+        (0..events).map(|i| serde_json::json!({"type": "click", "ts": 1732265000000u64 + i as u64, "x": i})).collect();
     serde_json::to_vec(&serde_json::json!({
         "session_id": session, "visitor_id": "v-1", "seq": seq, "sent_at": 1732265000000u64,
         "context": {"url": "https://shop.test/checkout", "sdk": "traceflow-web/0.1"},
@@ -224,9 +239,17 @@ pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
 
 /// Batches found by `buffer dump`, as `(session_id, seq)` in buffer order, after checking `buffer verify`.
 pub fn dump(data_dir: &Path) -> Vec<(String, u64)> {
-    let verify = Command::new(binary("traceflow-runner")).args(["buffer", "verify", "--data-dir"]).arg(data_dir).output().expect("run verify");
+    let verify = Command::new(binary("traceflow-runner"))
+        .args(["buffer", "verify", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run verify");
     assert!(verify.status.success(), "buffer verify failed: {}", String::from_utf8_lossy(&verify.stdout));
-    let out = Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(data_dir).output().expect("run dump");
+    let out = Command::new(binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run dump");
     assert!(out.status.success(), "buffer dump failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .expect("dump is UTF-8")

@@ -77,16 +77,9 @@ impl SeenSeqs {
             return None;
         }
         let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
-        let ranges: Vec<(u64, u64)> = (8..bytes.len())
-            .step_by(16)
-            .map(|i| (word(i), word(i + 8)))
-            .collect();
-        let well_formed =
-            ranges.iter().all(|&(s, e)| s < e) && ranges.windows(2).all(|w| w[0].1 < w[1].0);
-        well_formed.then_some(SeenSeqs {
-            last_seen_ms: word(0),
-            ranges,
-        })
+        let ranges: Vec<(u64, u64)> = (8..bytes.len()).step_by(16).map(|i| (word(i), word(i + 8))).collect();
+        let well_formed = ranges.iter().all(|&(s, e)| s < e) && ranges.windows(2).all(|w| w[0].1 < w[1].0);
+        well_formed.then_some(SeenSeqs { last_seen_ms: word(0), ranges })
     }
 
     pub fn range_count(&self) -> usize {

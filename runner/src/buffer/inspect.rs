@@ -51,10 +51,8 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
             stats.events += u64::from(record.meta.events) + u64::from(record.meta.replay);
             stats.raw_bytes += u64::from(record.raw_len);
             let at = record.meta.received_at_ms;
-            stats.oldest_received_at_ms =
-                Some(stats.oldest_received_at_ms.map_or(at, |t| t.min(at)));
-            stats.newest_received_at_ms =
-                Some(stats.newest_received_at_ms.map_or(at, |t| t.max(at)));
+            stats.oldest_received_at_ms = Some(stats.oldest_received_at_ms.map_or(at, |t| t.min(at)));
+            stats.newest_received_at_ms = Some(stats.newest_received_at_ms.map_or(at, |t| t.max(at)));
         }
     }
     if let Some(e) = read_error.get() {
@@ -104,9 +102,7 @@ pub fn verify(store: &Store) -> Result<Verification, StoreError> {
                 for (i, record) in chunk.records.iter().enumerate() {
                     report.batches += 1;
                     if let Err(problem) = check_record(record) {
-                        report
-                            .problems
-                            .push(format!("chunk {seq} record {i}: {problem}"));
+                        report.problems.push(format!("chunk {seq} record {i}: {problem}"));
                     }
                 }
             }
@@ -147,14 +143,9 @@ pub fn verify(store: &Store) -> Result<Verification, StoreError> {
 fn check_record(record: &Record) -> Result<(), String> {
     let json = record.json().map_err(|e| e.to_string())?;
     if json.len() != record.raw_len as usize {
-        return Err(format!(
-            "length {} but {} declared",
-            json.len(),
-            record.raw_len
-        ));
+        return Err(format!("length {} but {} declared", json.len(), record.raw_len));
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&json)
-        .map_err(|e| format!("stored batch is not JSON: {e}"))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(&json).map_err(|e| format!("stored batch is not JSON: {e}"))?;
     Ok(())
 }
 
@@ -169,18 +160,12 @@ struct DumpLine<'a> {
 }
 
 /// Writes one JSON line per stored batch, in buffer order. Damaged chunks are reported on `errors`.
-pub fn dump(
-    store: &Store,
-    out: &mut impl Write,
-    errors: &mut impl Write,
-) -> Result<u64, StoreError> {
+pub fn dump(store: &Store, out: &mut impl Write, errors: &mut impl Write) -> Result<u64, StoreError> {
     let mut batches = 0;
     let (chunks, read_error) = store.chunks(0);
     for item in chunks {
         let chunk = item.map_err(|d| d.to_string()).and_then(|(seq, bytes)| {
-            Chunk::decode(&bytes)
-                .map(|chunk| (seq, chunk))
-                .map_err(|e| format!("chunk {seq}: {e}"))
+            Chunk::decode(&bytes).map(|chunk| (seq, chunk)).map_err(|e| format!("chunk {seq}: {e}"))
         });
         let (seq, chunk) = match chunk {
             Ok(pair) => pair,

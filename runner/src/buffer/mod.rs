@@ -108,27 +108,15 @@ pub struct Buffer {
 
 impl Buffer {
     /// Opens (or creates) the buffer in `dir`, repairs a damaged tail, and starts the writer thread.
-    pub fn open(
-        dir: &Path,
-        options: BufferOptions,
-        metrics: Arc<Metrics>,
-    ) -> Result<(Buffer, Recovery), StoreError> {
+    pub fn open(dir: &Path, options: BufferOptions, metrics: Arc<Metrics>) -> Result<(Buffer, Recovery), StoreError> {
         let store = Store::open(dir, options.cache_bytes)?;
         let recovery = recover(&store)?;
         let gauges = Arc::new(Gauges::default());
         gauges.writer_alive.store(true, Ordering::SeqCst);
         metrics.damaged_chunks.inc_by(recovery.damaged.len() as u64);
         let (tx, rx) = mpsc::channel(QUEUE_LEN);
-        let writer = Writer::new(
-            store.clone(),
-            recovery.state,
-            gauges.clone(),
-            metrics,
-            options.clone(),
-        );
-        let handle = std::thread::Builder::new()
-            .name("buffer-writer".into())
-            .spawn(move || writer.run(rx))?;
+        let writer = Writer::new(store.clone(), recovery.state, gauges.clone(), metrics, options.clone());
+        let handle = std::thread::Builder::new().name("buffer-writer".into()).spawn(move || writer.run(rx))?;
         let buffer = Buffer {
             store,
             tx,
@@ -142,10 +130,7 @@ impl Buffer {
     /// Stores one batch; resolves once it is durable (or known to be stored already).
     pub async fn append(&self, pending: Pending) -> Result<Appended, BufferError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::Append(pending, reply))
-            .await
-            .map_err(|_| BufferError::Closed)?;
+        self.tx.send(Command::Append(pending, reply)).await.map_err(|_| BufferError::Closed)?;
         answer.await.map_err(|_| BufferError::Closed)?
     }
 
@@ -153,10 +138,7 @@ impl Buffer {
     /// delivered again, which the receiver deduplicates by chunk id.
     pub async fn remove(&self, chunk_seqs: Vec<u64>) -> Result<(), BufferError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::Remove(chunk_seqs, reply))
-            .await
-            .map_err(|_| BufferError::Closed)?;
+        self.tx.send(Command::Remove(chunk_seqs, reply)).await.map_err(|_| BufferError::Closed)?;
         answer.await.map_err(|_| BufferError::Closed)?
     }
 
@@ -205,9 +187,7 @@ impl Buffer {
 
 /// Bytes a chunk of `chunk_len` bytes takes once framed.
 pub fn framed_len(chunk_len: usize) -> u64 {
-    let frames = chunk_len
-        .div_ceil(frame::MAX_FRAME_LEN - frame::FRAME_HEADER_LEN)
-        .max(1);
+    let frames = chunk_len.div_ceil(frame::MAX_FRAME_LEN - frame::FRAME_HEADER_LEN).max(1);
     (chunk_len + frames * frame::FRAME_HEADER_LEN) as u64
 }
 
@@ -232,10 +212,7 @@ fn recover(store: &Store) -> Result<Recovery, StoreError> {
                         counted.live_bytes += framed_len(bytes.len());
                         counted.depth += 1;
                     }
-                    Err(e) => damaged.push(Damage {
-                        chunk_seq: seq,
-                        reason: e.to_string(),
-                    }),
+                    Err(e) => damaged.push(Damage { chunk_seq: seq, reason: e.to_string() }),
                 }
             }
             Err(damage) => {

@@ -45,17 +45,8 @@ impl State {
     }
 
     fn decode(bytes: &[u8]) -> Option<State> {
-        let word = |i: usize| {
-            bytes
-                .get(i..i + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
-        Some(State {
-            next_seq: word(0)?,
-            live_bytes: word(8)?,
-            depth: word(16)?,
-        })
+        let word = |i: usize| bytes.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+        Some(State { next_seq: word(0)?, live_bytes: word(8)?, depth: word(16)? })
     }
 }
 
@@ -71,10 +62,7 @@ fn parse_frame_key(key: &[u8]) -> Option<(u64, u16)> {
     if key.len() != 11 || key[0] != FRAME_PREFIX {
         return None;
     }
-    Some((
-        u64::from_be_bytes(key[1..9].try_into().ok()?),
-        u16::from_be_bytes([key[9], key[10]]),
-    ))
+    Some((u64::from_be_bytes(key[1..9].try_into().ok()?), u16::from_be_bytes([key[9], key[10]])))
 }
 
 pub fn dedup_key(session: &[u8; 16]) -> [u8; 17] {
@@ -102,8 +90,7 @@ impl Store {
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
                 {
                     StoreError::Locked(dir.display().to_string())
                 }
@@ -125,10 +112,7 @@ impl Store {
     fn frames(&self, from_seq: u64) -> Frames {
         let start = frame_key(from_seq, 0);
         let end: &[u8] = &[FRAME_PREFIX + 1];
-        Frames {
-            inner: self.tree.range(&start[..]..end),
-            error: ReadError::default(),
-        }
+        Frames { inner: self.tree.range(&start[..]..end), error: ReadError::default() }
     }
 
     /// Frames of the chunks at the end of the buffer, newest last, at most `chunks` of them.
@@ -165,16 +149,11 @@ impl Store {
         let (start, end) = (frame_key(chunk_seq, 0), frame_key(chunk_seq, u16::MAX));
         self.tree
             .range(&start[..]..=&end[..])
-            .map(|item| {
-                item.map(|(k, v)| (k, v.len() as u64))
-                    .map_err(StoreError::from)
-            })
+            .map(|item| item.map(|(k, v)| (k, v.len() as u64)).map_err(StoreError::from))
             .collect()
     }
 
-    pub fn dedup_entries(
-        &self,
-    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> {
+    pub fn dedup_entries(&self) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> {
         self.tree.scan_prefix([DEDUP_PREFIX])
     }
 }
@@ -185,10 +164,7 @@ pub struct ReadError(std::sync::Arc<std::sync::Mutex<Option<String>>>);
 
 impl ReadError {
     pub fn get(&self) -> Option<String> {
-        self.0
-            .lock()
-            .map(|slot| slot.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+        self.0.lock().map(|slot| slot.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 }
 

@@ -43,9 +43,7 @@ pub(super) struct Writer {
 type Reply = oneshot::Sender<Result<Appended, BufferError>>;
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Writer {
@@ -56,15 +54,7 @@ impl Writer {
         metrics: Arc<Metrics>,
         options: BufferOptions,
     ) -> Self {
-        let writer = Writer {
-            store,
-            state,
-            gauges,
-            metrics,
-            options,
-            dirty: false,
-            last_prune: Instant::now(),
-        };
+        let writer = Writer { store, state, gauges, metrics, options, dirty: false, last_prune: Instant::now() };
         writer.publish();
         writer
     }
@@ -138,9 +128,7 @@ impl Writer {
         self.metrics.group_batches.observe(batches as f64);
         for (reply, fresh) in replies {
             let answer = match (&result, fresh) {
-                (Ok(Some(chunk_seq)), true) => Ok(Appended::Stored {
-                    chunk_seq: *chunk_seq,
-                }),
+                (Ok(Some(chunk_seq)), true) => Ok(Appended::Stored { chunk_seq: *chunk_seq }),
                 (Ok(_), _) => Ok(Appended::Duplicate),
                 (Err(e), _) => Err(e.clone()),
             };
@@ -159,15 +147,10 @@ impl Writer {
         }
     }
 
-    fn write_chunk(
-        &mut self,
-        records: &[Record],
-        sessions: &HashMap<[u8; 16], SeenSeqs>,
-    ) -> Result<u64, BufferError> {
+    fn write_chunk(&mut self, records: &[Record], sessions: &HashMap<[u8; 16], SeenSeqs>) -> Result<u64, BufferError> {
         let chunk_seq = self.state.next_seq;
         let chunk = Chunk::encode(records);
-        let frames =
-            frame::split(chunk_seq, &chunk).map_err(|e| BufferError::Storage(e.to_string()))?;
+        let frames = frame::split(chunk_seq, &chunk).map_err(|e| BufferError::Storage(e.to_string()))?;
         let mut batch = sled::Batch::default();
         let mut stored = 0u64;
         for (index, frame) in frames.into_iter().enumerate() {
@@ -177,16 +160,10 @@ impl Writer {
         for (session, seen) in sessions {
             batch.insert(&store::dedup_key(session)[..], seen.encode());
         }
-        let next = State {
-            next_seq: chunk_seq + 1,
-            live_bytes: self.state.live_bytes + stored,
-            depth: self.state.depth + 1,
-        };
+        let next =
+            State { next_seq: chunk_seq + 1, live_bytes: self.state.live_bytes + stored, depth: self.state.depth + 1 };
         batch.insert(store::STATE_KEY, &next.encode()[..]);
-        self.store
-            .tree
-            .apply_batch(batch)
-            .map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.store.tree.apply_batch(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
         self.state = next;
         self.dirty = true;
         self.metrics.bytes_stored.inc_by(stored);
@@ -199,13 +176,8 @@ impl Writer {
             return Ok(());
         }
         let started = Instant::now();
-        self.store
-            .db
-            .flush()
-            .map_err(|e| BufferError::Storage(e.to_string()))?;
-        self.metrics
-            .flush_seconds
-            .observe(started.elapsed().as_secs_f64());
+        self.store.db.flush().map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.flushes.inc();
         self.dirty = false;
         self.publish();
@@ -228,10 +200,7 @@ impl Writer {
             state.depth = state.depth.saturating_sub(1);
         }
         batch.insert(store::STATE_KEY, &state.encode()[..]);
-        self.store
-            .tree
-            .apply_batch(batch)
-            .map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.store.tree.apply_batch(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
         self.state = state;
         self.dirty = true;
         self.publish();
@@ -273,17 +242,11 @@ impl Writer {
     fn publish(&self) {
         let disk = self.store.size_on_disk();
         self.gauges.disk_bytes.store(disk, Ordering::Relaxed);
-        self.gauges
-            .live_bytes
-            .store(self.state.live_bytes, Ordering::Relaxed);
+        self.gauges.live_bytes.store(self.state.live_bytes, Ordering::Relaxed);
         self.gauges.depth.store(self.state.depth, Ordering::Relaxed);
-        self.gauges
-            .next_seq
-            .store(self.state.next_seq, Ordering::Relaxed);
+        self.gauges.next_seq.store(self.state.next_seq, Ordering::Relaxed);
         self.metrics.buffer_disk_bytes.set(disk as i64);
-        self.metrics
-            .buffer_live_bytes
-            .set(self.state.live_bytes as i64);
+        self.metrics.buffer_live_bytes.set(self.state.live_bytes as i64);
         self.metrics.buffer_depth.set(self.state.depth as i64);
     }
 }

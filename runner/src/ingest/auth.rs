@@ -27,56 +27,29 @@ pub struct Projects {
 
 impl Projects {
     pub fn new<'a>(keys: impl IntoIterator<Item = &'a String>) -> Projects {
-        let by_key = keys
-            .into_iter()
-            .map(|key| {
-                (
-                    key.clone(),
-                    Project {
-                        fingerprint: fingerprint(key),
-                    },
-                )
-            })
-            .collect();
+        let by_key = keys.into_iter().map(|key| (key.clone(), Project { fingerprint: fingerprint(key) })).collect();
         Projects { by_key }
     }
 
-    pub fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        query: Option<&str>,
-    ) -> Result<&Project, IngestError> {
+    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&Project, IngestError> {
         let key = key_from(headers, query).ok_or(IngestError::MissingKey)?;
         self.by_key.get(key.as_str()).ok_or(IngestError::UnknownKey)
     }
 }
 
 fn key_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_owned())
-        });
-    let header = || {
-        headers
-            .get("x-traceflow-key")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_owned())
-    };
+    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    });
+    let header = || headers.get("x-traceflow-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned());
     let param = || {
         query?.split('&').find_map(|pair| {
             let (name, value) = pair.split_once('=')?;
             (name == "key").then(|| percent_decode(value))
         })
     };
-    bearer
-        .or_else(header)
-        .or_else(param)
-        .filter(|key| !key.is_empty())
+    bearer.or_else(header).or_else(param).filter(|key| !key.is_empty())
 }
 
 fn percent_decode(value: &str) -> String {
@@ -111,31 +84,15 @@ mod tests {
     fn key_sources_in_order() {
         let projects = Projects::new(&["key-one-1234".to_string(), "key two/+".to_string()]);
         let mut headers = HeaderMap::new();
-        assert!(matches!(
-            projects.authenticate(&headers, None),
-            Err(IngestError::MissingKey)
-        ));
-        assert!(projects
-            .authenticate(&headers, Some("key=key-one-1234"))
-            .is_ok());
-        assert!(projects
-            .authenticate(&headers, Some("a=1&key=key%20two%2F%2B"))
-            .is_ok());
-        assert!(matches!(
-            projects.authenticate(&headers, Some("key=nope")),
-            Err(IngestError::UnknownKey)
-        ));
+        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::MissingKey)));
+        assert!(projects.authenticate(&headers, Some("key=key-one-1234")).is_ok());
+        assert!(projects.authenticate(&headers, Some("a=1&key=key%20two%2F%2B")).is_ok());
+        assert!(matches!(projects.authenticate(&headers, Some("key=nope")), Err(IngestError::UnknownKey)));
         headers.insert("x-traceflow-key", HeaderValue::from_static("key-one-1234"));
         assert!(projects.authenticate(&headers, Some("key=nope")).is_ok());
         headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer nope"));
-        assert!(matches!(
-            projects.authenticate(&headers, None),
-            Err(IngestError::UnknownKey)
-        ));
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static("Bearer key-one-1234"),
-        );
+        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::UnknownKey)));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer key-one-1234"));
         let project = projects.authenticate(&headers, None).unwrap();
         assert_eq!(project.fingerprint, fingerprint("key-one-1234"));
         assert!(project.fingerprint.starts_with("pk_") && project.fingerprint.len() == 19);

@@ -34,10 +34,7 @@ impl Encoding {
                 _ => Encoding::Identity,
             });
         };
-        let value = std::str::from_utf8(raw)
-            .map_err(|_| IngestError::UnsupportedEncoding)?
-            .trim()
-            .to_ascii_lowercase();
+        let value = std::str::from_utf8(raw).map_err(|_| IngestError::UnsupportedEncoding)?.trim().to_ascii_lowercase();
         match value.as_str() {
             "" | "identity" => Ok(Encoding::Identity),
             "gzip" | "x-gzip" => Ok(Encoding::Gzip),
@@ -53,10 +50,7 @@ pub fn decode(encoding: Encoding, body: Bytes, limits: &Limits) -> Result<Bytes,
     if encoding == Encoding::Identity {
         return Ok(body);
     }
-    let by_ratio = body
-        .len()
-        .saturating_mul(limits.max_compression_ratio)
-        .max(RATIO_FLOOR);
+    let by_ratio = body.len().saturating_mul(limits.max_compression_ratio).max(RATIO_FLOOR);
     let cap = limits.max_decompressed_bytes.min(by_ratio);
     let over = || {
         if cap == limits.max_decompressed_bytes {
@@ -71,11 +65,9 @@ pub fn decode(encoding: Encoding, body: Bytes, limits: &Limits) -> Result<Bytes,
         Encoding::Deflate if is_zlib(data) => read_capped(ZlibDecoder::new(data), cap, "deflate")?,
         Encoding::Deflate => read_capped(DeflateDecoder::new(data), cap, "deflate")?,
         Encoding::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(data)
-                .map_err(|_| IngestError::CorruptEncoding("zstd"))?;
-            decoder
-                .window_log_max(ZSTD_WINDOW_LOG_MAX)
-                .map_err(|_| IngestError::CorruptEncoding("zstd"))?;
+            let mut decoder =
+                zstd::stream::read::Decoder::with_buffer(data).map_err(|_| IngestError::CorruptEncoding("zstd"))?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|_| IngestError::CorruptEncoding("zstd"))?;
             read_capped(decoder, cap, "zstd")?
         }
         Encoding::Identity => return Ok(body),
@@ -92,16 +84,9 @@ fn is_zlib(data: &[u8]) -> bool {
 }
 
 /// Reads all of `reader`, or `None` if it would produce more than `cap` bytes.
-fn read_capped(
-    reader: impl Read,
-    cap: usize,
-    name: &'static str,
-) -> Result<Option<Vec<u8>>, IngestError> {
+fn read_capped(reader: impl Read, cap: usize, name: &'static str) -> Result<Option<Vec<u8>>, IngestError> {
     let mut out = Vec::new();
-    reader
-        .take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| IngestError::CorruptEncoding(name))?;
+    reader.take(cap as u64 + 1).read_to_end(&mut out).map_err(|_| IngestError::CorruptEncoding(name))?;
     Ok((out.len() <= cap).then_some(out))
 }
 
@@ -140,10 +125,7 @@ mod tests {
             assert_eq!(encoding, expected);
             assert_eq!(decode(encoding, Bytes::from(body), &limits).unwrap(), json);
         }
-        assert!(matches!(
-            Encoding::detect(Some(b"br"), b"x"),
-            Err(IngestError::UnsupportedEncoding)
-        ));
+        assert!(matches!(Encoding::detect(Some(b"br"), b"x"), Err(IngestError::UnsupportedEncoding)));
         assert!(matches!(
             decode(Encoding::Gzip, Bytes::from_static(b"\x1f\x8bnope"), &limits),
             Err(IngestError::CorruptEncoding("gzip"))
@@ -152,11 +134,7 @@ mod tests {
 
     #[test]
     fn caps_output_and_ratio() {
-        let limits = Limits {
-            max_decompressed_bytes: 2 * 1024 * 1024,
-            max_compression_ratio: 10,
-            ..Limits::default()
-        };
+        let limits = Limits { max_decompressed_bytes: 2 * 1024 * 1024, max_compression_ratio: 10, ..Limits::default() };
         // 4 MiB of zeros gzips to a few KB: over the hard cap.
         let bomb = gzip(&vec![0u8; 4 * 1024 * 1024]);
         assert!(matches!(
@@ -165,17 +143,9 @@ mod tests {
         ));
         // 1.5 MiB of zeros: under the hard cap, but far over 10x the body and over the 1 MiB floor.
         let dense = gzip(&vec![0u8; 1536 * 1024]);
-        assert!(matches!(
-            decode(Encoding::Gzip, Bytes::from(dense), &limits),
-            Err(IngestError::RatioTooHigh(10))
-        ));
+        assert!(matches!(decode(Encoding::Gzip, Bytes::from(dense), &limits), Err(IngestError::RatioTooHigh(10))));
         // Under the floor anything goes.
         let small = gzip(&vec![0u8; 512 * 1024]);
-        assert_eq!(
-            decode(Encoding::Gzip, Bytes::from(small), &limits)
-                .unwrap()
-                .len(),
-            512 * 1024
-        );
+        assert_eq!(decode(Encoding::Gzip, Bytes::from(small), &limits).unwrap().len(), 512 * 1024);
     }
 }

@@ -51,15 +51,11 @@ impl IngestError {
             IngestError::NotFound => 404,
             IngestError::MethodNotAllowed => 405,
             IngestError::Timeout => 408,
-            IngestError::BodyTooLarge(_)
-            | IngestError::DecompressedTooLarge(_)
-            | IngestError::RatioTooHigh(_) => 413,
+            IngestError::BodyTooLarge(_) | IngestError::DecompressedTooLarge(_) | IngestError::RatioTooHigh(_) => 413,
             IngestError::Batch(e) if e.kind == BatchErrorKind::TooManyEvents => 413,
             IngestError::UnsupportedEncoding | IngestError::UnsupportedMediaType => 415,
             IngestError::RateLimited { .. } => 429,
-            IngestError::BufferFull { .. }
-            | IngestError::ShuttingDown { .. }
-            | IngestError::Unavailable { .. } => 503,
+            IngestError::BufferFull { .. } | IngestError::ShuttingDown { .. } | IngestError::Unavailable { .. } => 503,
             IngestError::CorruptEncoding(_) | IngestError::BodyRead | IngestError::Batch(_) => 400,
         }
     }

@@ -90,26 +90,17 @@ impl Ingest {
         if self.is_shutting_down() {
             return Err(IngestError::ShuttingDown { retry_after });
         }
-        let project = self
-            .projects
-            .authenticate(request.headers(), request.uri().query())?
-            .clone();
+        let project = self.projects.authenticate(request.headers(), request.uri().query())?.clone();
         check_media_type(request.headers())?;
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
             return Err(IngestError::BodyTooLarge(self.limits.max_body_bytes));
         }
         if self.buffer.is_full() {
             return Err(IngestError::BufferFull { retry_after });
         }
-        let encoding_header = request
-            .headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.as_bytes().to_vec());
+        let encoding_header = request.headers().get(CONTENT_ENCODING).map(|v| v.as_bytes().to_vec());
         let body = self.read_body(request.into_body()).await?;
         self.metrics.bytes_received.inc_by(body.len() as u64);
         let encoding = decode::Encoding::detect(encoding_header.as_deref(), &body)?;
@@ -117,11 +108,7 @@ impl Ingest {
         self.metrics.bytes_decoded.inc_by(json.len() as u64);
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
-        let _permit = self
-            .inflight
-            .acquire_many(kib)
-            .await
-            .map_err(|_| IngestError::ShuttingDown { retry_after })?;
+        let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
         let summary = batch::validate(&json, &self.limits)?;
         let events = summary.total_events();
         if let Some(limiter) = &self.rate_limiter {
@@ -134,9 +121,7 @@ impl Ingest {
             project: project.fingerprint,
             session_id: summary.session_id,
             seq: summary.seq,
-            received_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            received_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
             events: summary.events as u32,
             replay: summary.replay as u32,
         };
@@ -144,14 +129,8 @@ impl Ingest {
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         drop(json);
         match self.buffer.append(Pending { record, session }).await {
-            Ok(Appended::Stored { .. }) => Ok(Accepted {
-                events,
-                duplicate: false,
-            }),
-            Ok(Appended::Duplicate) => Ok(Accepted {
-                events,
-                duplicate: true,
-            }),
+            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false }),
+            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true }),
             Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
             Err(BufferError::Storage(reason)) => {
                 tracing::error!(%reason, "buffer write failed");
@@ -165,10 +144,7 @@ impl Ingest {
         match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
             Err(_) => Err(IngestError::Timeout),
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
+            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 Err(IngestError::BodyTooLarge(self.limits.max_body_bytes))
             }
             Ok(Err(_)) => Err(IngestError::BodyRead),
@@ -180,14 +156,7 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), IngestError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
-    let essence = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match essence.as_str() {
         "application/json" | "text/plain" => Ok(()),
         _ => Err(IngestError::UnsupportedMediaType),

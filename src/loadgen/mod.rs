@@ -1,0 +1,468 @@
+//! `traceflow loadgen`: drives a runner with realistic SDK traffic and reports what it accepted.
+//!
+//! Sessions (a full rrweb snapshot of a form-heavy page, then incremental and analytics batches) are generated
+//! and, when asked, compressed before the clock starts. During the run each request only copies a prepared body
+//! and patches its fixed-width `session_id` and `seq` in place, so every request is a distinct batch that the
+//! runner must store, and the generator's own cost stays out of the figures. Latency is measured per request;
+//! with `--rate` it is measured from the moment the request was due, so a stalled server cannot hide its
+//! queueing delay (coordinated omission).
+
+pub mod payload;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+
+use payload::BatchKind;
+
+/// Width of the session id written into every body; ids are padded to it so patching never shifts bytes.
+const SESSION_ID_WIDTH: usize = 32;
+/// Width of the `seq` field; JSON allows the leading spaces that pad it.
+const SEQ_WIDTH: usize = 20;
+const PLACEHOLDER_SESSION: &str = "LGSESSIONPLACEHOLDERxxxxxxxxxxxx";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Full ingest URL, e.g. `http://127.0.0.1:7480/v1/batch`.
+    pub url: String,
+    pub key: String,
+    pub concurrency: usize,
+    /// Batches per second over all connections; unlimited when `None`.
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    pub compression: Compression,
+    /// Distinct prepared sessions; requests cycle through them with fresh ids.
+    pub sessions: usize,
+    /// Batches per prepared session after its full snapshot.
+    pub batches_per_session: usize,
+    /// With compression: bodies compressed in advance (the run stops early if they run out).
+    pub pool: usize,
+    pub seed: u64,
+}
+
+/// One prepared request body with the byte offsets to patch.
+struct Prepared {
+    body: Vec<u8>,
+    session_at: Vec<usize>,
+    seq_at: usize,
+    events: usize,
+}
+
+/// A prepared body ready to send: bytes, uncompressed payload size, events.
+type Ready = (Bytes, usize, usize);
+
+/// Ready-to-send traffic: session templates patched per request, or bodies compressed in advance.
+enum Traffic {
+    /// `sessions[s][seq]`.
+    Templates(Vec<Vec<Prepared>>),
+    Compressed(Vec<Ready>),
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub compression: Option<Compression>,
+    pub concurrency: usize,
+    pub target_rate: Option<f64>,
+    pub elapsed_secs: f64,
+    pub requests: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub accepted_batches: u64,
+    pub accepted_payload_bytes: u64,
+    pub accepted_events: u64,
+    pub accepted_mb_per_sec: f64,
+    pub events_per_sec: f64,
+    pub batches_per_sec: f64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_p999: f64,
+    pub latency_ms_max: f64,
+    pub stopped_early: bool,
+}
+
+impl Report {
+    pub fn print(&self) {
+        let statuses: Vec<String> = self.by_status.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        println!("requests         {} in {:.1} s ({})", self.requests, self.elapsed_secs, statuses.join(", "));
+        println!(
+            "accepted         {:.1} MB/s uncompressed payload, {:.0} events/s, {:.0} batches/s",
+            self.accepted_mb_per_sec, self.events_per_sec, self.batches_per_sec
+        );
+        println!(
+            "ack latency      p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+            self.latency_ms_p50, self.latency_ms_p99, self.latency_ms_p999, self.latency_ms_max
+        );
+        if self.stopped_early {
+            println!("note             the prepared pool ran out before the duration (raise --pool)");
+        }
+    }
+}
+
+/// Builds the traffic, then runs it and returns the figures.
+pub fn run(options: &Options) -> Result<Report, String> {
+    let started = Instant::now();
+    let traffic = prepare(options);
+    eprintln!("prepared traffic in {:.1} s", started.elapsed().as_secs_f64());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(drive(options, traffic))
+}
+
+fn prepare(options: &Options) -> Traffic {
+    let mut rng = fastrand::Rng::with_seed(options.seed);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let sessions: Vec<Vec<Prepared>> = (0..options.sessions.max(1))
+        .map(|s| {
+            let visitor = format!("visitor-{s}");
+            // Every eighth session is a backend SDK sending analytics only; the others record a page.
+            let backend = s % 8 == 7;
+            let mut page = None;
+            (0..=options.batches_per_session as u64)
+                .map(|seq| {
+                    let ts = now + seq * 5_000;
+                    let kind = match (backend, seq) {
+                        (true, _) => BatchKind::Analytics,
+                        (false, 0) => BatchKind::FullSnapshot,
+                        (false, _) => BatchKind::Incremental,
+                    };
+                    let value = match (kind, page.as_mut()) {
+                        (BatchKind::Incremental, Some(page)) => {
+                            payload::incremental_batch(&mut rng, page, PLACEHOLDER_SESSION, &visitor, 0, ts)
+                        }
+                        (BatchKind::FullSnapshot, _) | (BatchKind::Incremental, None) => {
+                            let (value, first) =
+                                payload::full_snapshot_batch(&mut rng, PLACEHOLDER_SESSION, &visitor, 0, ts);
+                            page = Some(first);
+                            value
+                        }
+                        (BatchKind::Analytics, _) => {
+                            payload::analytics_batch(&mut rng, PLACEHOLDER_SESSION, &visitor, 0, ts)
+                        }
+                    };
+                    template(&value)
+                })
+                .collect()
+        })
+        .collect();
+    if options.compression == Compression::None {
+        return Traffic::Templates(sessions);
+    }
+    let mut order = Order::new(&sessions, 0);
+    let ids = Ids::new(0);
+    let pool = (0..options.pool)
+        .map(|_| {
+            let (prepared, round, s, seq) = order.next(&sessions);
+            let body = ids.fill(prepared, round, s, seq);
+            let compressed = match options.compression {
+                Compression::Gzip => {
+                    use std::io::Write;
+                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    let _ = encoder.write_all(&body);
+                    encoder.finish().unwrap_or_default()
+                }
+                _ => zstd::bulk::compress(&body, 3).unwrap_or_default(),
+            };
+            (Bytes::from(compressed), body.len(), prepared.events)
+        })
+        .collect();
+    Traffic::Compressed(pool)
+}
+
+fn template(value: &serde_json::Value) -> Prepared {
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
+    let needle = b"\"seq\":0";
+    let seq_at = find(&body, needle).map_or(0, |i| i + needle.len() - 1);
+    // Widen `"seq":0` into a fixed-width, space-padded field.
+    body.splice(seq_at..seq_at + 1, std::iter::repeat_n(b' ', SEQ_WIDTH));
+    let session_at = find_all(&body, PLACEHOLDER_SESSION.as_bytes());
+    let events = value["events"].as_array().map_or(0, Vec::len) + value["replay"].as_array().map_or(0, Vec::len);
+    Prepared { body, session_at, seq_at, events }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
+}
+
+/// Walks the prepared sessions batch by batch, as SDKs send them, starting at a worker's own session and
+/// starting a new round (new session ids) after the last one.
+struct Order {
+    round: usize,
+    session: usize,
+    seq: usize,
+}
+
+impl Order {
+    fn new(sessions: &[Vec<Prepared>], worker: usize) -> Order {
+        Order { round: 0, session: worker % sessions.len().max(1), seq: 0 }
+    }
+
+    fn next<'a>(&mut self, sessions: &'a [Vec<Prepared>]) -> (&'a Prepared, usize, usize, usize) {
+        let current = (&sessions[self.session][self.seq], self.round, self.session, self.seq);
+        self.seq += 1;
+        if self.seq == sessions[self.session].len() {
+            self.seq = 0;
+            self.session = (self.session + 1) % sessions.len();
+            if self.session == 0 {
+                self.round += 1;
+            }
+        }
+        current
+    }
+}
+
+/// Fresh, fixed-width session ids: a per-run nonce, the worker, the prepared session and the round.
+struct Ids {
+    prefix: String,
+}
+
+impl Ids {
+    fn new(worker: usize) -> Ids {
+        // The nonce keeps ids of two runs against the same runner apart, so retries-dedup never kicks in.
+        let nonce: String = (0..6).map(|_| fastrand::alphanumeric()).collect();
+        Ids { prefix: format!("lg-{nonce}-{worker:03}") }
+    }
+
+    fn fill(&self, prepared: &Prepared, round: usize, session: usize, seq: usize) -> Vec<u8> {
+        let mut body = prepared.body.clone();
+        let id =
+            format!("{}-{session:04}-{round:0width$}", self.prefix, width = SESSION_ID_WIDTH - self.prefix.len() - 6);
+        for &at in &prepared.session_at {
+            body[at..at + SESSION_ID_WIDTH].copy_from_slice(&id.as_bytes()[..SESSION_ID_WIDTH]);
+        }
+        let seq = format!("{seq:>SEQ_WIDTH$}");
+        body[prepared.seq_at..prepared.seq_at + SEQ_WIDTH].copy_from_slice(seq.as_bytes());
+        body
+    }
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    by_status: BTreeMap<String, u64>,
+    latencies_us: Vec<u32>,
+    accepted_batches: u64,
+    accepted_payload_bytes: u64,
+    accepted_events: u64,
+    ran_out: bool,
+}
+
+struct Target {
+    addr: String,
+    host: String,
+    path: String,
+}
+
+async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
+    let uri: hyper::Uri = options.url.parse().map_err(|e| format!("bad --url: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err("--url must be http://host:port/v1/batch".into());
+    }
+    let host = uri.host().ok_or("--url has no host")?.to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let target = std::sync::Arc::new(Target {
+        addr: format!("{host}:{port}"),
+        host: format!("{host}:{port}"),
+        path: uri.path_and_query().map_or("/v1/batch".into(), |p| p.to_string()),
+    });
+    let traffic = std::sync::Arc::new(traffic);
+    let next_pooled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let workers: Vec<_> = (0..options.concurrency.max(1))
+        .map(|worker| {
+            let (target, traffic, next_pooled, options) =
+                (target.clone(), traffic.clone(), next_pooled.clone(), options.clone());
+            tokio::spawn(
+                async move { work(worker, &options, &target, &traffic, &next_pooled, started, deadline).await },
+            )
+        })
+        .collect();
+    let mut total = WorkerStats::default();
+    for worker in workers {
+        let stats = worker.await.map_err(|e| e.to_string())??;
+        for (status, n) in stats.by_status {
+            *total.by_status.entry(status).or_default() += n;
+        }
+        total.latencies_us.extend(stats.latencies_us);
+        total.accepted_batches += stats.accepted_batches;
+        total.accepted_payload_bytes += stats.accepted_payload_bytes;
+        total.accepted_events += stats.accepted_events;
+        total.ran_out |= stats.ran_out;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    total.latencies_us.sort_unstable();
+    let percentile = |p: f64| {
+        let lat = &total.latencies_us;
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let index = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        f64::from(lat[index]) / 1000.0
+    };
+    Ok(Report {
+        compression: Some(options.compression),
+        concurrency: options.concurrency,
+        target_rate: options.rate,
+        elapsed_secs: elapsed,
+        requests: total.by_status.values().sum(),
+        accepted_batches: total.accepted_batches,
+        accepted_payload_bytes: total.accepted_payload_bytes,
+        accepted_events: total.accepted_events,
+        accepted_mb_per_sec: total.accepted_payload_bytes as f64 / 1e6 / elapsed,
+        events_per_sec: total.accepted_events as f64 / elapsed,
+        batches_per_sec: total.accepted_batches as f64 / elapsed,
+        latency_ms_p50: percentile(0.50),
+        latency_ms_p99: percentile(0.99),
+        latency_ms_p999: percentile(0.999),
+        latency_ms_max: percentile(1.0),
+        stopped_early: total.ran_out,
+        by_status: total.by_status,
+    })
+}
+
+async fn work(
+    worker: usize,
+    options: &Options,
+    target: &Target,
+    traffic: &Traffic,
+    next_pooled: &std::sync::atomic::AtomicUsize,
+    started: Instant,
+    deadline: Instant,
+) -> Result<WorkerStats, String> {
+    let mut stats = WorkerStats::default();
+    let ids = Ids::new(worker);
+    let mut order = match traffic {
+        Traffic::Templates(sessions) => Some(Order::new(sessions, worker)),
+        Traffic::Compressed(_) => None,
+    };
+    // Paced workers start spread over one interval so requests do not arrive in bursts.
+    let interval = options.rate.map(|rate| Duration::from_secs_f64(options.concurrency as f64 / rate));
+    let mut due = started + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / options.concurrency as f64));
+    let mut sender = None;
+    while Instant::now() < deadline {
+        if interval.is_some() {
+            tokio::time::sleep_until(due.into()).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        let (body, payload_bytes, events): Ready = match (traffic, order.as_mut()) {
+            (Traffic::Templates(sessions), Some(order)) => {
+                let (prepared, round, session, seq) = order.next(sessions);
+                let body = ids.fill(prepared, round, session, seq);
+                let len = body.len();
+                (Bytes::from(body), len, prepared.events)
+            }
+            (Traffic::Compressed(pool), _) => {
+                let i = next_pooled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match pool.get(i) {
+                    Some(ready) => ready.clone(),
+                    None => {
+                        stats.ran_out = true;
+                        break;
+                    }
+                }
+            }
+            (Traffic::Templates(_), None) => break,
+        };
+        if sender.is_none() {
+            sender = connect(&target.addr).await;
+        }
+        let Some(active) = sender.as_mut() else {
+            *stats.by_status.entry("connect_error".into()).or_default() += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut request = Request::post(&target.path)
+            .header("host", &target.host)
+            .header("authorization", format!("Bearer {}", options.key))
+            .header("content-type", "application/json");
+        request = match options.compression {
+            Compression::None => request,
+            Compression::Gzip => request.header("content-encoding", "gzip"),
+            Compression::Zstd => request.header("content-encoding", "zstd"),
+        };
+        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let sent_at = if interval.is_some() { due } else { Instant::now() };
+        match active.send_request(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let _ = response.into_body().collect().await;
+                let latency = sent_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                *stats.by_status.entry(status.to_string()).or_default() += 1;
+                if status == 202 {
+                    stats.latencies_us.push(latency);
+                    stats.accepted_batches += 1;
+                    stats.accepted_payload_bytes += payload_bytes as u64;
+                    stats.accepted_events += events as u64;
+                } else if status == 429 || status == 503 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Err(_) => {
+                *stats.by_status.entry("io_error".into()).or_default() += 1;
+                sender = None;
+            }
+        }
+        if let Some(interval) = interval {
+            due += interval;
+        }
+    }
+    Ok(stats)
+}
+
+async fn connect(addr: &str) -> Option<http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patched_bodies_are_distinct_valid_batches() {
+        let options = Options {
+            url: String::new(),
+            key: String::new(),
+            concurrency: 1,
+            rate: None,
+            duration: Duration::ZERO,
+            compression: Compression::None,
+            sessions: 2,
+            batches_per_session: 3,
+            pool: 0,
+            seed: 7,
+        };
+        let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
+        let mut order = Order::new(&sessions, 0);
+        let ids = Ids::new(3);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let (prepared, round, session, seq) = order.next(&sessions);
+            let body = ids.fill(prepared, round, session, seq);
+            let summary = traceflow_shared::batch::validate(&body, &traceflow_shared::Limits::default()).unwrap();
+            assert_eq!(summary.seq, seq as u64);
+            assert_eq!(summary.session_id.len(), SESSION_ID_WIDTH);
+            assert!(seen.insert((summary.session_id, summary.seq)), "each request is a distinct batch");
+        }
+    }
+}
