@@ -48,6 +48,9 @@ pub struct TrafficArgs {
     /// Seed of the generated traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Generator threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -84,6 +87,7 @@ impl TrafficArgs {
             batches_per_session: self.batches_per_session,
             pool: self.pool,
             seed: self.seed,
+            threads: self.threads,
         }
     }
 }

@@ -32,6 +32,7 @@ pub struct Metrics {
     pub flushes: Counter,
     pub flush_seconds: Histogram,
     pub group_batches: Histogram,
+    pub request_seconds: Histogram,
     pub damaged_chunks: Counter,
 }
 
@@ -49,11 +50,17 @@ impl Metrics {
         let events = Family::<OutcomeLabel, Counter>::default();
         let flush_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let group_batches = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let request_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         registry.register("http_requests", "Ingest API requests by status code", requests.clone());
         registry.register("batches", "SDK batches by outcome", batches.clone());
         registry.register("events", "Events (analytics plus replay) by outcome", events.clone());
         registry.register("buffer_flush_seconds", "Group-commit flush latency", flush_seconds.clone());
         registry.register("buffer_group_batches", "Batches made durable by one flush", group_batches.clone());
+        registry.register(
+            "ingest_request_seconds",
+            "Time from request head to answer for POST /v1/batch",
+            request_seconds.clone(),
+        );
         let counter = |registry: &mut Registry, name: &str, help: &str| {
             let metric = Counter::default();
             registry.register(name, help, metric.clone());
@@ -87,6 +94,7 @@ impl Metrics {
             flushes,
             flush_seconds,
             group_batches,
+            request_seconds,
             damaged_chunks,
         }
     }

@@ -247,6 +247,7 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     app.ingest.cors.apply(&cors, response.headers_mut());
     let status = response.status().as_u16();
     app.metrics.requests.get_or_create(&crate::metrics::StatusLabel { status }).inc();
+    app.metrics.request_seconds.observe(started.elapsed().as_secs_f64());
     let code = result.as_ref().err().map_or("accepted", IngestError::code);
     tracing::debug!(status, code, micros = started.elapsed().as_micros() as u64, "batch");
     response

@@ -25,6 +25,11 @@ pub enum CodecError {
     Corrupt { codec: Codec, reason: String },
 }
 
+thread_local! {
+    /// One zstd context per thread and level: creating a context costs more than compressing a small batch.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Codec {
     pub fn tag(self) -> u8 {
         match self {
@@ -48,7 +53,20 @@ impl Codec {
         match self {
             Codec::None => data.to_vec(),
             // Encoding into memory cannot fail for valid levels; fall back to storing raw rather than panic.
-            Codec::Zstd => zstd::bulk::compress(data, level).unwrap_or_else(|_| data.to_vec()),
+            Codec::Zstd => ZSTD.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let fresh = match slot.as_ref() {
+                    Some((cached_level, _)) => *cached_level != level,
+                    None => true,
+                };
+                if fresh {
+                    *slot = zstd::bulk::Compressor::new(level).ok().map(|c| (level, c));
+                }
+                match slot.as_mut() {
+                    Some((_, compressor)) => compressor.compress(data).unwrap_or_else(|_| data.to_vec()),
+                    None => data.to_vec(),
+                }
+            }),
             Codec::Lz4 => lz4_flex::compress_prepend_size(data),
         }
     }

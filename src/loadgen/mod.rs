@@ -52,6 +52,8 @@ pub struct Options {
     /// With compression: bodies compressed in advance (the run stops early if they run out).
     pub pool: usize,
     pub seed: u64,
+    /// Generator threads; one keeps it from competing with a runner on the same small machine.
+    pub threads: usize,
 }
 
 /// One prepared request body with the byte offsets to patch.
@@ -90,6 +92,9 @@ pub struct Report {
     pub latency_ms_p99: f64,
     pub latency_ms_p999: f64,
     pub latency_ms_max: f64,
+    /// With --rate: p99 of how late requests left the generator; large values mean the generator, not the
+    /// runner, limited the run.
+    pub send_lag_ms_p99: f64,
     pub stopped_early: bool,
 }
 
@@ -105,6 +110,9 @@ impl Report {
             "ack latency      p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
             self.latency_ms_p50, self.latency_ms_p99, self.latency_ms_p999, self.latency_ms_max
         );
+        if self.target_rate.is_some() {
+            println!("generator lag    p99 {:.2} ms (how late paced requests were sent)", self.send_lag_ms_p99);
+        }
         if self.stopped_early {
             println!("note             the prepared pool ran out before the duration (raise --pool)");
         }
@@ -116,7 +124,11 @@ pub fn run(options: &Options) -> Result<Report, String> {
     let started = Instant::now();
     let traffic = prepare(options);
     eprintln!("prepared traffic in {:.1} s", started.elapsed().as_secs_f64());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(drive(options, traffic))
 }
 
@@ -255,6 +267,7 @@ impl Ids {
 struct WorkerStats {
     by_status: BTreeMap<String, u64>,
     latencies_us: Vec<u32>,
+    lags_us: Vec<u32>,
     accepted_batches: u64,
     accepted_payload_bytes: u64,
     accepted_events: u64,
@@ -299,6 +312,7 @@ async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
             *total.by_status.entry(status).or_default() += n;
         }
         total.latencies_us.extend(stats.latencies_us);
+        total.lags_us.extend(stats.lags_us);
         total.accepted_batches += stats.accepted_batches;
         total.accepted_payload_bytes += stats.accepted_payload_bytes;
         total.accepted_events += stats.accepted_events;
@@ -306,14 +320,15 @@ async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     total.latencies_us.sort_unstable();
-    let percentile = |p: f64| {
-        let lat = &total.latencies_us;
+    total.lags_us.sort_unstable();
+    let percentile_of = |lat: &[u32], p: f64| {
         if lat.is_empty() {
             return 0.0;
         }
         let index = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         f64::from(lat[index]) / 1000.0
     };
+    let percentile = |p: f64| percentile_of(&total.latencies_us, p);
     Ok(Report {
         compression: Some(options.compression),
         concurrency: options.concurrency,
@@ -330,6 +345,7 @@ async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
         latency_ms_p99: percentile(0.99),
         latency_ms_p999: percentile(0.999),
         latency_ms_max: percentile(1.0),
+        send_lag_ms_p99: percentile_of(&total.lags_us, 0.99),
         stopped_early: total.ran_out,
         by_status: total.by_status,
     })
@@ -399,6 +415,9 @@ async fn work(
         };
         let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
         let sent_at = if interval.is_some() { due } else { Instant::now() };
+        if interval.is_some() {
+            stats.lags_us.push(due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        }
         match active.send_request(request).await {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -451,6 +470,7 @@ mod tests {
             batches_per_session: 3,
             pool: 0,
             seed: 7,
+            threads: 1,
         };
         let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
         let mut order = Order::new(&sessions, 0);

@@ -38,7 +38,12 @@ pub(super) struct Writer {
     /// Writes applied but not yet flushed (a failed flush, or removals).
     dirty: bool,
     last_prune: Instant,
+    /// When the size of the files was last read; reading it lists a directory, too costly for every flush.
+    last_disk_check: Instant,
 }
+
+/// How stale the disk-size figure may get under load.
+const DISK_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 type Reply = oneshot::Sender<Result<Appended, BufferError>>;
 
@@ -54,7 +59,10 @@ impl Writer {
         metrics: Arc<Metrics>,
         options: BufferOptions,
     ) -> Self {
-        let writer = Writer { store, state, gauges, metrics, options, dirty: false, last_prune: Instant::now() };
+        let now = Instant::now();
+        let mut writer =
+            Writer { store, state, gauges, metrics, options, dirty: false, last_prune: now, last_disk_check: now };
+        writer.publish_disk();
         writer.publish();
         writer
     }
@@ -180,6 +188,9 @@ impl Writer {
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.flushes.inc();
         self.dirty = false;
+        if self.last_disk_check.elapsed() >= DISK_CHECK_EVERY {
+            self.publish_disk();
+        }
         self.publish();
         Ok(())
     }
@@ -215,6 +226,7 @@ impl Writer {
             self.last_prune = Instant::now();
             self.prune_dedup();
         }
+        self.publish_disk();
         self.publish();
     }
 
@@ -238,14 +250,18 @@ impl Writer {
         }
     }
 
-    /// Copies counters to the lock-free gauges and metrics.
-    fn publish(&self) {
+    fn publish_disk(&mut self) {
+        self.last_disk_check = Instant::now();
         let disk = self.store.size_on_disk();
         self.gauges.disk_bytes.store(disk, Ordering::Relaxed);
+        self.metrics.buffer_disk_bytes.set(disk as i64);
+    }
+
+    /// Copies counters to the lock-free gauges and metrics.
+    fn publish(&self) {
         self.gauges.live_bytes.store(self.state.live_bytes, Ordering::Relaxed);
         self.gauges.depth.store(self.state.depth, Ordering::Relaxed);
         self.gauges.next_seq.store(self.state.next_seq, Ordering::Relaxed);
-        self.metrics.buffer_disk_bytes.set(disk as i64);
         self.metrics.buffer_live_bytes.set(self.state.live_bytes as i64);
         self.metrics.buffer_depth.set(self.state.depth as i64);
     }
