@@ -29,12 +29,14 @@ async fn post(addr: std::net::SocketAddr, body: Vec<u8>) -> common::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_budget_pushes_back_then_recovers_when_space_frees() {
     let dir = TempDir::new("budget");
-    let mut config = RunnerConfig::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = dir.path().join("data");
-    config.project_keys = vec![KEY.to_string()];
+    let mut config = RunnerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        project_keys: vec![KEY.to_string()],
+        retry_after_secs: 7,
+        ..RunnerConfig::default()
+    };
     config.buffer.disk_budget_bytes = 16 * 1024 * 1024;
-    config.retry_after_secs = 7;
     config.validate().unwrap();
     let server = Server::bind(&config).await.unwrap();
     let addr = server.local_addr().unwrap();

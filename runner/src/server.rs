@@ -226,7 +226,10 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     app.in_flight.fetch_add(1, Ordering::SeqCst);
     let cors = app.ingest.cors.check(request.headers());
     let result = match cors {
-        CorsDecision::Denied => Err(IngestError::OriginNotAllowed),
+        CorsDecision::Denied => {
+            app.ingest.discard(request).await;
+            Err(IngestError::OriginNotAllowed)
+        }
         _ => app.ingest.handle(request).await,
     };
     app.in_flight.fetch_sub(1, Ordering::SeqCst);

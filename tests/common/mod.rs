@@ -191,9 +191,12 @@ pub fn try_request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    read_response(&mut stream)
+    // A server may answer and close before reading everything (over-size bodies); the answer is still there.
+    let written = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    match read_response(&mut stream) {
+        Ok(response) => Ok(response),
+        Err(e) => Err(written.err().unwrap_or(e)),
+    }
 }
 
 pub fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {

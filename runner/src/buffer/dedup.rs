@@ -23,7 +23,7 @@ pub fn session_key(project: &str, session_id: &str) -> [u8; 16] {
     key
 }
 
-/// The seen `seq` numbers of one session, as sorted, disjoint, non-adjacent half-open ranges.
+/// The seen `seq` numbers of one session, as sorted, disjoint, non-adjacent inclusive ranges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SeenSeqs {
     pub last_seen_ms: u64,
@@ -32,8 +32,8 @@ pub struct SeenSeqs {
 
 impl SeenSeqs {
     pub fn contains(&self, seq: u64) -> bool {
-        let i = self.ranges.partition_point(|&(_, end)| end <= seq);
-        self.ranges.get(i).is_some_and(|&(start, _)| start <= seq)
+        let i = self.ranges.partition_point(|&(_, last)| last < seq);
+        self.ranges.get(i).is_some_and(|&(first, _)| first <= seq)
     }
 
     /// Records `seq`; returns false if it was already there.
@@ -41,20 +41,19 @@ impl SeenSeqs {
         if self.contains(seq) {
             return false;
         }
-        let end = seq.saturating_add(1);
-        let i = self.ranges.partition_point(|&(_, e)| e < seq);
-        // Ranges at i may touch seq from the left (end == seq) and i+1 from the right (start == seq + 1).
-        let joins_left = self.ranges.get(i).is_some_and(|&(_, e)| e == seq);
+        // The first range ending at or after seq - 1 is the only one that can touch seq from the left.
+        let i = self.ranges.partition_point(|&(_, last)| last.saturating_add(1) < seq);
+        let joins_left = self.ranges.get(i).is_some_and(|&(_, last)| last.checked_add(1) == Some(seq));
         let right = if joins_left { i + 1 } else { i };
-        let joins_right = self.ranges.get(right).is_some_and(|&(s, _)| s == end);
+        let joins_right = self.ranges.get(right).is_some_and(|&(first, _)| seq.checked_add(1) == Some(first));
         match (joins_left, joins_right) {
             (true, true) => {
                 self.ranges[i].1 = self.ranges[right].1;
                 self.ranges.remove(right);
             }
-            (true, false) => self.ranges[i].1 = end,
+            (true, false) => self.ranges[i].1 = seq,
             (false, true) => self.ranges[right].0 = seq,
-            (false, false) => self.ranges.insert(i, (seq, end)),
+            (false, false) => self.ranges.insert(i, (seq, seq)),
         }
         if self.ranges.len() > MAX_RANGES {
             self.ranges.remove(0);
@@ -73,12 +72,13 @@ impl SeenSeqs {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<SeenSeqs> {
-        if bytes.len() < 8 || (bytes.len() - 8) % 16 != 0 {
+        if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(16) {
             return None;
         }
         let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
         let ranges: Vec<(u64, u64)> = (8..bytes.len()).step_by(16).map(|i| (word(i), word(i + 8))).collect();
-        let well_formed = ranges.iter().all(|&(s, e)| s < e) && ranges.windows(2).all(|w| w[0].1 < w[1].0);
+        let well_formed = ranges.iter().all(|&(s, e)| s <= e)
+            && ranges.windows(2).all(|w| w[0].1.checked_add(1).is_some_and(|n| n < w[1].0));
         well_formed.then_some(SeenSeqs { last_seen_ms: word(0), ranges })
     }
 
@@ -104,6 +104,9 @@ mod tests {
         assert!(!seen.contains(1000));
         assert!(seen.insert(u64::MAX));
         assert!(seen.contains(u64::MAX));
+        assert!(!seen.insert(u64::MAX));
+        assert!(seen.insert(u64::MAX - 1));
+        assert_eq!(seen.range_count(), 2);
     }
 
     proptest! {

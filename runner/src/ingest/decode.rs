@@ -110,7 +110,8 @@ mod tests {
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(&json).unwrap();
         let zstd = zstd::bulk::compress(&json, 3).unwrap();
-        let cases: Vec<(Option<&[u8]>, Vec<u8>, Encoding)> = vec![
+        type Case<'a> = (Option<&'a [u8]>, Vec<u8>, Encoding);
+        let cases: Vec<Case> = vec![
             (None, json.clone(), Encoding::Identity),
             (Some(b"identity"), json.clone(), Encoding::Identity),
             (Some(b"GZIP"), gzip(&json), Encoding::Gzip),
@@ -135,12 +136,11 @@ mod tests {
     #[test]
     fn caps_output_and_ratio() {
         let limits = Limits { max_decompressed_bytes: 2 * 1024 * 1024, max_compression_ratio: 10, ..Limits::default() };
-        // 4 MiB of zeros gzips to a few KB: over the hard cap.
-        let bomb = gzip(&vec![0u8; 4 * 1024 * 1024]);
-        assert!(matches!(
-            decode(Encoding::Gzip, Bytes::from(bomb), &limits),
-            Err(IngestError::DecompressedTooLarge(_))
-        ));
+        // 4 MiB of zeros gzips to a few KB: over the ratio cap, and with a lax ratio over the hard cap.
+        let bomb = Bytes::from(gzip(&vec![0u8; 4 * 1024 * 1024]));
+        assert!(matches!(decode(Encoding::Gzip, bomb.clone(), &limits), Err(IngestError::RatioTooHigh(10))));
+        let lax = Limits { max_compression_ratio: 100_000, ..limits.clone() };
+        assert!(matches!(decode(Encoding::Gzip, bomb, &lax), Err(IngestError::DecompressedTooLarge(_))));
         // 1.5 MiB of zeros: under the hard cap, but far over 10x the body and over the 1 MiB floor.
         let dense = gzip(&vec![0u8; 1536 * 1024]);
         assert!(matches!(decode(Encoding::Gzip, Bytes::from(dense), &limits), Err(IngestError::RatioTooHigh(10))));

@@ -28,6 +28,8 @@ pub use error::IngestError;
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refused request's body is read before the connection is closed anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a successful request gets back.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,20 +88,18 @@ impl Ingest {
 
     /// Runs the whole chain for one request. CORS is checked by the caller, which also decorates the answer.
     pub async fn handle(&self, request: Request<Incoming>) -> Result<Accepted, IngestError> {
+        let (head, body) = request.into_parts();
+        let project = match self.check_head(&head) {
+            Ok(project) => project,
+            Err(error) => {
+                // Answering before the body is read would close the connection under a client still sending,
+                // which then sees a broken pipe instead of this answer and its Retry-After.
+                self.drain(body).await;
+                return Err(error);
+            }
+        };
+        let request = Request::from_parts(head, body);
         let retry_after = self.retry_after;
-        if self.is_shutting_down() {
-            return Err(IngestError::ShuttingDown { retry_after });
-        }
-        let project = self.projects.authenticate(request.headers(), request.uri().query())?.clone();
-        check_media_type(request.headers())?;
-        let declared =
-            request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
-            return Err(IngestError::BodyTooLarge(self.limits.max_body_bytes));
-        }
-        if self.buffer.is_full() {
-            return Err(IngestError::BufferFull { retry_after });
-        }
         let encoding_header = request.headers().get(CONTENT_ENCODING).map(|v| v.as_bytes().to_vec());
         let body = self.read_body(request.into_body()).await?;
         self.metrics.bytes_received.inc_by(body.len() as u64);
@@ -137,6 +137,37 @@ impl Ingest {
                 Err(IngestError::Unavailable { retry_after })
             }
         }
+    }
+
+    /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
+    fn check_head(&self, head: &hyper::http::request::Parts) -> Result<auth::Project, IngestError> {
+        let retry_after = self.retry_after;
+        if self.is_shutting_down() {
+            return Err(IngestError::ShuttingDown { retry_after });
+        }
+        let project = self.projects.authenticate(&head.headers, head.uri.query())?.clone();
+        check_media_type(&head.headers)?;
+        let declared =
+            head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
+            return Err(IngestError::BodyTooLarge(self.limits.max_body_bytes));
+        }
+        if self.buffer.is_full() {
+            return Err(IngestError::BufferFull { retry_after });
+        }
+        Ok(project)
+    }
+
+    /// Reads and discards the body of a request refused by the caller (e.g. a denied origin).
+    pub async fn discard(&self, request: Request<Incoming>) {
+        self.drain(request.into_body()).await;
+    }
+
+    /// Reads and discards a refused request's body, up to four times the body limit and a short timeout;
+    /// beyond that the connection is closed under the client.
+    async fn drain(&self, body: Incoming) {
+        let limited = Limited::new(body, self.limits.max_body_bytes.saturating_mul(4));
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, limited.collect()).await;
     }
 
     async fn read_body(&self, body: Incoming) -> Result<Bytes, IngestError> {
