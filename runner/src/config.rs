@@ -79,6 +79,9 @@ pub struct BufferConfig {
     pub cache_bytes: u64,
     /// Decompressed request bytes held in memory across all in-flight requests; further requests wait.
     pub max_inflight_bytes: usize,
+    /// Longest a group commit waits, in microseconds, for requests already being decoded before it flushes.
+    /// It never waits when no other request is in progress, so a lone request is not delayed.
+    pub commit_delay_us: u64,
 }
 
 impl Default for BufferConfig {
@@ -87,10 +90,11 @@ impl Default for BufferConfig {
             disk_budget_bytes: 10 * 1024 * 1024 * 1024,
             compression: Codec::Zstd,
             zstd_level: 1,
-            max_chunk_bytes: 4 * 1024 * 1024,
+            max_chunk_bytes: 1024 * 1024,
             dedup_window_secs: 24 * 3600,
             cache_bytes: 32 * 1024 * 1024,
             max_inflight_bytes: 128 * 1024 * 1024,
+            commit_delay_us: 1000,
         }
     }
 }
@@ -184,6 +188,9 @@ impl RunnerConfig {
         }
         if self.buffer.max_inflight_bytes < self.limits.max_decompressed_bytes {
             return invalid("buffer.max_inflight_bytes must be at least limits.max_decompressed_bytes".into());
+        }
+        if self.buffer.commit_delay_us > 100_000 {
+            return invalid("buffer.commit_delay_us must be at most 100000 (100 ms)".into());
         }
         if self.max_connections == 0 || self.retry_after_secs == 0 {
             return invalid("max_connections and retry_after_secs must be positive".into());

@@ -13,11 +13,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use payload::BatchKind;
 
@@ -276,8 +274,8 @@ struct WorkerStats {
 
 struct Target {
     addr: String,
-    host: String,
-    path: String,
+    /// Request line and fixed headers, up to (not including) `content-length`.
+    head: String,
 }
 
 async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
@@ -287,11 +285,17 @@ async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
     }
     let host = uri.host().ok_or("--url has no host")?.to_string();
     let port = uri.port_u16().unwrap_or(80);
-    let target = std::sync::Arc::new(Target {
-        addr: format!("{host}:{port}"),
-        host: format!("{host}:{port}"),
-        path: uri.path_and_query().map_or("/v1/batch".into(), |p| p.to_string()),
-    });
+    let path = uri.path_and_query().map_or("/v1/batch".into(), |p| p.to_string());
+    let encoding = match options.compression {
+        Compression::None => "",
+        Compression::Gzip => "content-encoding: gzip\r\n",
+        Compression::Zstd => "content-encoding: zstd\r\n",
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\n{encoding}",
+        options.key
+    );
+    let target = std::sync::Arc::new(Target { addr: format!("{host}:{port}"), head });
     let traffic = std::sync::Arc::new(traffic);
     let next_pooled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -369,7 +373,7 @@ async fn work(
     // Paced workers start spread over one interval so requests do not arrive in bursts.
     let interval = options.rate.map(|rate| Duration::from_secs_f64(options.concurrency as f64 / rate));
     let mut due = started + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / options.concurrency as f64));
-    let mut sender = None;
+    let mut connection: Option<Connection> = None;
     while Instant::now() < deadline {
         if interval.is_some() {
             tokio::time::sleep_until(due.into()).await;
@@ -396,32 +400,21 @@ async fn work(
             }
             (Traffic::Templates(_), None) => break,
         };
-        if sender.is_none() {
-            sender = connect(&target.addr).await;
+        if connection.is_none() {
+            connection = Connection::open(&target.addr).await.ok();
         }
-        let Some(active) = sender.as_mut() else {
+        let Some(active) = connection.as_mut() else {
             *stats.by_status.entry("connect_error".into()).or_default() += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let mut request = Request::post(&target.path)
-            .header("host", &target.host)
-            .header("authorization", format!("Bearer {}", options.key))
-            .header("content-type", "application/json");
-        request = match options.compression {
-            Compression::None => request,
-            Compression::Gzip => request.header("content-encoding", "gzip"),
-            Compression::Zstd => request.header("content-encoding", "zstd"),
-        };
-        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let head = format!("{}content-length: {}\r\n\r\n", target.head, body.len());
         let sent_at = if interval.is_some() { due } else { Instant::now() };
         if interval.is_some() {
             stats.lags_us.push(due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
         }
-        match active.send_request(request).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let _ = response.into_body().collect().await;
+        match active.exchange(head.as_bytes(), &body).await {
+            Ok((status, keep_alive)) => {
                 let latency = sent_at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                 *stats.by_status.entry(status.to_string()).or_default() += 1;
                 if status == 202 {
@@ -432,10 +425,13 @@ async fn work(
                 } else if status == 429 || status == 503 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                if !keep_alive {
+                    connection = None;
+                }
             }
             Err(_) => {
                 *stats.by_status.entry("io_error".into()).or_default() += 1;
-                sender = None;
+                connection = None;
             }
         }
         if let Some(interval) = interval {
@@ -445,12 +441,55 @@ async fn work(
     Ok(stats)
 }
 
-async fn connect(addr: &str) -> Option<http1::SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
-    tokio::spawn(connection);
-    Some(sender)
+/// A keep-alive HTTP/1.1 connection that sends one request at a time: the head and body go out in one
+/// buffered write, and the answer is read by its `content-length`.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: &str) -> std::io::Result<Connection> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection { stream, buffer: Vec::with_capacity(4096) })
+    }
+
+    /// Sends a request, returns the answer's status and whether the connection stays open.
+    async fn exchange(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<(u16, bool)> {
+        let mut out = Vec::with_capacity(head.len() + body.len());
+        out.extend_from_slice(head);
+        out.extend_from_slice(body);
+        self.stream.write_all(&out).await?;
+        self.buffer.clear();
+        let header_end = loop {
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            if self.read_more().await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..header_end]).to_ascii_lowercase();
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+        let header = |name: &str| {
+            head.lines().find_map(|line| line.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()))
+        };
+        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        while self.buffer.len() < header_end + length {
+            if self.read_more().await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok((status, header("connection").is_none_or(|v| v != "close")))
+    }
+
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).await?;
+        self.buffer.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod store;
 mod writer;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -42,6 +42,8 @@ pub struct BufferOptions {
     pub disk_budget_bytes: u64,
     pub dedup_window_ms: u64,
     pub cache_bytes: u64,
+    /// Longest a group commit waits for requests already on their way before flushing.
+    pub commit_delay: std::time::Duration,
 }
 
 impl From<&BufferConfig> for BufferOptions {
@@ -53,6 +55,7 @@ impl From<&BufferConfig> for BufferOptions {
             disk_budget_bytes: config.disk_budget_bytes,
             dedup_window_ms: config.dedup_window_secs.saturating_mul(1000),
             cache_bytes: config.cache_bytes,
+            commit_delay: std::time::Duration::from_micros(config.commit_delay_us),
         }
     }
 }
@@ -88,6 +91,17 @@ pub struct Gauges {
     pub disk_bytes: AtomicU64,
     pub next_seq: AtomicU64,
     pub writer_alive: AtomicBool,
+    /// Requests past authentication that will append soon (reading, decoding, validating).
+    pub preparing: AtomicUsize,
+}
+
+/// Counts a request in [`Gauges::preparing`] until it appends or gives up.
+pub struct Preparing(Arc<Gauges>);
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        self.0.preparing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What opening the buffer found.
@@ -127,10 +141,19 @@ impl Buffer {
         Ok((buffer, recovery))
     }
 
+    /// Announces a request that will append soon, so a group commit can wait for it.
+    pub fn preparing(&self) -> Preparing {
+        self.gauges.preparing.fetch_add(1, Ordering::SeqCst);
+        Preparing(self.gauges.clone())
+    }
+
     /// Stores one batch; resolves once it is durable (or known to be stored already).
-    pub async fn append(&self, pending: Pending) -> Result<Appended, BufferError> {
+    pub async fn append(&self, pending: Pending, preparing: Preparing) -> Result<Appended, BufferError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Command::Append(pending, reply)).await.map_err(|_| BufferError::Closed)?;
+        // Queued before it stops counting as preparing, so the writer never misses it in between.
+        let sent = self.tx.send(Command::Append(pending, reply)).await;
+        drop(preparing);
+        sent.map_err(|_| BufferError::Closed)?;
         answer.await.map_err(|_| BufferError::Closed)?
     }
 

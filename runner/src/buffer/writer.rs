@@ -17,6 +17,8 @@ use crate::metrics::Metrics;
 
 /// Most batches in one group commit.
 const MAX_GROUP: usize = 4096;
+/// How often a lingering group commit looks for new arrivals.
+const LINGER_POLL: Duration = Duration::from_micros(50);
 /// How often dedup entries past their window are removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Most dedup entries examined per prune, to keep one tick short.
@@ -75,7 +77,10 @@ impl Writer {
                     Command::Append(pending, reply) => {
                         let mut bytes = pending.record.data.len();
                         let mut group = vec![(pending, reply)];
-                        // Everything that queued up during the previous flush joins this one.
+                        let started = Instant::now();
+                        // Everything that queued up during the previous flush joins this one, and so does what
+                        // is already on its way, for up to the commit delay: one flush costs far more than a
+                        // short wait (an fsync, I/O threads, and on VMs a trap to the hypervisor).
                         while bytes < self.options.max_chunk_bytes && group.len() < MAX_GROUP {
                             match rx.try_recv() {
                                 Ok(Command::Append(pending, reply)) => {
@@ -86,7 +91,13 @@ impl Writer {
                                     next = Some(other);
                                     break;
                                 }
-                                Err(_) => break,
+                                Err(_) => {
+                                    let on_the_way = self.gauges.preparing.load(Ordering::SeqCst) > 0;
+                                    if !on_the_way || started.elapsed() >= self.options.commit_delay {
+                                        break;
+                                    }
+                                    std::thread::sleep(LINGER_POLL);
+                                }
                             }
                         }
                         self.commit(group);

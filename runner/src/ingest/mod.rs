@@ -98,6 +98,7 @@ impl Ingest {
                 return Err(error);
             }
         };
+        let preparing = self.buffer.preparing();
         let request = Request::from_parts(head, body);
         let retry_after = self.retry_after;
         let encoding_header = request.headers().get(CONTENT_ENCODING).map(|v| v.as_bytes().to_vec());
@@ -109,7 +110,22 @@ impl Ingest {
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
         let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
-        let summary = batch::validate(&json, &self.limits)?;
+        let (events, record, session) = self.prepare(project, &json)?;
+        drop(json);
+        match self.buffer.append(Pending { record, session }, preparing).await {
+            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false }),
+            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true }),
+            Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
+            Err(BufferError::Storage(reason)) => {
+                tracing::error!(%reason, "buffer write failed");
+                Err(IngestError::Unavailable { retry_after })
+            }
+        }
+    }
+
+    /// Validation, traffic control and compression: the CPU-heavy middle of the chain.
+    fn prepare(&self, project: auth::Project, json: &[u8]) -> Result<(usize, Record, [u8; 16]), IngestError> {
+        let summary = batch::validate(json, &self.limits)?;
         let events = summary.total_events();
         if let Some(limiter) = &self.rate_limiter {
             limiter
@@ -125,18 +141,9 @@ impl Ingest {
             events: summary.events as u32,
             replay: summary.replay as u32,
         };
-        let record = Record::new(meta, self.codec, self.level, &json)
+        let record = Record::new(meta, self.codec, self.level, json)
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
-        drop(json);
-        match self.buffer.append(Pending { record, session }).await {
-            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false }),
-            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true }),
-            Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
-            Err(BufferError::Storage(reason)) => {
-                tracing::error!(%reason, "buffer write failed");
-                Err(IngestError::Unavailable { retry_after })
-            }
-        }
+        Ok((events, record, session))
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
