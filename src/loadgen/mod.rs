@@ -279,13 +279,7 @@ struct Target {
 }
 
 async fn drive(options: &Options, traffic: Traffic) -> Result<Report, String> {
-    let uri: hyper::Uri = options.url.parse().map_err(|e| format!("bad --url: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err("--url must be http://host:port/v1/batch".into());
-    }
-    let host = uri.host().ok_or("--url has no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let path = uri.path_and_query().map_or("/v1/batch".into(), |p| p.to_string());
+    let (host, port, path) = parse_url(&options.url)?;
     let encoding = match options.compression {
         Compression::None => "",
         Compression::Gzip => "content-encoding: gzip\r\n",
@@ -441,6 +435,20 @@ async fn work(
     Ok(stats)
 }
 
+/// Splits `http://host[:port][/path]` into its parts.
+fn parse_url(url: &str) -> Result<(String, u16, String), String> {
+    let rest = url.strip_prefix("http://").ok_or("--url must be http://host:port/v1/batch")?;
+    let (authority, path) = rest.split_once('/').map_or((rest, "/v1/batch".to_string()), |(a, p)| (a, format!("/{p}")));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().map_err(|_| format!("bad port in --url: {port}"))?),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err("--url has no host".into());
+    }
+    Ok((host.to_string(), port, path))
+}
+
 /// A keep-alive HTTP/1.1 connection that sends one request at a time: the head and body go out in one
 /// buffered write, and the answer is read by its `content-length`.
 struct Connection {
@@ -495,6 +503,17 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_ingest_urls() {
+        assert_eq!(
+            parse_url("http://127.0.0.1:7480/v1/batch").unwrap(),
+            ("127.0.0.1".into(), 7480, "/v1/batch".into())
+        );
+        assert_eq!(parse_url("http://localhost").unwrap(), ("localhost".into(), 80, "/v1/batch".into()));
+        assert!(parse_url("https://x/v1/batch").is_err());
+        assert!(parse_url("http://x:notaport/").is_err());
+    }
 
     #[test]
     fn patched_bodies_are_distinct_valid_batches() {
