@@ -18,12 +18,7 @@ fn noisy_batch(seq: u64) -> Vec<u8> {
 }
 
 async fn post(addr: std::net::SocketAddr, body: Vec<u8>) -> common::Response {
-    tokio::task::spawn_blocking(move || {
-        let auth = format!("Bearer {KEY}");
-        common::request(addr, "POST", "/v1/batch", &[("authorization", &auth)], &body)
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || common::post_batch(addr, &body).expect("post")).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,8 +26,7 @@ fn payload(session: &str, seq: u64) -> Vec<u8> {
 }
 
 fn send(addr: SocketAddr, session: &str, seq: u64) -> std::io::Result<common::Response> {
-    let auth = format!("Bearer {KEY}");
-    common::try_request(addr, "POST", "/v1/batch", &[("authorization", &auth)], &payload(session, seq))
+    common::post_batch(addr, &payload(session, seq))
 }
 
 /// One client: sends its session's batches in order, retrying any batch that got no answer (as SDKs do),

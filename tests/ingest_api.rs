@@ -228,11 +228,7 @@ fn retried_batches_are_acknowledged_but_stored_once() {
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let addr = runner.addr;
-            std::thread::spawn(move || {
-                let headers = [("authorization", format!("Bearer {KEY}"))];
-                let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                common::request(addr, "POST", "/v1/batch", &refs, &batch("retry", 8, 1))
-            })
+            std::thread::spawn(move || common::post_batch(addr, &batch("retry", 8, 1)).expect("post"))
         })
         .collect();
     for thread in threads {
@@ -272,10 +268,8 @@ fn concurrent_requests_share_flushes() {
         .map(|t| {
             let addr = runner.addr;
             std::thread::spawn(move || {
-                let headers = [("authorization", format!("Bearer {KEY}"))];
-                let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
                 (0..requests_per_thread)
-                    .map(|i| common::request(addr, "POST", "/v1/batch", &refs, &batch(&format!("gc-{t}"), i, 2)).status)
+                    .map(|i| common::post_batch(addr, &batch(&format!("gc-{t}"), i, 2)).expect("post").status)
                     .collect::<Vec<_>>()
             })
         })

@@ -66,12 +66,6 @@ impl Record {
         self.codec.decompress(&self.data, self.raw_len as usize)
     }
 
-    /// Bytes this record takes in an encoded chunk.
-    pub fn encoded_len(&self) -> usize {
-        // serde_json of a plain struct cannot fail; an empty meta would be caught on decode.
-        4 + serde_json::to_vec(&self.meta).map_or(0, |m| m.len()) + 1 + 4 + 4 + self.data.len()
-    }
-
     fn encode_into(&self, out: &mut Vec<u8>) {
         let meta = serde_json::to_vec(&self.meta).unwrap_or_default();
         out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
@@ -153,12 +147,6 @@ mod tests {
 
     fn meta(seq: u64) -> RecordMeta {
         RecordMeta { project: "pk_1".into(), session_id: "s".into(), seq, received_at_ms: 5, events: 1, replay: 2 }
-    }
-
-    #[test]
-    fn encoded_len_matches() {
-        let record = Record::new(meta(1), Codec::Zstd, 3, b"{\"x\":1}").unwrap();
-        assert_eq!(Chunk::encode(std::slice::from_ref(&record)).len(), 8 + record.encoded_len());
     }
 
     proptest! {

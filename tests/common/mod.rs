@@ -171,6 +171,12 @@ impl Response {
     }
 }
 
+/// `POST /v1/batch` with the test key, on a fresh connection.
+pub fn post_batch(addr: SocketAddr, body: &[u8]) -> std::io::Result<Response> {
+    let auth = format!("Bearer {KEY}");
+    try_request(addr, "POST", "/v1/batch", &[("authorization", &auth)], body)
+}
+
 /// One HTTP/1.1 request on a fresh connection.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
@@ -242,17 +248,16 @@ pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
 
 /// Batches found by `buffer dump`, as `(session_id, seq)` in buffer order, after checking `buffer verify`.
 pub fn dump(data_dir: &Path) -> Vec<(String, u64)> {
-    let verify = Command::new(binary("traceflow-runner"))
-        .args(["buffer", "verify", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("run verify");
+    let buffer = |command: &str| {
+        Command::new(binary("traceflow-runner"))
+            .args(["buffer", command, "--data-dir"])
+            .arg(data_dir)
+            .output()
+            .unwrap_or_else(|e| panic!("run buffer {command}: {e}"))
+    };
+    let verify = buffer("verify");
     assert!(verify.status.success(), "buffer verify failed: {}", String::from_utf8_lossy(&verify.stdout));
-    let out = Command::new(binary("traceflow-runner"))
-        .args(["buffer", "dump", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("run dump");
+    let out = buffer("dump");
     assert!(out.status.success(), "buffer dump failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .expect("dump is UTF-8")

@@ -115,7 +115,7 @@ impl Store {
         Frames { inner: self.tree.range(&start[..]..end), error: ReadError::default() }
     }
 
-    /// Frames of the chunks at the end of the buffer, newest last, at most `chunks` of them.
+    /// Sequence number of the oldest of the last `chunks` chunks (0 when the buffer is empty).
     pub fn tail_start(&self, chunks: usize) -> Result<u64, StoreError> {
         let mut seen = 0;
         let mut last = None;

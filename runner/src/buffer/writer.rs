@@ -138,13 +138,11 @@ impl Writer {
             }
             replies.push((reply, fresh));
         }
-        let batches = records.len();
         let result = if records.is_empty() {
             self.flush().map(|()| None)
         } else {
             self.write_chunk(&records, &sessions).map(Some)
         };
-        self.metrics.group_batches.observe(batches as f64);
         for (reply, fresh) in replies {
             let answer = match (&result, fresh) {
                 (Ok(Some(chunk_seq)), true) => Ok(Appended::Stored { chunk_seq: *chunk_seq }),
@@ -187,6 +185,7 @@ impl Writer {
         self.dirty = true;
         self.metrics.bytes_stored.inc_by(stored);
         self.flush()?;
+        self.metrics.group_batches.observe(records.len() as f64);
         Ok(chunk_seq)
     }
 
