@@ -10,6 +10,7 @@ pub mod chunk;
 pub mod codec;
 pub mod frame;
 pub mod limits;
+pub mod pii;
 
 pub use batch::{BatchError, BatchErrorKind, BatchSummary};
 pub use chunk::{Chunk, ChunkError, Record, RecordMeta};

@@ -1,0 +1,104 @@
+//! PII detection and replacement: the contract between the detection engine and whoever keeps originals.
+//!
+//! The engine decides *what* is PII and which [`Action`] applies; a [`Tokens`] implementation (the runner's vault)
+//! decides how a tokenized original is kept. Token text is fixed by DESIGN.md:
+//! `tok_<entity>_<base32 of a keyed HMAC-SHA256>`, convergent per tenant key.
+
+use serde::{Deserialize, Serialize};
+
+/// What happens to a detected value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Leave the value as it is.
+    Allow,
+    /// Replace with a keyed hash (`hash_<entity>_…`); the original is not kept anywhere.
+    Hash,
+    /// Replace with a mask that keeps at most the last 4 digits.
+    Mask,
+    /// Replace with `[redacted:<entity>]`; the original is not kept anywhere.
+    Redact,
+    /// Replace with a convergent token; the original is kept encrypted in the runner's vault.
+    #[default]
+    Tokenize,
+}
+
+/// Receives the values the engine replaces. Implemented by the runner's vault.
+pub trait Tokens {
+    /// Returns the token for `original` (see [`token_text`]) and keeps the original recoverable.
+    fn tokenize(&mut self, entity: &str, original: &str) -> String;
+    /// Returns a keyed one-way hash of `original` (see [`token_text`] with prefix `hash`); nothing is kept.
+    fn hash(&mut self, entity: &str, original: &str) -> String;
+}
+
+/// Number of HMAC bytes kept in a token: 160 bits, 32 base32 characters.
+pub const TOKEN_HASH_BYTES: usize = 20;
+
+/// `<prefix>_<entity>_<base32(HMAC-SHA256(key, entity ‖ 0x00 ‖ original))[..32]>`, lowercase RFC 4648 base32.
+pub fn token_text(key: &[u8; 32], prefix: &str, entity: &str, original: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let mut context = ring::hmac::Context::with_key(&key);
+    context.update(entity.as_bytes());
+    context.update(&[0]);
+    context.update(original.as_bytes());
+    let tag = context.sign();
+    let mut out = String::with_capacity(prefix.len() + entity.len() + 2 + 32);
+    out.push_str(prefix);
+    out.push('_');
+    out.push_str(entity);
+    out.push('_');
+    base32_into(&tag.as_ref()[..TOKEN_HASH_BYTES], &mut out);
+    out
+}
+
+/// Lowercase RFC 4648 base32 without padding.
+pub fn base32_into(bytes: &[u8], out: &mut String) {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut buffer: u64 = 0;
+    let mut bits = 0u32;
+    for &byte in bytes {
+        buffer = (buffer << 8) | u64::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+}
+
+/// Whether `text` looks like a token this module produces (`tok_<entity>_<32 base32 chars>`).
+pub fn is_token(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("tok_") else { return false };
+    let Some((entity, hash)) = rest.rsplit_once('_') else { return false };
+    !entity.is_empty()
+        && entity.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && hash.len() == 32
+        && hash.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        for (input, expected) in [("f", "my"), ("fo", "mzxq"), ("foo", "mzxw6"), ("foobar", "mzxw6ytboi")] {
+            let mut out = String::new();
+            base32_into(input.as_bytes(), &mut out);
+            assert_eq!(out, expected);
+        }
+    }
+
+    #[test]
+    fn tokens_are_convergent_per_key_and_entity() {
+        let a = token_text(&[1; 32], "tok", "email", "a@example.com");
+        assert_eq!(a, token_text(&[1; 32], "tok", "email", "a@example.com"));
+        assert_ne!(a, token_text(&[2; 32], "tok", "email", "a@example.com"));
+        assert_ne!(a, token_text(&[1; 32], "tok", "phone", "a@example.com"));
+        assert!(a.starts_with("tok_email_") && is_token(&a), "{a}");
+        assert!(!is_token("tok_email_short"));
+    }
+}
