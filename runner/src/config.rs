@@ -40,6 +40,7 @@ pub struct RunnerConfig {
     /// HTTPS for the ingest listener; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
     pub log: LogConfig,
+    pub upload: UploadConfig,
 }
 
 impl Default for RunnerConfig {
@@ -57,7 +58,56 @@ impl Default for RunnerConfig {
             rate_limit: RateLimitConfig::default(),
             tls: None,
             log: LogConfig::default(),
+            upload: UploadConfig::default(),
         }
+    }
+}
+
+/// Uploads to the control plane. Active once the data dir holds an enrolled identity
+/// (`traceflow-runner enroll`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Set to false to only buffer (e.g. while an outage is planned).
+    pub enabled: bool,
+    /// Overrides the control-plane URL recorded at enrollment (`https://host:port`).
+    pub control_plane_url: Option<String>,
+    /// Concurrent uploads on the very first start; afterwards the adapted value is remembered.
+    pub initial_concurrency: usize,
+    pub min_concurrency: usize,
+    pub max_concurrency: usize,
+    /// Uploads slower than this count as congestion and halve the concurrency.
+    pub latency_target_ms: u64,
+    /// Connect plus answer time of one upload before it counts as failed (and is retried).
+    pub request_timeout_secs: u64,
+    /// First retry waits up to this long; each further failure doubles the ceiling (full jitter).
+    pub backoff_base_ms: u64,
+    /// Longest wait between retries.
+    pub backoff_max_secs: u64,
+    /// Seconds between status reports (buffer, outcomes, upload lag) to the control plane.
+    pub status_interval_secs: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            enabled: true,
+            control_plane_url: None,
+            initial_concurrency: 4,
+            min_concurrency: 1,
+            max_concurrency: 16,
+            latency_target_ms: 2000,
+            request_timeout_secs: 30,
+            backoff_base_ms: 250,
+            backoff_max_secs: 60,
+            status_interval_secs: 10,
+        }
+    }
+}
+
+impl UploadConfig {
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.max(1))
     }
 }
 
@@ -202,6 +252,23 @@ impl RunnerConfig {
                 return invalid(format!(
                     "cors.allowed_origins: `{origin}` is not an origin like https://app.example.com"
                 ));
+            }
+        }
+        let upload = &self.upload;
+        if upload.min_concurrency == 0
+            || upload.max_concurrency < upload.min_concurrency
+            || upload.max_concurrency > 256
+        {
+            return invalid("upload: need 1 <= min_concurrency <= max_concurrency <= 256".into());
+        }
+        if upload.backoff_base_ms == 0 || upload.backoff_max_secs == 0 || upload.status_interval_secs == 0 {
+            return invalid(
+                "upload: backoff_base_ms, backoff_max_secs and status_interval_secs must be positive".into(),
+            );
+        }
+        if let Some(url) = &upload.control_plane_url {
+            if !url.starts_with("https://") {
+                return invalid(format!("upload.control_plane_url: `{url}` must be an https:// URL"));
             }
         }
         if let Some(tls) = &self.tls {

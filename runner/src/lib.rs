@@ -1,8 +1,8 @@
 //! The TRACEFLOW Runner: the on-prem daemon SDKs send events and session replays to.
 //!
 //! In the data flow it is the first hop: [`ingest`] authenticates, decodes, validates and rate-limits each SDK
-//! batch, [`buffer`] makes it durable with a group-commit flush before the 202 goes out, and (in later stages)
-//! the uploader drains the buffer to the control plane over mTLS. [`server`] wires these behind HTTP(S),
+//! batch, [`buffer`] makes it durable with a group-commit flush before the 202 goes out, and [`upload`]
+//! drains the buffer to the control plane over mTLS. [`server`] wires these behind HTTP(S),
 //! [`config`] is the runner's TOML file, and [`metrics`] and [`telemetry`] make it observable.
 
 pub mod buffer;
@@ -11,3 +11,4 @@ pub mod ingest;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;
+pub mod upload;

@@ -10,6 +10,7 @@ use traceflow_runner::buffer::{inspect, Store};
 use traceflow_runner::config::RunnerConfig;
 use traceflow_runner::server::{self, Server};
 use traceflow_runner::telemetry;
+use traceflow_runner::upload;
 
 #[derive(Parser)]
 #[command(name = "traceflow-runner", version, about = "TRACEFLOW Runner: on-prem ingest with a durable buffer")]
@@ -28,6 +29,43 @@ enum Command {
     Buffer {
         #[command(subcommand)]
         command: BufferCommand,
+    },
+    /// Enroll this runner with a control plane: makes a key pair here and gets a client certificate for it.
+    Enroll {
+        /// Control plane base URL, e.g. https://cp.example.com:7443
+        #[arg(long = "control-plane")]
+        control_plane: String,
+        /// Enrollment token from `traceflow-cp enrollment-token create`.
+        #[arg(long, env = "TRACEFLOW_ENROLLMENT_TOKEN")]
+        token: String,
+        /// PEM of the control plane's CA.
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Chunks the control plane refused for good, kept with the reason (stopped runner only).
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead letters with their reasons.
+    List {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead letters back into the buffer for another upload (all, or the given chunk numbers).
+    Retry {
+        #[arg(long)]
+        data_dir: PathBuf,
+        chunks: Vec<u64>,
     },
 }
 
@@ -86,6 +124,8 @@ fn main() -> ExitCode {
             Err(message) => fail(&message, 2),
         },
         Command::Buffer { command } => buffer(command),
+        Command::Enroll { control_plane, token, ca, data_dir } => enroll(&control_plane, &token, &ca, &data_dir),
+        Command::Dlq { command } => dlq(command),
     }
 }
 
@@ -180,6 +220,69 @@ fn buffer(command: BufferCommand) -> ExitCode {
             let batches = inspect::dump(&store, &mut out, &mut std::io::stderr()).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             eprintln!("{batches} batches");
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    result.unwrap_or_else(|message| fail(&message, 1))
+}
+
+fn enroll(url: &str, token: &str, ca: &Path, data_dir: &Path) -> ExitCode {
+    let ca_pem = match std::fs::read_to_string(ca) {
+        Ok(pem) => pem,
+        Err(e) => return fail(&format!("cannot read {}: {e}", ca.display()), 1),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
+    };
+    match runtime.block_on(upload::identity::enroll(data_dir, url, token, &ca_pem)) {
+        Ok(identity) => {
+            let info = &identity.info;
+            println!(
+                "enrolled as runner {} (tenant {}, group {}); certificate valid until {} (epoch ms); identity in {}",
+                info.runner_id,
+                info.tenant,
+                info.group,
+                info.not_after_ms,
+                upload::identity::identity_dir(data_dir).display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string(), 1),
+    }
+}
+
+fn dlq(command: DlqCommand) -> ExitCode {
+    let result = match command {
+        DlqCommand::List { data_dir, json } => open_store(&data_dir).and_then(|store| {
+            let letters = upload::dlq::list(&store).map_err(|e| e.to_string())?;
+            for letter in &letters {
+                if json {
+                    println!("{}", serde_json::to_string(letter).unwrap_or_default());
+                } else {
+                    println!(
+                        "chunk {:>8}  {} batches  {} bytes  at {}  {} {}: {}",
+                        letter.chunk_seq,
+                        letter.batches,
+                        letter.bytes,
+                        letter.at_ms,
+                        letter.status,
+                        letter.code,
+                        letter.message
+                    );
+                }
+            }
+            if !json {
+                println!("{} dead letters", letters.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        DlqCommand::Retry { data_dir, chunks } => open_store(&data_dir).and_then(|store| {
+            let moved = upload::dlq::retry(&store, &chunks).map_err(|e| e.to_string())?;
+            for (old, new) in &moved {
+                println!("dead letter {old} is back in the buffer as chunk {new}");
+            }
+            println!("{} dead letters requeued", moved.len());
             Ok(ExitCode::SUCCESS)
         }),
     };

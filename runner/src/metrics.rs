@@ -34,6 +34,11 @@ pub struct Metrics {
     pub group_batches: Histogram,
     pub request_seconds: Histogram,
     pub damaged_chunks: Counter,
+    pub uploads: Family<OutcomeLabel, Counter>,
+    pub upload_bytes: Counter,
+    pub upload_seconds: Histogram,
+    pub checkins: Family<StatusLabel, Counter>,
+    pub renewals: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -80,6 +85,19 @@ impl Metrics {
         let buffer_live_bytes = gauge(&mut registry, "buffer_live_bytes", "Bytes of chunks held in the buffer");
         let buffer_disk_bytes = gauge(&mut registry, "buffer_disk_bytes", "Size of the buffer's files on disk");
         let buffer_depth = gauge(&mut registry, "buffer_depth_chunks", "Chunks held in the buffer");
+        let uploads = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "upload_chunks",
+            "Chunk uploads by outcome (delivered, duplicate, retry, refused, dead_letter)",
+            uploads.clone(),
+        );
+        let upload_bytes = counter(&mut registry, "upload_bytes", "Chunk bytes delivered to the control plane");
+        let upload_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register("upload_seconds", "Latency of successful chunk uploads", upload_seconds.clone());
+        let checkins = Family::<StatusLabel, Counter>::default();
+        registry.register("checkins", "Status reports to the control plane by answer status", checkins.clone());
+        let renewals = Family::<OutcomeLabel, Counter>::default();
+        registry.register("certificate_renewals", "Client certificate renewals by outcome", renewals.clone());
         Metrics {
             registry,
             requests,
@@ -96,6 +114,11 @@ impl Metrics {
             group_batches,
             request_seconds,
             damaged_chunks,
+            uploads,
+            upload_bytes,
+            upload_seconds,
+            checkins,
+            renewals,
         }
     }
 

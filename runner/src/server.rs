@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,10 +23,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
-use crate::config::{RunnerConfig, TlsConfig};
+use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
 use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
+use crate::upload::{self, Identity, IdentityError};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +42,8 @@ pub enum ServerError {
     Buffer(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    #[error("cannot load the runner identity: {0}")]
+    Identity(#[from] IdentityError),
 }
 
 type Body = Full<Bytes>;
@@ -60,6 +64,9 @@ pub struct Server {
     max_connections: usize,
     grace: Duration,
     recovery: Recovery,
+    metrics: Arc<Metrics>,
+    /// Set when the data dir holds an enrolled identity and uploads are enabled.
+    uploader: Option<(Identity, UploadConfig, PathBuf)>,
 }
 
 impl Server {
@@ -68,13 +75,17 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
         let buffer = Arc::new(buffer);
+        let uploader = match (config.upload.enabled, Identity::exists(&config.data_dir)) {
+            (true, true) => Some((Identity::load(&config.data_dir)?, config.upload.clone(), config.data_dir.clone())),
+            _ => None,
+        };
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let app = Arc::new(App {
             ingest: Ingest::new(config, buffer.clone(), metrics.clone()),
-            metrics,
+            metrics: metrics.clone(),
             in_flight: AtomicUsize::new(0),
         });
         Ok(Server {
@@ -85,6 +96,8 @@ impl Server {
             max_connections: config.max_connections,
             grace: Duration::from_secs(config.shutdown_grace_secs),
             recovery,
+            metrics,
+            uploader,
         })
     }
 
@@ -102,7 +115,20 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains and flushes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server { app, buffer, listener, tls, max_connections, grace, .. } = self;
+        let Server { app, buffer, listener, tls, max_connections, grace, metrics, uploader, .. } = self;
+        let uploader = match uploader {
+            Some((identity, config, data_dir)) => {
+                tracing::info!(runner_id = %identity.info.runner_id, url = %identity.url(config.control_plane_url.as_deref()), "uploading to the control plane");
+                match upload::start(buffer.clone(), metrics, identity, config, data_dir) {
+                    Ok(handle) => Some(handle),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the uploader; buffering only");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let connections = Arc::new(Semaphore::new(max_connections));
         let ticker = tokio::spawn({
@@ -131,6 +157,9 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         ticker.abort();
+        if let Some(uploader) = uploader {
+            uploader.stop().await;
+        }
         buffer.shutdown().await;
         tracing::info!("buffer flushed; bye");
     }

@@ -96,6 +96,22 @@ impl Chunk {
         out
     }
 
+    /// Number of records in an encoded chunk, read from its header.
+    pub fn count(bytes: &[u8]) -> Option<usize> {
+        if bytes.get(..4)? != MAGIC {
+            return None;
+        }
+        Some(u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize)
+    }
+
+    /// `received_at_ms` of an encoded chunk's first record, without decoding the rest.
+    pub fn first_received_at_ms(bytes: &[u8]) -> Option<u64> {
+        Chunk::count(bytes).filter(|&n| n > 0)?;
+        let meta_len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
+        let meta: RecordMeta = serde_json::from_slice(bytes.get(12..12 + meta_len)?).ok()?;
+        Some(meta.received_at_ms)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Chunk, ChunkError> {
         let mut reader = Reader { bytes, pos: 0 };
         if reader.take(4)? != MAGIC {
@@ -157,6 +173,9 @@ mod tests {
                 .map(|(i, p)| Record::new(meta(i as u64), codec, 1, p).unwrap()).collect();
             let decoded = Chunk::decode(&Chunk::encode(&records)).unwrap();
             prop_assert_eq!(&decoded.records, &records);
+            let bytes = Chunk::encode(&records);
+            prop_assert_eq!(Chunk::count(&bytes), Some(records.len()));
+            prop_assert_eq!(Chunk::first_received_at_ms(&bytes), records.first().map(|r| r.meta.received_at_ms));
             for (record, payload) in decoded.records.iter().zip(&payloads) {
                 prop_assert_eq!(&record.json().unwrap(), payload);
             }
@@ -173,6 +192,7 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = Chunk::decode(&bytes);
+            let _ = Chunk::first_received_at_ms(&bytes);
         }
     }
 }

@@ -193,3 +193,24 @@ impl Iterator for Frames {
         }
     }
 }
+
+impl Store {
+    /// Appends an already encoded chunk as the next chunk, for offline tools (`dlq retry`) while no writer
+    /// thread runs. Not flushed; the caller flushes.
+    pub fn append_chunk(&self, chunk: &[u8], framed_bytes: u64) -> Result<u64, StoreError> {
+        let mut state = self.state()?.unwrap_or_default();
+        let seq = state.next_seq;
+        let frames =
+            traceflow_shared::frame::split(seq, chunk).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let mut batch = sled::Batch::default();
+        for (index, frame) in frames.into_iter().enumerate() {
+            batch.insert(&frame_key(seq, index as u16)[..], frame);
+        }
+        state.next_seq += 1;
+        state.live_bytes += framed_bytes;
+        state.depth += 1;
+        batch.insert(STATE_KEY, &state.encode()[..]);
+        self.tree.apply_batch(batch)?;
+        Ok(seq)
+    }
+}

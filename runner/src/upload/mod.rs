@@ -1,0 +1,512 @@
+//! The uploader: drains the durable buffer to the control plane over mTLS, exactly once end to end.
+//!
+//! Chunks are read in sequence order and sent as `POST /v1/runner/upload` with the chunk id
+//! `<runner_id>/<chunk_seq>`; a chunk leaves the buffer only after a 2xx, and the control plane deduplicates by
+//! chunk id, so a crash between the answer and the removal only sends it again. Concurrency adapts (AIMD on
+//! latency and on 429/503/timeouts) and the limit is remembered across restarts; transient failures pause the
+//! whole uploader with exponential backoff and full jitter (honouring `Retry-After`), because an outage or an
+//! overloaded receiver concerns every chunk alike. A permanent 4xx moves the chunk to the dead-letter tree with
+//! its reason. Alongside, a status task reports to `POST /v1/runner/checkin` and a renewal task replaces the
+//! client certificate at two thirds of its lifetime, switching only after a call with the new one succeeded.
+
+pub mod control;
+pub mod dlq;
+pub mod http;
+pub mod identity;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::buffer::Buffer;
+use crate::config::UploadConfig;
+use crate::metrics::{Metrics, OutcomeLabel};
+use control::{Aimd, Backoff, Signal};
+use http::{Conn, Reply, TimeoutExt};
+pub use identity::{Identity, IdentityError};
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Key of the remembered concurrency limit in the `state` tree.
+const AIMD_KEY: &[u8] = b"upload.concurrency";
+/// How often the uploader looks for new chunks when it has nothing to send.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// Upload figures for status reports and metrics.
+#[derive(Debug, Default)]
+pub struct UploadStats {
+    pub chunks: AtomicU64,
+    pub bytes: AtomicU64,
+    pub retries: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub concurrency: AtomicU64,
+    /// Receive time (epoch ms) of the oldest batch not yet uploaded; 0 when the buffer is drained.
+    pub oldest_pending_ms: AtomicU64,
+}
+
+impl UploadStats {
+    pub fn lag_ms(&self) -> u64 {
+        match self.oldest_pending_ms.load(Ordering::Relaxed) {
+            0 => 0,
+            oldest => now_ms().saturating_sub(oldest),
+        }
+    }
+}
+
+/// Everything the background tasks share.
+struct Shared {
+    buffer: Arc<Buffer>,
+    metrics: Arc<Metrics>,
+    stats: Arc<UploadStats>,
+    config: UploadConfig,
+    data_dir: PathBuf,
+    url: String,
+    /// The current identity; renewal publishes a new one here.
+    identity: watch::Sender<Arc<Identity>>,
+    /// Idle connections, tagged with the identity they were made with.
+    pool: Mutex<Vec<(usize, Conn)>>,
+    state: sled::Tree,
+}
+
+/// The running uploader; [`UploaderHandle::stop`] ends it, leaving unsent chunks in the buffer.
+pub struct UploaderHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    pub stats: Arc<UploadStats>,
+}
+
+impl UploaderHandle {
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts uploading, reporting status and renewing the certificate of the identity in `data_dir`.
+pub fn start(
+    buffer: Arc<Buffer>,
+    metrics: Arc<Metrics>,
+    identity: Identity,
+    config: UploadConfig,
+    data_dir: PathBuf,
+) -> Result<UploaderHandle, IdentityError> {
+    let state = buffer
+        .store()
+        .db
+        .open_tree("state")
+        .map_err(|e| IdentityError::Io { path: data_dir.clone(), source: std::io::Error::other(e) })?;
+    let url = identity.url(config.control_plane_url.as_deref());
+    let stats = Arc::new(UploadStats::default());
+    let shared = Arc::new(Shared {
+        buffer,
+        metrics,
+        stats: stats.clone(),
+        config,
+        data_dir,
+        url,
+        identity: watch::channel(Arc::new(identity)).0,
+        pool: Mutex::new(Vec::new()),
+        state,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(upload_loop(shared.clone(), stop_rx.clone()));
+    tasks.spawn(status_loop(shared.clone(), stop_rx.clone()));
+    tasks.spawn(renew_loop(shared, stop_rx));
+    Ok(UploaderHandle { stop, tasks, stats })
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Delivered {
+        duplicate: bool,
+        latency: Duration,
+    },
+    /// Worth retrying later: network errors, timeouts, 408/429/5xx.
+    Transient {
+        overload: bool,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+    /// This runner's identity was refused (revoked, unknown certificate): nothing will pass until an operator acts.
+    Refused {
+        reason: String,
+    },
+    /// The control plane will never take this chunk.
+    Permanent {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+fn classify(result: Result<Reply, http::TransportError>, latency: Duration) -> Outcome {
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => return Outcome::Transient { overload: e.is_timeout(), retry_after: None, reason: e.to_string() },
+    };
+    let (code, message) = reply.error();
+    match reply.status {
+        200..=299 => Outcome::Delivered { duplicate: reply.json_bool("duplicate"), latency },
+        408 | 429 | 500..=599 => Outcome::Transient {
+            overload: matches!(reply.status, 429 | 503),
+            retry_after: reply.retry_after,
+            reason: reply.describe(),
+        },
+        401 => Outcome::Refused { reason: reply.describe() },
+        403 if code != "chunk_id_mismatch" => Outcome::Refused { reason: reply.describe() },
+        status => Outcome::Permanent { status, code, message },
+    }
+}
+
+struct Attempt {
+    seq: u64,
+    chunk: Bytes,
+    outcome: Outcome,
+}
+
+async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let config = &shared.config;
+    let remembered = shared
+        .state
+        .get(AIMD_KEY)
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_ref().try_into().ok().map(f64::from_le_bytes))
+        .unwrap_or(config.initial_concurrency as f64);
+    let mut aimd = Aimd::new(
+        remembered,
+        config.min_concurrency,
+        config.max_concurrency,
+        Duration::from_millis(config.latency_target_ms),
+    );
+    let backoff = Backoff {
+        base: Duration::from_millis(config.backoff_base_ms),
+        max: Duration::from_secs(config.backoff_max_secs),
+    };
+    let mut cursor = 0u64;
+    let mut retry: BTreeMap<u64, Bytes> = BTreeMap::new();
+    let mut in_flight: BTreeSet<u64> = BTreeSet::new();
+    // Receive times of the first batch of chunks not yet delivered, for the upload lag.
+    let mut pending_since: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut attempts: JoinSet<Attempt> = JoinSet::new();
+    let mut paused_until: Option<Instant> = None;
+    let mut failures = 0u32;
+    let mut delivered: Vec<u64> = Vec::new();
+    let mut saved_limit = aimd.raw();
+
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let paused = paused_until.is_some_and(|until| Instant::now() < until);
+        // While paused after failures, probe with one chunk at a time.
+        let limit = if failures > 0 { 1 } else { aimd.limit() };
+        shared.stats.concurrency.store(limit as u64, Ordering::Relaxed);
+        while !paused && attempts.len() < limit {
+            let next = match retry.pop_first() {
+                Some(entry) => Some(entry),
+                None => match next_chunk(&shared, &mut cursor, &in_flight) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the buffer failed");
+                        None
+                    }
+                },
+            };
+            let Some((seq, chunk)) = next else { break };
+            if let std::collections::btree_map::Entry::Vacant(slot) = pending_since.entry(seq) {
+                slot.insert(traceflow_shared::Chunk::first_received_at_ms(&chunk).unwrap_or_else(now_ms));
+            }
+            in_flight.insert(seq);
+            let shared = shared.clone();
+            attempts.spawn(async move {
+                let started = Instant::now();
+                let result = send_chunk(&shared, seq, chunk.clone()).await;
+                Attempt { seq, chunk, outcome: classify(result, started.elapsed()) }
+            });
+        }
+        shared
+            .stats
+            .oldest_pending_ms
+            .store(pending_since.first_key_value().map_or(0, |(_, at)| *at), Ordering::Relaxed);
+
+        let wait = match paused_until {
+            Some(until) if until > Instant::now() => until - Instant::now(),
+            _ => IDLE_POLL,
+        };
+        tokio::select! {
+            _ = stop.changed() => break,
+            Some(joined) = attempts.join_next(), if !attempts.is_empty() => {
+                let Ok(attempt) = joined else { continue };
+                in_flight.remove(&attempt.seq);
+                match attempt.outcome {
+                    Outcome::Delivered { duplicate, latency } => {
+                        aimd.observe(Signal::Success(latency));
+                        failures = 0;
+                        paused_until = None;
+                        pending_since.remove(&attempt.seq);
+                        shared.stats.chunks.fetch_add(1, Ordering::Relaxed);
+                        shared.stats.bytes.fetch_add(attempt.chunk.len() as u64, Ordering::Relaxed);
+                        shared.metrics.uploads.get_or_create(&OutcomeLabel {
+                            outcome: if duplicate { "duplicate" } else { "delivered" },
+                        }).inc();
+                        shared.metrics.upload_bytes.inc_by(attempt.chunk.len() as u64);
+                        shared.metrics.upload_seconds.observe(latency.as_secs_f64());
+                        delivered.push(attempt.seq);
+                    }
+                    Outcome::Transient { overload, retry_after, reason } => {
+                        if overload {
+                            aimd.observe(Signal::Overload);
+                        }
+                        let delay = backoff.delay(failures, retry_after, fastrand::f64());
+                        failures = failures.saturating_add(1);
+                        paused_until = Some(Instant::now() + delay);
+                        shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "retry" }).inc();
+                        tracing::warn!(chunk = attempt.seq, %reason, retry_in_ms = delay.as_millis() as u64, "upload failed; will retry");
+                        retry.insert(attempt.seq, attempt.chunk);
+                    }
+                    Outcome::Refused { reason } => {
+                        let delay = backoff.delay(failures.max(6), None, fastrand::f64()).max(backoff.max / 2);
+                        failures = failures.saturating_add(1);
+                        paused_until = Some(Instant::now() + delay);
+                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "refused" }).inc();
+                        tracing::error!(%reason, "the control plane refused this runner's identity; uploads paused, nothing is dropped");
+                        retry.insert(attempt.seq, attempt.chunk);
+                    }
+                    Outcome::Permanent { status, code, message } => {
+                        let letter = dlq::DeadLetter {
+                            chunk_seq: attempt.seq,
+                            status,
+                            code,
+                            message,
+                            at_ms: now_ms(),
+                            bytes: attempt.chunk.len() as u64,
+                            batches: traceflow_shared::Chunk::count(&attempt.chunk).unwrap_or(0) as u64,
+                        };
+                        tracing::error!(chunk = letter.chunk_seq, status, code = %letter.code, "chunk refused for good; moved to the dead-letter tree");
+                        match dlq::put(shared.buffer.store(), &letter, &attempt.chunk) {
+                            Ok(()) => {
+                                pending_since.remove(&attempt.seq);
+                                shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+                                shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "dead_letter" }).inc();
+                                delivered.push(attempt.seq);
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot write the dead letter; keeping the chunk");
+                                retry.insert(attempt.seq, attempt.chunk);
+                                paused_until = Some(Instant::now() + backoff.max);
+                            }
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if !delivered.is_empty() && (attempts.is_empty() || delivered.len() >= 16) {
+            if let Err(e) = shared.buffer.remove(std::mem::take(&mut delivered)).await {
+                tracing::error!(error = %e, "removing delivered chunks failed");
+            }
+        }
+        if (aimd.raw() - saved_limit).abs() >= 1.0 {
+            saved_limit = aimd.raw();
+            let _ = shared.state.insert(AIMD_KEY, &saved_limit.to_le_bytes());
+        }
+    }
+    attempts.abort_all();
+    if !delivered.is_empty() {
+        let _ = shared.buffer.remove(delivered).await;
+    }
+    let _ = shared.state.insert(AIMD_KEY, &aimd.raw().to_le_bytes());
+}
+
+/// The next chunk at or after `cursor` that is not already on its way; damaged chunks are dead-lettered.
+fn next_chunk(
+    shared: &Shared,
+    cursor: &mut u64,
+    in_flight: &BTreeSet<u64>,
+) -> Result<Option<(u64, Bytes)>, crate::buffer::StoreError> {
+    let (mut chunks, read_error) = shared.buffer.store().chunks(*cursor);
+    for item in chunks.by_ref() {
+        match item {
+            Ok((seq, bytes)) => {
+                *cursor = seq + 1;
+                if in_flight.contains(&seq) {
+                    continue;
+                }
+                return Ok(Some((seq, Bytes::from(bytes))));
+            }
+            Err(damage) => {
+                *cursor = damage.chunk_seq + 1;
+                tracing::error!(chunk = damage.chunk_seq, reason = %damage.reason, "damaged chunk skipped by the uploader");
+            }
+        }
+    }
+    if let Some(e) = read_error.get() {
+        return Err(crate::buffer::StoreError::Io(std::io::Error::other(e)));
+    }
+    Ok(None)
+}
+
+/// One upload attempt on a pooled connection.
+async fn send_chunk(shared: &Shared, seq: u64, chunk: Bytes) -> Result<Reply, http::TransportError> {
+    let identity = shared.identity.borrow().clone();
+    let generation = Arc::as_ptr(&identity) as usize;
+    let chunk_id = format!("{}/{seq}", identity.info.runner_id);
+    let headers = [("x-traceflow-chunk-id", chunk_id.as_str()), ("content-type", "application/vnd.traceflow.chunk")];
+    let pooled = {
+        let mut pool = shared.pool.lock().unwrap_or_else(|p| p.into_inner());
+        pool.retain(|(g, conn)| *g == generation && conn.is_open());
+        pool.pop()
+    };
+    let mut conn = match pooled {
+        Some((_, conn)) => conn,
+        None => Conn::connect(identity.tls.clone(), &shared.url, shared.config.request_timeout()).await?,
+    };
+    let reply = conn.post("/v1/runner/upload", &headers, chunk, shared.config.request_timeout()).await;
+    // A connection that failed mid-exchange is dropped, not pooled.
+    let reply = reply?;
+    if conn.is_open() {
+        shared.pool.lock().unwrap_or_else(|p| p.into_inner()).push((generation, conn));
+    }
+    Ok(reply)
+}
+
+#[derive(Serialize)]
+struct Checkin<'a> {
+    version: &'a str,
+    hostname: String,
+    cert_not_after_ms: u64,
+    buffer: serde_json::Value,
+    outcomes: serde_json::Value,
+    upload: serde_json::Value,
+}
+
+fn checkin_body(shared: &Shared, identity: &Identity) -> Bytes {
+    let gauges = shared.buffer.gauges();
+    let outcome = |name: &'static str| shared.metrics.batches.get_or_create(&OutcomeLabel { outcome: name }).get();
+    let stats = &shared.stats;
+    let body = Checkin {
+        version: env!("CARGO_PKG_VERSION"),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string(),
+        cert_not_after_ms: identity.info.not_after_ms,
+        buffer: serde_json::json!({
+            "depth": gauges.depth.load(Ordering::Relaxed),
+            "live_bytes": gauges.live_bytes.load(Ordering::Relaxed),
+            "disk_bytes": gauges.disk_bytes.load(Ordering::Relaxed),
+        }),
+        outcomes: serde_json::json!({
+            "accepted": outcome("accepted"),
+            "duplicate": outcome("duplicate"),
+            "invalid": outcome("invalid"),
+            "unauthorized": outcome("unauthorized"),
+            "rate_limited": outcome("rate_limited"),
+            "unavailable": outcome("unavailable"),
+        }),
+        upload: serde_json::json!({
+            "lag_ms": stats.lag_ms(),
+            "chunks": stats.chunks.load(Ordering::Relaxed),
+            "bytes": stats.bytes.load(Ordering::Relaxed),
+            "retries": stats.retries.load(Ordering::Relaxed),
+            "dead_letters": stats.dead_letters.load(Ordering::Relaxed),
+            "concurrency": stats.concurrency.load(Ordering::Relaxed),
+        }),
+    };
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// One checkin with `identity`; Ok means a 2xx.
+async fn checkin(shared: &Shared, identity: &Identity) -> Result<(), String> {
+    let body = checkin_body(shared, identity);
+    let reply = http::call_once(identity.tls.clone(), &shared.url, "/v1/runner/checkin", &[], body)
+        .await
+        .map_err(|e| e.to_string())?;
+    shared.metrics.checkins.get_or_create(&crate::metrics::StatusLabel { status: reply.status }).inc();
+    if (200..300).contains(&reply.status) {
+        Ok(())
+    } else {
+        Err(reply.describe())
+    }
+}
+
+async fn status_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(shared.config.status_interval_secs.max(1));
+    loop {
+        let identity = shared.identity.borrow().clone();
+        if let Err(reason) = checkin(&shared, &identity).await {
+            tracing::warn!(%reason, "status report failed");
+        }
+        // Jittered so a fleet restarted together does not report in lockstep.
+        let wait = every.mul_f64(0.8 + 0.4 * fastrand::f64());
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(300) };
+    let mut failures = 0u32;
+    loop {
+        let identity = shared.identity.borrow().clone();
+        let due = identity.renew_at_ms();
+        let wait = if failures > 0 {
+            backoff.delay(failures, None, fastrand::f64())
+        } else {
+            Duration::from_millis(due.saturating_sub(now_ms()))
+        };
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if now_ms() < identity.renew_at_ms() {
+            continue;
+        }
+        match renew(&shared, &identity).await {
+            Ok(renewed) => {
+                failures = 0;
+                tracing::info!(not_after_ms = renewed.info.not_after_ms, "client certificate renewed");
+                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "renewed" }).inc();
+                shared.identity.send_replace(Arc::new(renewed));
+            }
+            Err(reason) => {
+                failures = failures.saturating_add(1);
+                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "failed" }).inc();
+                tracing::warn!(%reason, "certificate renewal failed; the current certificate stays in use");
+            }
+        }
+    }
+}
+
+/// `POST /v1/runner/renew` with a fresh key, then one checkin with the new certificate, then the switch.
+async fn renew(shared: &Shared, identity: &Identity) -> Result<Identity, String> {
+    let pair = traceflow_certs::generate_key_and_csr(&identity.info.runner_id).map_err(|e| e.to_string())?;
+    let body = serde_json::to_vec(&serde_json::json!({ "csr_pem": pair.csr_pem })).unwrap_or_default();
+    let reply = http::call_once(identity.tls.clone(), &shared.url, "/v1/runner/renew", &[], body.into())
+        .await
+        .map_err(|e| e.to_string())?;
+    if reply.status != 200 {
+        return Err(reply.describe());
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+    let cert_pem = answer["cert_pem"].as_str().ok_or("renew answer without cert_pem")?.to_string();
+    let not_after_ms = answer["not_after_ms"].as_u64().ok_or("renew answer without not_after_ms")?;
+    let renewed = identity
+        .with_certificate(traceflow_certs::KeyAndCert { key_pem: pair.key_pem, cert_pem }, now_ms(), not_after_ms)
+        .map_err(|e| e.to_string())?;
+    renewed.save_next(&shared.data_dir).map_err(|e| e.to_string())?;
+    checkin(shared, &renewed).await.map_err(|e| format!("the renewed certificate does not work yet: {e}"))?;
+    renewed.promote_next(&shared.data_dir).map_err(|e| e.to_string())?;
+    Ok(renewed)
+}
