@@ -9,6 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod cp;
+
 pub const KEY: &str = "test-project-key-1";
 
 /// Path of a workspace binary, built by `cargo test`/`nextest` before tests run.
