@@ -83,7 +83,7 @@ pub enum VaultError {
     KeyFilePermissions { path: PathBuf, mode: u32 },
     #[error("key file {} does not exist; restore it, or set vault.create_key_file = true to create a new one", path.display())]
     KeyFileMissing { path: PathBuf },
-    #[error("the vault holds entries but its key file {} is missing; restore it from a backup (a new key would orphan them and change every token)", path.display())]
+    #[error("the vault holds entries but its key file {} is missing; restore it from a backup or point vault.key_file at it (a new key would orphan them and change every token)", path.display())]
     KeysLost { path: PathBuf },
     #[error("key file {} does not belong to this vault (its token key is not the one the entries were made with)", path.display())]
     WrongKeyFile { path: PathBuf },
