@@ -10,7 +10,7 @@ use traceflow_runner::buffer::{inspect, Store};
 use traceflow_runner::config::RunnerConfig;
 use traceflow_runner::server::{self, Server};
 use traceflow_runner::telemetry;
-use traceflow_runner::vault::{Vault, VaultError, VaultSummary};
+use traceflow_runner::vault::{AuditRecord, Vault, VaultError, VaultSummary};
 
 #[derive(Parser)]
 #[command(name = "traceflow-runner", version, about = "TRACEFLOW Runner: on-prem ingest with a durable buffer")]
@@ -95,7 +95,7 @@ enum VaultCommand {
         #[command(flatten)]
         args: VaultArgs,
     },
-    /// Erase TOKEN's original for good; the token itself stays valid in analytics.
+    /// Erase TOKEN's original (sticky: that value is never stored again); the token stays valid in analytics.
     Erase {
         token: String,
         #[command(flatten)]
@@ -250,8 +250,8 @@ fn print_stats(stats: &inspect::Stats) {
     println!("damaged chunks  {}, quarantined frames {}", stats.damaged_chunks, stats.quarantined_frames);
 }
 
-/// Opens the vault named by `args`; a bad configuration exits with 2, anything else with 1.
-fn open_vault(args: &VaultArgs) -> Result<Vault, (String, u8)> {
+/// Opens the vault named by `args` for `attempt`; a bad configuration exits with 2, anything else with 1.
+fn open_vault(args: &VaultArgs, attempt: AuditRecord) -> Result<Vault, (String, u8)> {
     let mut config = match &args.config {
         Some(path) => RunnerConfig::load(path).map_err(|e| (e.to_string(), 2))?,
         None => RunnerConfig::default(),
@@ -259,43 +259,52 @@ fn open_vault(args: &VaultArgs) -> Result<Vault, (String, u8)> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
-    Vault::open_offline(&config).map_err(|e| (e.to_string(), 1))
+    Vault::open_offline(&config, attempt).map_err(|e| (e.to_string(), 1))
 }
 
 fn vault(command: VaultCommand) -> ExitCode {
     let failed = |e: VaultError| (e.to_string(), 1);
     let result = match command {
-        VaultCommand::Rotate(args) => open_vault(&args).and_then(|mut vault| {
-            let version = vault.rotate().map_err(failed)?;
-            println!("key version {version} is now current; older versions stay readable");
-            Ok(())
-        }),
+        VaultCommand::Rotate(args) => {
+            open_vault(&args, AuditRecord::new("rotate", None, None)).and_then(|mut vault| {
+                let version = vault.rotate().map_err(failed)?;
+                println!("key version {version} is now current; older versions stay readable");
+                Ok(())
+            })
+        }
         // The original goes to stdout only, and only after its audit line is on disk.
-        VaultCommand::Detokenize { token, args } => open_vault(&args).and_then(|vault| {
-            println!("{}", vault.detokenize(&token).map_err(failed)?);
-            Ok(())
-        }),
-        VaultCommand::Erase { token, args } => open_vault(&args).and_then(|vault| {
-            match vault.erase(&token).map_err(failed)? {
-                true => println!("erased {token}"),
-                false => println!("{token} was already erased"),
-            }
-            Ok(())
-        }),
-        VaultCommand::DestroyKey { version, args } => open_vault(&args).and_then(|mut vault| {
-            let unreadable = vault.destroy_key(version).map_err(failed)?;
-            println!("destroyed key version {version}; {unreadable} entries are now unreadable");
-            Ok(())
-        }),
-        VaultCommand::Stats { args, json } => open_vault(&args).and_then(|vault| {
-            let stats = vault.stats().map_err(failed)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&stats).unwrap_or_default());
-            } else {
-                print_vault_stats(&stats);
-            }
-            Ok(())
-        }),
+        VaultCommand::Detokenize { token, args } => {
+            open_vault(&args, AuditRecord::new("detokenize", Some(&token), None)).and_then(|vault| {
+                println!("{}", vault.detokenize(&token).map_err(failed)?);
+                Ok(())
+            })
+        }
+        VaultCommand::Erase { token, args } => open_vault(&args, AuditRecord::new("erase", Some(&token), None))
+            .and_then(|vault| {
+                match vault.erase(&token).map_err(failed)? {
+                    true => println!("erased {token}"),
+                    false => println!("{token} was already erased"),
+                }
+                Ok(())
+            }),
+        VaultCommand::DestroyKey { version, args } => {
+            open_vault(&args, AuditRecord::new("destroy_key", None, Some(version))).and_then(|mut vault| {
+                let unreadable = vault.destroy_key(version).map_err(failed)?;
+                println!("destroyed key version {version}; {unreadable} entries are now unreadable");
+                Ok(())
+            })
+        }
+        VaultCommand::Stats { args, json } => {
+            open_vault(&args, AuditRecord::new("stats", None, None)).and_then(|vault| {
+                let stats = vault.stats().map_err(failed)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&stats).unwrap_or_default());
+                } else {
+                    print_vault_stats(&stats);
+                }
+                Ok(())
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

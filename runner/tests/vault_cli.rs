@@ -160,6 +160,10 @@ fn vault_commands_refuse_a_running_runner_a_missing_buffer_and_an_exposed_key_fi
     assert_eq!(exposed.status.code(), Some(1));
     assert!(text(&exposed.stderr).contains("chmod 600"), "{}", text(&exposed.stderr));
 
+    let refused: Vec<String> = audit_lines(&dir).iter().map(|line| line["reason"].to_string()).collect();
+    assert_eq!(refused.len(), 2, "refused attempts are audited: {refused:?}");
+    assert!(refused[0].contains("in use") && refused[1].contains("chmod 600"), "{refused:?}");
+
     let config = dir.join("bad.toml");
     std::fs::write(&config, "[vault]\nkey_fil = \"x\"\n").unwrap();
     let bad = runner(&["vault", "stats", "--config", config.to_str().unwrap()]);

@@ -165,10 +165,10 @@ impl KeyRing {
 
     /// Writes the key set to `path` atomically with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), VaultError> {
-        let mut text = serde_json::to_string_pretty(&self.to_doc()).map_err(|_| VaultError::Crypto)?;
+        let cannot_write = |reason: String| VaultError::KeyFile { path: path.to_path_buf(), reason };
+        let mut text = serde_json::to_string_pretty(&self.to_doc()).map_err(|e| cannot_write(e.to_string()))?;
         text.push('\n');
-        write_private(path, text.as_bytes())
-            .map_err(|e| VaultError::KeyFile { path: path.to_path_buf(), reason: format!("cannot write: {e}") })
+        write_private(path, text.as_bytes()).map_err(|e| cannot_write(format!("cannot write: {e}")))
     }
 
     pub fn token_key(&self) -> &[u8; 32] {

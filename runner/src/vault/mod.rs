@@ -228,16 +228,29 @@ impl Vault {
     }
 
     /// Opens the vault of a stopped runner for an offline command; a running runner holds the data dir's lock.
-    pub fn open_offline(config: &RunnerConfig) -> Result<Vault, VaultError> {
+    /// If it cannot be opened, `attempt` is audited as failed (when `data_dir` is a runner's), so refused
+    /// attempts leave a trace too.
+    pub fn open_offline(config: &RunnerConfig, attempt: AuditRecord) -> Result<Vault, VaultError> {
         let dir = &config.data_dir;
+        let options = VaultOptions::new(dir, &config.vault);
         if !dir.join("db").exists() {
             return Err(VaultError::NoData(dir.clone()));
         }
-        let store = Store::open(dir, OFFLINE_CACHE_BYTES).map_err(|e| match e {
-            StoreError::Locked(_) => VaultError::InUse { dir: dir.clone(), pid: Store::lock_holder(dir) },
-            other => VaultError::Open(other),
-        })?;
-        Vault::open(&store.db, VaultOptions::new(dir, &config.vault), Arc::new(Metrics::new()))
+        let opened = Store::open(dir, OFFLINE_CACHE_BYTES)
+            .map_err(|e| match e {
+                StoreError::Locked(_) => VaultError::InUse { dir: dir.clone(), pid: Store::lock_holder(dir) },
+                other => VaultError::Open(other),
+            })
+            .and_then(|store| Vault::open(&store.db, options.clone(), Arc::new(Metrics::new())));
+        if let Err(error) = &opened {
+            let mut attempt = attempt;
+            attempt.outcome = "failed";
+            attempt.reason = Some(error.to_string());
+            if let Err(e) = AuditLog::new(options.audit_log).append(&attempt) {
+                tracing::warn!(error = %e, "cannot audit the failed attempt");
+            }
+        }
+        opened
     }
 
     /// A session for one request's batch.
@@ -427,3 +440,9 @@ impl Vault {
 
 #[cfg(test)]
 mod tests;
+
+/// Request handlers share one vault across threads.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Vault>();
+};
