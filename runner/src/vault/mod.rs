@@ -374,6 +374,8 @@ impl Vault {
             let unreadable = self.count_version(version)?;
             next.save(&self.key_file)?;
             self.keys = next;
+            // Their values, when seen again, must be stored anew rather than skipped as already stored.
+            self.recent.clear();
             Ok(unreadable)
         });
         let mut record = AuditRecord::new("destroy_key", None, Some(version));

@@ -51,6 +51,13 @@ impl RecentTokens {
         }
     }
 
+    /// Forgets every token (their entries may have become unreadable).
+    pub fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner = Generations::default();
+        }
+    }
+
     fn add(&self, inner: &mut Generations, key: Key) {
         if inner.young.len() >= self.generation {
             inner.old = std::mem::take(&mut inner.young);
