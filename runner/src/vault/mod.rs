@@ -2,7 +2,7 @@
 //!
 //! The PII engine replaces each value with a convergent token (`traceflow_shared::pii::token_text` under the
 //! tenant's token key) through a per-request [`VaultSession`], which stores the original as an AES-256-GCM
-//! entry keyed by the token (see [`entry`] for the layout). Nothing else in the runner ever sees the original.
+//! entry keyed by the token (layout in `entry.rs`). Nothing else in the runner ever sees the original.
 //!
 //! **Durability ordering.** Entries live in the `vault` tree of the *same* sled `Db` as the buffer, and are
 //! written without a flush. A request tokenizes its whole batch first and appends the scrubbed batch to the
@@ -12,7 +12,7 @@
 //! The in-memory set of recent tokens records a token only after its entry is in the tree, so a later request
 //! that skips the lookup is still covered: its own flush comes after that write.
 //!
-//! **Keys** are in a separate file (see [`keys`]). New entries use the current encryption key version; older
+//! **Keys** are in a separate file (`keys.rs`). New entries use the current encryption key version; older
 //! versions stay readable until destroyed. Destroying a version makes its entries unreadable (crypto-shredding);
 //! a value seen again later is stored anew under the current key. Erasing a token replaces its entry with a
 //! tombstone; erasure is sticky (the token keeps being produced, so analytics still joins, but that value is
@@ -20,7 +20,7 @@
 //! destroying the key version guarantees that nothing can bring it back.
 //!
 //! **Operations** (detokenize, erase, rotate, destroy-key, stats) are local and audited: each appends a line to
-//! the audit log ([`audit`]) before its result is returned. Run offline, they need the runner stopped: sled
+//! the audit log (`audit.rs`) before its result is returned. Run offline, they need the runner stopped: sled
 //! locks the `Db`, and that lock also keeps key-file changes from racing the runner that uses the keys.
 
 mod audit;
