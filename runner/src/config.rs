@@ -41,6 +41,7 @@ pub struct RunnerConfig {
     pub tls: Option<TlsConfig>,
     pub log: LogConfig,
     pub upload: UploadConfig,
+    pub vault: VaultConfig,
 }
 
 impl Default for RunnerConfig {
@@ -59,6 +60,7 @@ impl Default for RunnerConfig {
             tls: None,
             log: LogConfig::default(),
             upload: UploadConfig::default(),
+            vault: VaultConfig::default(),
         }
     }
 }
@@ -146,6 +148,26 @@ impl Default for BufferConfig {
             max_inflight_bytes: 128 * 1024 * 1024,
             commit_delay_us: 1000,
         }
+    }
+}
+
+/// The token vault (originals of tokenized values, encrypted in the runner's own storage).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Key file (token, hash and encryption keys; mode 0600). Default `<data_dir>/vault.keys`, created on first
+    /// start. A file configured here must exist unless `create_key_file` is set: a missing secret mount must not
+    /// silently become a new key, which would change every token and orphan the vault's entries.
+    pub key_file: Option<PathBuf>,
+    /// Create `key_file` (mode 0600) when it does not exist.
+    pub create_key_file: bool,
+    /// Recently stored tokens remembered in memory, so repeated values skip the storage lookup; 0 disables.
+    pub recent_tokens: usize,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        VaultConfig { key_file: None, create_key_file: false, recent_tokens: 65536 }
     }
 }
 
@@ -241,6 +263,9 @@ impl RunnerConfig {
         }
         if self.buffer.commit_delay_us > 100_000 {
             return invalid("buffer.commit_delay_us must be at most 100000 (100 ms)".into());
+        }
+        if self.vault.recent_tokens > 16 * 1024 * 1024 {
+            return invalid("vault.recent_tokens must be at most 16777216".into());
         }
         if self.max_connections == 0 || self.retry_after_secs == 0 {
             return invalid("max_connections and retry_after_secs must be positive".into());

@@ -3,7 +3,8 @@
 //! In the data flow it is the first hop: [`ingest`] authenticates, decodes, validates and rate-limits each SDK
 //! batch, [`buffer`] makes it durable with a group-commit flush before the 202 goes out, and [`upload`]
 //! drains the buffer to the control plane over mTLS. [`server`] wires these behind HTTP(S),
-//! [`config`] is the runner's TOML file, and [`metrics`] and [`telemetry`] make it observable.
+//! [`config`] is the runner's TOML file, and [`metrics`] and [`telemetry`] make it observable. [`vault`] keeps the
+//! originals of tokenized PII, encrypted, in the same storage as the buffer.
 
 pub mod buffer;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod metrics;
 pub mod server;
 pub mod telemetry;
 pub mod upload;
+pub mod vault;

@@ -11,6 +11,7 @@ use traceflow_runner::config::RunnerConfig;
 use traceflow_runner::server::{self, Server};
 use traceflow_runner::telemetry;
 use traceflow_runner::upload;
+use traceflow_runner::vault::{AuditRecord, Vault, VaultError, VaultSummary};
 
 #[derive(Parser)]
 #[command(name = "traceflow-runner", version, about = "TRACEFLOW Runner: on-prem ingest with a durable buffer")]
@@ -48,6 +49,11 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Operate the token vault of a stopped runner; every operation is appended to `<data_dir>/vault-audit.log`.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
     },
 }
 
@@ -107,6 +113,48 @@ enum BufferCommand {
     },
 }
 
+#[derive(Args)]
+struct VaultArgs {
+    /// TOML configuration file (its `data_dir` and `[vault]` section are used).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum VaultCommand {
+    /// Add an encryption key version and make it current; older versions stay readable.
+    Rotate(VaultArgs),
+    /// Print the original value behind TOKEN on stdout.
+    Detokenize {
+        token: String,
+        #[command(flatten)]
+        args: VaultArgs,
+    },
+    /// Erase TOKEN's original (sticky: that value is never stored again); the token stays valid in analytics.
+    Erase {
+        token: String,
+        #[command(flatten)]
+        args: VaultArgs,
+    },
+    /// Destroy encryption key VERSION (not the current one): its entries become unreadable (crypto-shredding).
+    DestroyKey {
+        version: u32,
+        #[command(flatten)]
+        args: VaultArgs,
+    },
+    /// Entries per key version, erased entries, and key versions.
+    Stats {
+        #[command(flatten)]
+        args: VaultArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -126,6 +174,7 @@ fn main() -> ExitCode {
         Command::Buffer { command } => buffer(command),
         Command::Enroll { control_plane, token, ca, data_dir } => enroll(&control_plane, &token, &ca, &data_dir),
         Command::Dlq { command } => dlq(command),
+        Command::Vault { command } => vault(command),
     }
 }
 
@@ -302,4 +351,77 @@ fn print_stats(stats: &inspect::Stats) {
     println!("received        {:?} .. {:?} (epoch ms)", stats.oldest_received_at_ms, stats.newest_received_at_ms);
     println!("dedup sessions  {}", stats.dedup_sessions);
     println!("damaged chunks  {}, quarantined frames {}", stats.damaged_chunks, stats.quarantined_frames);
+}
+
+/// Opens the vault named by `args` for `attempt`; a bad configuration exits with 2, anything else with 1.
+fn open_vault(args: &VaultArgs, attempt: AuditRecord) -> Result<Vault, (String, u8)> {
+    let mut config = match &args.config {
+        Some(path) => RunnerConfig::load(path).map_err(|e| (e.to_string(), 2))?,
+        None => RunnerConfig::default(),
+    };
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Vault::open_offline(&config, attempt).map_err(|e| (e.to_string(), 1))
+}
+
+fn vault(command: VaultCommand) -> ExitCode {
+    let failed = |e: VaultError| (e.to_string(), 1);
+    let result = match command {
+        VaultCommand::Rotate(args) => {
+            open_vault(&args, AuditRecord::new("rotate", None, None)).and_then(|mut vault| {
+                let version = vault.rotate().map_err(failed)?;
+                println!("key version {version} is now current; older versions stay readable");
+                Ok(())
+            })
+        }
+        // The original goes to stdout only, and only after its audit line is on disk.
+        VaultCommand::Detokenize { token, args } => {
+            open_vault(&args, AuditRecord::new("detokenize", Some(&token), None)).and_then(|vault| {
+                println!("{}", vault.detokenize(&token).map_err(failed)?);
+                Ok(())
+            })
+        }
+        VaultCommand::Erase { token, args } => open_vault(&args, AuditRecord::new("erase", Some(&token), None))
+            .and_then(|vault| {
+                match vault.erase(&token).map_err(failed)? {
+                    true => println!("erased {token}"),
+                    false => println!("{token} was already erased"),
+                }
+                Ok(())
+            }),
+        VaultCommand::DestroyKey { version, args } => {
+            open_vault(&args, AuditRecord::new("destroy_key", None, Some(version))).and_then(|mut vault| {
+                let unreadable = vault.destroy_key(version).map_err(failed)?;
+                println!("destroyed key version {version}; {unreadable} entries are now unreadable");
+                Ok(())
+            })
+        }
+        VaultCommand::Stats { args, json } => {
+            open_vault(&args, AuditRecord::new("stats", None, None)).and_then(|vault| {
+                let stats = vault.stats().map_err(failed)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&stats).unwrap_or_default());
+                } else {
+                    print_vault_stats(&stats);
+                }
+                Ok(())
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((message, code)) => fail(&message, code),
+    }
+}
+
+fn print_vault_stats(stats: &VaultSummary) {
+    let versions = |list: &[u32]| list.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    println!("entries              {} ({} erased, {} malformed)", stats.entries, stats.erased, stats.malformed);
+    for (version, count) in &stats.by_key_version {
+        println!("  key version {version:<6} {count}");
+    }
+    println!("current key version  {}", stats.current_key_version);
+    println!("live key versions    {}", versions(&stats.live_key_versions));
+    println!("destroyed versions   {}", versions(&stats.destroyed_key_versions));
 }

@@ -39,6 +39,10 @@ pub struct Metrics {
     pub upload_seconds: Histogram,
     pub checkins: Family<StatusLabel, Counter>,
     pub renewals: Family<OutcomeLabel, Counter>,
+    pub vault_tokens: Counter,
+    pub vault_entries_written: Counter,
+    pub vault_store_errors: Counter,
+    pub vault_detokenize: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -77,6 +81,13 @@ impl Metrics {
         let flushes = counter(&mut registry, "buffer_flushes", "Group-commit flushes");
         let damaged_chunks =
             counter(&mut registry, "buffer_damaged_chunks", "Damaged chunks found and removed on open");
+        let vault_tokens = counter(&mut registry, "vault_tokens", "Values replaced by a vault token");
+        let vault_entries_written =
+            counter(&mut registry, "vault_entries_written", "Encrypted originals written to the vault");
+        let vault_store_errors =
+            counter(&mut registry, "vault_store_errors", "Originals the vault could not store (request answered 503)");
+        let vault_detokenize = Family::<OutcomeLabel, Counter>::default();
+        registry.register("vault_detokenize", "Detokenize requests by outcome", vault_detokenize.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let metric = Gauge::default();
             registry.register(name, help, metric.clone());
@@ -119,6 +130,10 @@ impl Metrics {
             upload_seconds,
             checkins,
             renewals,
+            vault_tokens,
+            vault_entries_written,
+            vault_store_errors,
+            vault_detokenize,
         }
     }
 

@@ -100,6 +100,22 @@ impl Store {
         Ok(Store { db, tree })
     }
 
+    /// Process holding the engine's lock on `dir` (read from Linux's `/proc/locks`), when it can be found; lets
+    /// offline commands name the runner that is using a data dir.
+    pub fn lock_holder(dir: &Path) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        // sled takes an exclusive flock on `<path>/db`.
+        let meta = std::fs::metadata(dir.join("db").join("db")).ok()?;
+        let id = format!("{:02x}:{:02x}:{}", libc::major(meta.dev()), libc::minor(meta.dev()), meta.ino());
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        // Lines look like `1: FLOCK  ADVISORY  WRITE 1579 fe:00:10010707 0 EOF`; the pid precedes the file id.
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields.iter().position(|field| *field == id)?;
+            fields.get(at.checked_sub(1)?)?.parse().ok()
+        })
+    }
+
     pub fn state(&self) -> Result<Option<State>, StoreError> {
         Ok(self.tree.get(STATE_KEY)?.and_then(|v| State::decode(&v)))
     }

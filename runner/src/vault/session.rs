@@ -1,0 +1,73 @@
+//! One request's use of the vault: the [`Tokens`] the PII engine calls while scrubbing a batch.
+//!
+//! A token is always returned, never the raw value, even when its original cannot be stored; the failure is
+//! kept, and [`VaultSession::finish`] reports it so the request answers 503 instead of appending a batch whose
+//! tokens would point nowhere.
+
+use traceflow_shared::pii::{is_token, token_text, Tokens};
+
+use super::{Vault, VaultError};
+
+/// What one session did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VaultStats {
+    /// Values replaced by a token.
+    pub tokenized: usize,
+    /// Values replaced by a keyed hash.
+    pub hashed: usize,
+    /// New entries written (the rest were already in the vault).
+    pub written: usize,
+}
+
+pub struct VaultSession<'a> {
+    vault: &'a Vault,
+    stats: VaultStats,
+    failed: usize,
+    first_failure: Option<VaultError>,
+}
+
+impl<'a> VaultSession<'a> {
+    pub(super) fn new(vault: &'a Vault) -> VaultSession<'a> {
+        VaultSession { vault, stats: VaultStats::default(), failed: 0, first_failure: None }
+    }
+
+    /// What the session did, or why some originals were not stored (the request must then answer 503).
+    pub fn finish(self) -> Result<VaultStats, VaultError> {
+        match self.first_failure {
+            None => Ok(self.stats),
+            Some(first) => Err(VaultError::Incomplete { failed: self.failed, reason: first.to_string() }),
+        }
+    }
+
+    fn fail(&mut self, error: VaultError) {
+        self.vault.metrics.vault_store_errors.inc();
+        self.failed += 1;
+        if self.first_failure.is_none() {
+            tracing::error!(error = %error, "vault could not store an original");
+            self.first_failure = Some(error);
+        }
+    }
+}
+
+impl Tokens for VaultSession<'_> {
+    fn tokenize(&mut self, entity: &str, original: &str) -> String {
+        let token = token_text(self.vault.keys.token_key(), "tok", entity, original);
+        self.stats.tokenized += 1;
+        self.vault.metrics.vault_tokens.inc();
+        if !is_token(&token) {
+            // Detokenize could never accept it; make the policy error loud rather than lose the original.
+            self.fail(VaultError::BadEntity(entity.into()));
+            return token;
+        }
+        match self.vault.store(&token, original) {
+            Ok(written) => self.stats.written += usize::from(written),
+            Err(e) => self.fail(e),
+        }
+        token
+    }
+
+    fn hash(&mut self, entity: &str, original: &str) -> String {
+        self.stats.hashed += 1;
+        token_text(self.vault.keys.hash_key(), "hash", entity, original)
+    }
+}
