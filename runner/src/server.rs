@@ -28,6 +28,7 @@ use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 use crate::upload::{self, Identity, IdentityError};
+use crate::vault::{Vault, VaultError, VaultOptions};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +43,8 @@ pub enum ServerError {
     Buffer(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    #[error("cannot open the token vault: {0}")]
+    Vault(#[from] VaultError),
     #[error("cannot load the runner identity: {0}")]
     Identity(#[from] IdentityError),
 }
@@ -75,6 +78,11 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
         let buffer = Arc::new(buffer);
+        let vault = Vault::open(
+            &buffer.store().db,
+            VaultOptions::new(&config.data_dir, &config.vault),
+            metrics.clone(),
+        )?;
         let uploader = match (config.upload.enabled, Identity::exists(&config.data_dir)) {
             (true, true) => Some((Identity::load(&config.data_dir)?, config.upload.clone(), config.data_dir.clone())),
             _ => None,
@@ -84,7 +92,7 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let app = Arc::new(App {
-            ingest: Ingest::new(config, buffer.clone(), metrics.clone()),
+            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), metrics.clone()),
             metrics: metrics.clone(),
             in_flight: AtomicUsize::new(0),
         });

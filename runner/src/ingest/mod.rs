@@ -24,6 +24,7 @@ use traceflow_shared::{batch, Codec, Limits, Record, RecordMeta};
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
 use crate::metrics::Metrics;
+use crate::vault::Vault;
 pub use error::IngestError;
 
 /// How long a client may take to send its body.
@@ -44,6 +45,8 @@ pub struct Ingest {
     pub cors: cors::Cors,
     rate_limiter: Option<ratelimit::RateLimiter>,
     buffer: Arc<Buffer>,
+    /// Keeps the originals of tokenized values; its writes are made durable by the buffer's flush.
+    vault: Arc<Vault>,
     metrics: Arc<Metrics>,
     codec: Codec,
     level: i32,
@@ -55,7 +58,7 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(config: &RunnerConfig, buffer: Arc<Buffer>, metrics: Arc<Metrics>) -> Ingest {
+    pub fn new(config: &RunnerConfig, buffer: Arc<Buffer>, vault: Arc<Vault>, metrics: Arc<Metrics>) -> Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         Ingest {
             limits: config.limits.clone(),
@@ -63,6 +66,7 @@ impl Ingest {
             cors: cors::Cors::new(&config.cors),
             rate_limiter: ratelimit::RateLimiter::new(&config.rate_limit),
             buffer,
+            vault,
             metrics,
             codec: config.buffer.compression,
             level: config.buffer.zstd_level,

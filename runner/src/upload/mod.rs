@@ -62,6 +62,13 @@ impl UploadStats {
     }
 }
 
+/// The identity in use and its generation (incremented by each renewal).
+#[derive(Clone)]
+struct Current {
+    generation: u64,
+    identity: Arc<Identity>,
+}
+
 /// Everything the background tasks share.
 struct Shared {
     buffer: Arc<Buffer>,
@@ -71,9 +78,9 @@ struct Shared {
     data_dir: PathBuf,
     url: String,
     /// The current identity; renewal publishes a new one here.
-    identity: watch::Sender<Arc<Identity>>,
-    /// Idle connections, tagged with the identity they were made with.
-    pool: Mutex<Vec<(usize, Conn)>>,
+    identity: watch::Sender<Current>,
+    /// Idle connections, tagged with the generation of the identity they were made with.
+    pool: Mutex<Vec<(u64, Conn)>>,
     state: sled::Tree,
 }
 
@@ -113,7 +120,7 @@ pub fn start(
         config,
         data_dir,
         url,
-        identity: watch::channel(Arc::new(identity)).0,
+        identity: watch::channel(Current { generation: 0, identity: Arc::new(identity) }).0,
         pool: Mutex::new(Vec::new()),
         state,
     });
@@ -360,8 +367,7 @@ fn next_chunk(
 
 /// One upload attempt on a pooled connection.
 async fn send_chunk(shared: &Shared, seq: u64, chunk: Bytes) -> Result<Reply, http::TransportError> {
-    let identity = shared.identity.borrow().clone();
-    let generation = Arc::as_ptr(&identity) as usize;
+    let Current { generation, identity } = shared.identity.borrow().clone();
     let chunk_id = format!("{}/{seq}", identity.info.runner_id);
     let headers = [("x-traceflow-chunk-id", chunk_id.as_str()), ("content-type", "application/vnd.traceflow.chunk")];
     let pooled = {
@@ -442,7 +448,7 @@ async fn checkin(shared: &Shared, identity: &Identity) -> Result<(), String> {
 async fn status_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(shared.config.status_interval_secs.max(1));
     loop {
-        let identity = shared.identity.borrow().clone();
+        let identity = shared.identity.borrow().identity.clone();
         if let Err(reason) = checkin(&shared, &identity).await {
             tracing::warn!(%reason, "status report failed");
         }
@@ -459,7 +465,7 @@ async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(300) };
     let mut failures = 0u32;
     loop {
-        let identity = shared.identity.borrow().clone();
+        let identity = shared.identity.borrow().identity.clone();
         let due = identity.renew_at_ms();
         let wait = if failures > 0 {
             backoff.delay(failures, None, fastrand::f64())
@@ -478,7 +484,10 @@ async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 failures = 0;
                 tracing::info!(not_after_ms = renewed.info.not_after_ms, "client certificate renewed");
                 shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "renewed" }).inc();
-                shared.identity.send_replace(Arc::new(renewed));
+                shared.identity.send_modify(|current| {
+                    current.generation += 1;
+                    current.identity = Arc::new(renewed);
+                });
             }
             Err(reason) => {
                 failures = failures.saturating_add(1);
