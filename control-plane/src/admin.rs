@@ -1,0 +1,259 @@
+//! The admin API's reads and changes: authentication by admin token, sessions and their events, runners and
+//! revocation. Every function works within the tenant the admin token belongs to.
+
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::store::{self, batch, decode, keys, AdminToken, AuditEntry, SessionSummary, Store, StoreError};
+use crate::{constant_time_eq, now_ms, sha256};
+
+pub const DEFAULT_SESSIONS: usize = 50;
+pub const MAX_SESSIONS: usize = 1000;
+/// Batches one events answer holds at most (more are paged with `after_seq`).
+pub const DEFAULT_BATCHES: usize = 1000;
+pub const MAX_BATCHES: usize = 10_000;
+/// Uncompressed batch bytes one events answer holds at most; at least one batch is always returned.
+pub const MAX_EVENTS_BYTES: usize = 64 * 1024 * 1024;
+
+/// The tenant of the admin token in an `Authorization: Bearer …` header. The presented token's SHA-256 is compared
+/// with every stored one in constant time.
+pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<String, ApiError> {
+    let token =
+        authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or(ApiError::AdminTokenInvalid)?;
+    let presented = sha256(token.as_bytes());
+    let mut tenant = None;
+    for entry in store.tokens.scan_prefix(store::ADMIN_TOKEN_PREFIX) {
+        let (key, value) = entry.map_err(StoreError::from)?;
+        let Ok(stored) = <[u8; 32]>::try_from(&key[store::ADMIN_TOKEN_PREFIX.len()..]) else { continue };
+        if constant_time_eq(&stored, &presented) && tenant.is_none() {
+            let record: AdminToken = decode("tokens", &value)?;
+            tenant = Some(record.tenant);
+        }
+    }
+    tenant.ok_or(ApiError::AdminTokenInvalid)
+}
+
+/// Query parameters, percent-decoded.
+pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(name), percent_decode(value))
+        })
+        .collect()
+}
+
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' => match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn number(params: &[(String, String)], name: &str) -> Result<Option<u64>, ApiError> {
+    param(params, name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| ApiError::InvalidRequest(format!("`{name}` must be a non-negative integer")))
+        })
+        .transpose()
+}
+
+fn summary_json(session: &str, project: &str, summary: &SessionSummary) -> Value {
+    json!({
+        "session_id": session,
+        "project": project,
+        "batches": summary.batches,
+        "events": summary.events,
+        "replay": summary.replay,
+        "first_received_ms": summary.first_received_ms,
+        "last_received_ms": summary.last_received_ms,
+    })
+}
+
+/// `GET /v1/admin/sessions?project=&limit=`: newest first.
+pub fn sessions(store: &Store, tenant: &str, query: Option<&str>) -> Result<Value, ApiError> {
+    let params = query_params(query);
+    let limit = number(&params, "limit")?.map_or(DEFAULT_SESSIONS, |n| n as usize);
+    if limit == 0 || limit > MAX_SESSIONS {
+        return Err(ApiError::InvalidRequest(format!("`limit` must be 1 to {MAX_SESSIONS}")));
+    }
+    let scope = param(&params, "project").unwrap_or_default();
+    let prefix = keys::recent_prefix(tenant, scope);
+    let mut sessions = Vec::new();
+    for entry in store.recent.scan_prefix(&prefix) {
+        if sessions.len() == limit {
+            break;
+        }
+        let (key, _) = entry.map_err(StoreError::from)?;
+        let Some((project, session)) = keys::recent_entry(&key, prefix.len()) else { continue };
+        let summary: Option<SessionSummary> =
+            store::get_json(&store.sessions, "sessions", &keys::session_key(tenant, &session, &project))?;
+        if let Some(summary) = summary {
+            sessions.push(summary_json(&session, &project, &summary));
+        }
+    }
+    Ok(json!({ "sessions": sessions }))
+}
+
+/// `GET /v1/admin/sessions/{session_id}/events[?project=&after_seq=&limit=]`: the batches in `seq` order, and
+/// their events and replay events concatenated. An answer that stops early carries `next_after_seq`.
+pub fn session_events(store: &Store, tenant: &str, session: &str, query: Option<&str>) -> Result<Value, ApiError> {
+    let params = query_params(query);
+    let limit = number(&params, "limit")?.map_or(DEFAULT_BATCHES, |n| n as usize);
+    if limit == 0 || limit > MAX_BATCHES {
+        return Err(ApiError::InvalidRequest(format!("`limit` must be 1 to {MAX_BATCHES}")));
+    }
+    let after_seq = number(&params, "after_seq")?;
+    let project = match param(&params, "project") {
+        Some(project) => {
+            if !store.sessions.contains_key(keys::session_key(tenant, session, project)).map_err(StoreError::from)? {
+                return Err(ApiError::SessionNotFound);
+            }
+            project.to_string()
+        }
+        None => {
+            let prefix = keys::session_prefix(tenant, session);
+            let mut projects = Vec::new();
+            for entry in store.sessions.scan_prefix(&prefix).keys().take(2) {
+                let key = entry.map_err(StoreError::from)?;
+                projects.extend(keys::session_project(&key, prefix.len()));
+            }
+            match projects.len() {
+                0 => return Err(ApiError::SessionNotFound),
+                1 => projects.remove(0),
+                _ => {
+                    return Err(ApiError::InvalidRequest(
+                        "this session id exists in several projects; add ?project=".into(),
+                    ))
+                }
+            }
+        }
+    };
+    let (stored, mut more) = batch::read_session(&store.batches, tenant, &project, session, after_seq, limit)?;
+    let mut batches = Vec::with_capacity(stored.len());
+    let mut events = Vec::new();
+    let mut replay = Vec::new();
+    let mut bytes = 0usize;
+    let mut last_seq = None;
+    for (index, batch) in stored.iter().enumerate() {
+        if index > 0 && bytes + batch.raw_len as usize > MAX_EVENTS_BYTES {
+            more = true;
+            break;
+        }
+        bytes += batch.raw_len as usize;
+        let mut document: Value = serde_json::from_slice(&batch.json()?)
+            .map_err(|e| StoreError::Corrupt { tree: "batches", reason: format!("seq {}: {e}", batch.seq) })?;
+        for (field, into) in [("events", &mut events), ("replay", &mut replay)] {
+            if let Some(Value::Array(items)) = document.get(field) {
+                into.extend(items.iter().cloned());
+            }
+        }
+        batches.push(json!({
+            "seq": batch.seq,
+            "received_at_ms": batch.received_at_ms,
+            "runner_id": batch.runner_id,
+            "batch": std::mem::take(&mut document),
+        }));
+        last_seq = Some(batch.seq);
+    }
+    let mut answer = json!({
+        "session_id": session,
+        "project": project,
+        "batches": batches,
+        "events": events,
+        "replay": replay,
+    });
+    if let (true, Some(seq)) = (more, last_seq) {
+        answer["next_after_seq"] = seq.into();
+    }
+    Ok(answer)
+}
+
+/// `GET /v1/admin/runners`.
+pub fn runners(store: &Store, tenant: &str) -> Result<Value, ApiError> {
+    let runners: Vec<Value> = store
+        .runners_of(tenant)?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "runner_id": r.runner_id,
+                "group": r.group,
+                "hostname": r.hostname,
+                "version": r.version,
+                "enrolled_at_ms": r.enrolled_at_ms,
+                "last_seen_ms": r.last_seen_ms,
+                "buffer": r.buffer,
+                "outcomes": r.outcomes,
+                "upload": r.upload,
+                "policy": r.policy,
+                "cert_not_after_ms": r.cert_not_after_ms,
+                "revoked": r.revoked,
+            })
+        })
+        .collect();
+    Ok(json!({ "runners": runners }))
+}
+
+/// `POST /v1/admin/runners/{runner_id}/revoke`: from now on every call with any of its certificates gets 403.
+pub async fn revoke(store: &Store, tenant: &str, runner_id: &str) -> Result<Value, ApiError> {
+    match store.runner(runner_id)? {
+        Some(runner) if runner.tenant == tenant => {}
+        _ => return Err(ApiError::RunnerNotFound),
+    }
+    let now = now_ms();
+    store.update_runner(runner_id, |r| {
+        if !r.revoked {
+            r.revoked = true;
+            r.revoked_at_ms = Some(now);
+        }
+    })?;
+    store.audit(&AuditEntry {
+        at_ms: now,
+        tenant: tenant.to_string(),
+        actor: "admin".into(),
+        action: "revoke_runner".into(),
+        target: runner_id.to_string(),
+    })?;
+    store.flush().await?;
+    tracing::info!(runner_id, "runner revoked");
+    Ok(json!({ "runner_id": runner_id, "revoked": true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_queries() {
+        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+        assert_eq!(percent_decode("%41"), "A");
+        let params = query_params(Some("project=p%201&limit=5&flag"));
+        assert_eq!(param(&params, "project"), Some("p 1"));
+        assert_eq!(number(&params, "limit").unwrap(), Some(5));
+        assert_eq!(param(&params, "flag"), Some(""));
+        assert!(number(&query_params(Some("limit=-1")), "limit").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The TRACEFLOW control plane: the cloud end of the runner ⇄ control plane link (see `PROTOCOL.md`).
+//!
+//! In the data flow it is the last hop. [`data_dir`] creates and loads what `traceflow-cp init` makes (the CA, the
+//! server certificate, the policy-signing key, the first tenant and admin token); [`enroll`] turns enrollment
+//! tokens and runner CSRs into client certificates; [`receiver`] verifies uploaded chunks and stores their batches
+//! exactly once with a group-commit flush before answering; [`admin`] serves sessions, runners and enrollment tokens
+//! to admins. [`server`] puts these behind one TLS 1.3 listener and maps each layer's errors to answers once
+//! ([`error`]); [`store`] is the only module that knows the storage engine (sled). [`admin_client`] is the admin
+//! CLI's side of the admin API, and [`bench`] measures the upload path.
+
+pub mod admin;
+pub mod admin_client;
+pub mod bench;
+pub mod data_dir;
+pub mod enroll;
+pub mod error;
+pub mod metrics;
+pub mod receiver;
+pub mod runners;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+pub use data_dir::{init, InitOptions, InitReport};
+pub use server::{ServeOptions, Server};
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `prefix` + 32 lowercase base32 characters (160 random bits): enrollment and admin tokens, runner ids.
+pub(crate) fn random_id(prefix: &str, bytes: usize) -> Result<String, ring::error::Unspecified> {
+    use ring::rand::SecureRandom;
+    let mut random = vec![0u8; bytes];
+    ring::rand::SystemRandom::new().fill(&mut random)?;
+    let mut out = String::from(prefix);
+    traceflow_shared::pii::base32_into(&random, &mut out);
+    Ok(out)
+}
+
+/// SHA-256 of a secret; secrets are stored and compared only in this form.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+/// Equality of two digests in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// Tenants, runner groups and projects: 1 to 64 characters of `[A-Za-z0-9._-]` (they appear in URIs and keys).
+pub fn is_entity_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

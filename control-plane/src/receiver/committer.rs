@@ -1,0 +1,370 @@
+//! The committer thread: the only code that writes uploads to the store, so deduplication (by chunk id, then by
+//! tenant/project/session/seq) never races. Uploads that arrive while a flush runs queue up and share the next
+//! one: a transaction plus a flush per group, not per upload, is what keeps up with many concurrent runners.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+use tokio::sync::{mpsc, oneshot};
+use traceflow_shared::Record;
+
+use crate::metrics::Metrics;
+use crate::store::{batch, decode, encode, keys, ChunkRecord, SessionSummary, Store, StoreError};
+
+/// Most uploads in one group commit.
+const MAX_GROUP: usize = 256;
+/// Most compressed bytes in one group commit.
+const MAX_GROUP_BYTES: usize = 64 * 1024 * 1024;
+const QUEUE: usize = 256;
+
+/// A verified chunk on its way to the store.
+pub struct Upload {
+    pub tenant: String,
+    pub runner_id: String,
+    pub chunk_id: String,
+    pub received_at_ms: u64,
+    /// Chunk size as uploaded (after removing any Content-Encoding).
+    pub bytes: u64,
+    /// Empty when the chunk id was already known on arrival: the committer then only confirms durability.
+    pub records: Vec<Record>,
+}
+
+/// What one upload changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// The chunk id was already stored; nothing was written.
+    pub duplicate: bool,
+    /// Records newly stored.
+    pub records: u32,
+    /// Records of the chunk already stored from another chunk.
+    pub duplicate_records: u32,
+    /// Compressed and uncompressed bytes of the newly stored records.
+    pub bytes: u64,
+    pub raw_bytes: u64,
+}
+
+type Reply = oneshot::Sender<Result<Stored, StoreError>>;
+
+enum Command {
+    Commit(Upload, Reply),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub struct Committer {
+    tx: mpsc::Sender<Command>,
+    alive: Arc<AtomicBool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Committer {
+    pub fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> std::io::Result<Committer> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let alive = Arc::new(AtomicBool::new(true));
+        let writer = Writer { store, metrics, dirty: false, alive: alive.clone() };
+        let thread = std::thread::Builder::new().name("cp-committer".into()).spawn(move || writer.run(rx))?;
+        Ok(Committer { tx, alive, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Stores `upload` and returns once that is durable.
+    pub async fn commit(&self, upload: Upload) -> Result<Stored, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Command::Commit(upload, reply)).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Commits what is queued, flushes, and stops the thread.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+struct Writer {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    /// Applied but not yet flushed (a flush failed); answers wait for a successful flush.
+    dirty: bool,
+    alive: Arc<AtomicBool>,
+}
+
+/// A session summary being changed by this group, and the `last_received_ms` its listing keys were written with.
+struct SessionChange {
+    tenant: String,
+    project: String,
+    session: String,
+    listed_at: Option<u64>,
+    summary: SessionSummary,
+}
+
+/// The writes of one group, applied in one transaction.
+#[derive(Default)]
+struct Group {
+    chunks: sled::Batch,
+    batches: sled::Batch,
+    sessions: sled::Batch,
+    recent: sled::Batch,
+    chunk_ids: HashSet<String>,
+    records: HashSet<Vec<u8>>,
+    changes: HashMap<Vec<u8>, SessionChange>,
+    writes: bool,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut shutdown = None;
+        while let Some(command) = rx.blocking_recv() {
+            let mut jobs = Vec::new();
+            let mut bytes = 0usize;
+            let mut next = Some(command);
+            // Everything that queued up during the previous flush joins this group.
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Commit(upload, reply) => {
+                        bytes += upload.records.iter().map(|r| r.data.len()).sum::<usize>();
+                        jobs.push((upload, reply));
+                    }
+                    Command::Shutdown(reply) => {
+                        shutdown = Some(reply);
+                        break;
+                    }
+                }
+                if jobs.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !jobs.is_empty() {
+                self.commit(jobs);
+            }
+            if shutdown.is_some() {
+                break;
+            }
+        }
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        self.alive.store(false, Ordering::SeqCst);
+        if let Some(reply) = shutdown {
+            let _ = reply.send(());
+        }
+    }
+
+    fn commit(&mut self, jobs: Vec<(Upload, Reply)>) {
+        let count = jobs.len();
+        let mut group = Group::default();
+        let staged: Result<Vec<Stored>, StoreError> =
+            jobs.iter().map(|(upload, _)| self.stage(&mut group, upload)).collect();
+        let result = staged.and_then(|stored| {
+            self.apply(group)?;
+            self.flush()?;
+            Ok(stored)
+        });
+        self.metrics.group_uploads.observe(count as f64);
+        match result {
+            Ok(stored) => {
+                for ((_, reply), stored) in jobs.into_iter().zip(stored) {
+                    let _ = reply.send(Ok(stored));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, uploads = count, "group commit failed");
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(StoreError::Commit(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Adds one upload's writes to `group`, skipping what is already stored or staged.
+    fn stage(&self, group: &mut Group, upload: &Upload) -> Result<Stored, StoreError> {
+        if group.chunk_ids.contains(&upload.chunk_id) || self.store.chunk_seen(&upload.chunk_id)? {
+            return Ok(Stored { duplicate: true, ..Stored::default() });
+        }
+        group.chunk_ids.insert(upload.chunk_id.clone());
+        let mut stored = Stored::default();
+        for record in &upload.records {
+            let meta = &record.meta;
+            let first_key = keys::batch_key(&upload.tenant, &meta.project, &meta.session_id, meta.seq, 0);
+            if group.records.contains(&first_key) || self.store.batches.contains_key(&first_key)? {
+                stored.duplicate_records += 1;
+                continue;
+            }
+            for (part, value) in batch::encode_parts(record, &upload.runner_id).into_iter().enumerate() {
+                let key = keys::batch_key(&upload.tenant, &meta.project, &meta.session_id, meta.seq, part as u16);
+                group.batches.insert(key, value);
+            }
+            group.records.insert(first_key);
+            self.count_in_session(group, &upload.tenant, record)?;
+            stored.records += 1;
+            stored.bytes += record.data.len() as u64;
+            stored.raw_bytes += u64::from(record.raw_len);
+        }
+        let chunk = ChunkRecord {
+            runner_id: upload.runner_id.clone(),
+            received_at_ms: upload.received_at_ms,
+            records: upload.records.len() as u32,
+            stored: stored.records,
+            bytes: upload.bytes,
+        };
+        group.chunks.insert(upload.chunk_id.as_bytes(), encode(&chunk));
+        group.writes = true;
+        Ok(stored)
+    }
+
+    fn count_in_session(&self, group: &mut Group, tenant: &str, record: &Record) -> Result<(), StoreError> {
+        let meta = &record.meta;
+        let key = keys::session_key(tenant, &meta.session_id, &meta.project);
+        let change = match group.changes.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let existing: Option<SessionSummary> =
+                    self.store.sessions.get(entry.key())?.map(|v| decode("sessions", &v)).transpose()?;
+                entry.insert(SessionChange {
+                    tenant: tenant.to_string(),
+                    project: meta.project.clone(),
+                    session: meta.session_id.clone(),
+                    listed_at: existing.as_ref().map(|s| s.last_received_ms),
+                    summary: existing.unwrap_or_default(),
+                })
+            }
+        };
+        let summary = &mut change.summary;
+        let at = meta.received_at_ms;
+        if summary.batches == 0 {
+            summary.first_received_ms = at;
+            summary.last_received_ms = at;
+        }
+        summary.batches += 1;
+        summary.events += u64::from(meta.events);
+        summary.replay += u64::from(meta.replay);
+        summary.first_received_ms = summary.first_received_ms.min(at);
+        summary.last_received_ms = summary.last_received_ms.max(at);
+        Ok(())
+    }
+
+    fn apply(&mut self, mut group: Group) -> Result<(), StoreError> {
+        if !group.writes {
+            return Ok(());
+        }
+        for (key, change) in &group.changes {
+            let SessionChange { tenant, project, session, listed_at, summary } = change;
+            group.sessions.insert(key.as_slice(), encode(summary));
+            if *listed_at != Some(summary.last_received_ms) {
+                for scope in ["", project.as_str()] {
+                    if let Some(old) = listed_at {
+                        group.recent.remove(keys::recent_key(tenant, scope, *old, project, session));
+                    }
+                    group
+                        .recent
+                        .insert(keys::recent_key(tenant, scope, summary.last_received_ms, project, session), b"");
+                }
+            }
+        }
+        let store = &self.store;
+        (&store.chunks, &store.batches, &store.sessions, &store.recent).transaction(
+            |(chunks, batches, sessions, recent)| {
+                chunks.apply_batch(&group.chunks)?;
+                batches.apply_batch(&group.batches)?;
+                sessions.apply_batch(&group.sessions)?;
+                recent.apply_batch(&group.recent)?;
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            },
+        )?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.store.db.flush()?;
+        self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use traceflow_shared::{Codec, RecordMeta};
+
+    use super::*;
+    use crate::store::batch::read_session;
+
+    fn record(session: &str, seq: u64, at: u64) -> Record {
+        let meta = RecordMeta {
+            project: "p".into(),
+            session_id: session.into(),
+            seq,
+            received_at_ms: at,
+            events: 2,
+            replay: 3,
+        };
+        Record::new(meta, Codec::Zstd, 1, format!("{{\"seq\":{seq}}}").as_bytes()).unwrap()
+    }
+
+    fn upload(chunk: &str, records: Vec<Record>) -> Upload {
+        Upload {
+            tenant: "t".into(),
+            runner_id: "r_1".into(),
+            chunk_id: chunk.into(),
+            received_at_ms: 1,
+            bytes: 10,
+            records,
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_once_and_counts_once() {
+        let dir = std::env::temp_dir().join(format!("traceflow-cp-committer-{}", std::process::id()));
+        let store = Arc::new(Store::open(&dir, 8 << 20).unwrap());
+        let committer = Committer::start(store.clone(), Arc::new(Metrics::new())).unwrap();
+        let first = committer.commit(upload("r_1/1", vec![record("s", 1, 100), record("s", 2, 200)])).await.unwrap();
+        assert_eq!((first.duplicate, first.records), (false, 2));
+        // Same chunk again: duplicate. A new chunk repeating seq 2: stored once.
+        let again = committer.commit(upload("r_1/1", vec![record("s", 1, 100)])).await.unwrap();
+        assert!(again.duplicate);
+        let overlap = committer.commit(upload("r_1/2", vec![record("s", 2, 200), record("s", 3, 50)])).await.unwrap();
+        assert_eq!((overlap.records, overlap.duplicate_records), (1, 1));
+        // Concurrent uploads of the same chunk id: exactly one stores it.
+        let (a, b) = tokio::join!(
+            committer.commit(upload("r_1/3", vec![record("s", 4, 300)])),
+            committer.commit(upload("r_1/3", vec![record("s", 4, 300)]))
+        );
+        assert_eq!([a.unwrap().duplicate, b.unwrap().duplicate].iter().filter(|d| **d).count(), 1);
+
+        let summary: SessionSummary =
+            decode("sessions", &store.sessions.get(keys::session_key("t", "s", "p")).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            summary,
+            SessionSummary { batches: 4, events: 8, replay: 12, first_received_ms: 50, last_received_ms: 300 }
+        );
+        let (batches, _) = read_session(&store.batches, "t", "p", "s", None, 10).unwrap();
+        assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        // One listing entry per scope, at the latest time.
+        let listed: Vec<Vec<u8>> = store.recent.iter().keys().map(|k| k.unwrap().to_vec()).collect();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&keys::recent_key("t", "", 300, "p", "s")));
+        committer.shutdown().await;
+        assert!(!committer.is_alive());
+        assert!(committer.commit(upload("r_1/9", vec![])).await.is_err());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,636 @@
+//! The control plane's HTTPS front: one TLS 1.3 listener (client certificates optional at the handshake), routing,
+//! the runner identity taken from the peer certificate, bounded bodies and uploads, [`ApiError`]s turned into
+//! answers, and graceful shutdown (new uploads get 503, in-flight ones finish, the store flushes, then exit).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use traceflow_certs::CertError;
+use traceflow_shared::{Codec, CodecError};
+
+use crate::data_dir::{self, DataDirError};
+use crate::enroll::Enrollment;
+use crate::error::ApiError;
+use crate::metrics::{Metrics, OutcomeLabel, RouteLabel};
+use crate::receiver::{self, Committer, Stored, Upload, MAX_CHUNK_BYTES};
+use crate::store::{RunnerRecord, Store, StoreError};
+use crate::{admin, now_ms, runners};
+
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After in-flight requests are done, how long idle connections get to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest JSON request body (enroll, renew, check-in, admin).
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// How `traceflow-cp serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Validity of runner certificates issued at enrollment and renewal.
+    pub runner_cert_days: u32,
+    /// `poll_after_ms` answered to check-ins.
+    pub poll_after_ms: u64,
+    /// Uploads received or committed at once; beyond that, 503 with Retry-After.
+    pub max_uploads: usize,
+    /// Upload body bytes held in memory at once (a chunk without Content-Length or with a Content-Encoding counts
+    /// as the 64 MiB it may grow to); beyond that, 503 with Retry-After.
+    pub upload_memory_bytes: usize,
+    /// Concurrent connections; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// How long a shutdown waits for in-flight uploads.
+    pub shutdown_grace: Duration,
+    /// Memory the storage engine may use as page cache.
+    pub cache_bytes: u64,
+}
+
+impl ServeOptions {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> ServeOptions {
+        ServeOptions {
+            data_dir: data_dir.into(),
+            listen,
+            runner_cert_days: 30,
+            poll_after_ms: 30_000,
+            max_uploads: 64,
+            upload_memory_bytes: 1024 * 1024 * 1024,
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+            cache_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] CertError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the committer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+type Body = Full<Bytes>;
+
+struct App {
+    store: Arc<Store>,
+    committer: Committer,
+    enrollment: Enrollment,
+    metrics: Arc<Metrics>,
+    uploads: Semaphore,
+    /// Permits are KiB of upload bodies.
+    upload_memory: Semaphore,
+    shutting_down: AtomicBool,
+    options: ServeOptions,
+}
+
+/// A bound, not yet running, control plane.
+pub struct Server {
+    app: Arc<App>,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl Server {
+    /// Loads the data directory, opens the store and binds the listener.
+    pub async fn bind(options: ServeOptions) -> Result<Server, ServerError> {
+        let loaded = data_dir::load(&options.data_dir)?;
+        let tls = traceflow_certs::server_config(loaded.ca.cert_pem(), &loaded.server)?;
+        let store = Arc::new(Store::open(&options.data_dir.join(data_dir::DB), options.cache_bytes)?);
+        let metrics = Arc::new(Metrics::new());
+        let committer = Committer::start(store.clone(), metrics.clone()).map_err(ServerError::Thread)?;
+        let policy_key = loaded.policy_public_key_base64();
+        let enrollment = Enrollment::new(store.clone(), loaded.ca, policy_key, options.runner_cert_days);
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
+        let app = Arc::new(App {
+            store,
+            committer,
+            enrollment,
+            metrics,
+            uploads: Semaphore::new(options.max_uploads),
+            upload_memory: Semaphore::new((options.upload_memory_bytes / 1024).max(1)),
+            shutting_down: AtomicBool::new(false),
+            options,
+        });
+        Ok(Server { app, listener, acceptor: TlsAcceptor::from(tls) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.app.metrics.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains and flushes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server { app, listener, acceptor } = self;
+        let max_connections = app.options.max_connections;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let accepting = tokio::spawn(accept_loop(listener, acceptor, app.clone(), connections.clone(), stop_rx));
+
+        shutdown.await;
+        tracing::info!("shutting down: refusing new uploads, finishing in-flight ones");
+        app.shutting_down.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + app.options.shutdown_grace;
+        while app.uploads.available_permits() < app.options.max_uploads && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(true);
+        let _ = accepting.await;
+        let close_deadline = Instant::now() + CLOSE_TIMEOUT;
+        while connections.available_permits() < max_connections && Instant::now() < close_deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        app.committer.shutdown().await;
+        if let Err(e) = app.store.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        tracing::info!("store flushed; bye");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    connections: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => return,
+            permit = connections.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+        };
+        let (stream, _peer) = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let (app, acceptor, stop) = (app.clone(), acceptor.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let peer: Option<Arc<str>> = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|certs| certs.first())
+                        .map(|cert| traceflow_certs::fingerprint(cert).into());
+                    serve_connection(stream, app, peer, stop).await
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+async fn serve_connection<S>(stream: S, app: Arc<App>, peer: Option<Arc<str>>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let (app, peer) = (app.clone(), peer.clone());
+        async move { Ok::<_, Infallible>(route(&app, peer.as_deref(), request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Response<Body> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let post = method == Method::POST;
+    let get = method == Method::GET;
+    let (route, result) = match segments.as_slice() {
+        ["healthz"] if get => ("healthz", Ok(json_response(StatusCode::OK, &json!({ "status": "ok" })))),
+        ["readyz"] if get => ("readyz", Ok(readiness(app))),
+        ["metrics"] if get => ("metrics", Ok(metrics_response(app))),
+        ["v1", "enroll"] if post => ("enroll", enroll(app, request).await),
+        ["v1", "runner", "upload"] if post => ("upload", upload(app, peer, request).await),
+        ["v1", "runner", "checkin"] if post => ("checkin", checkin(app, peer, request).await),
+        ["v1", "runner", "renew"] if post => ("renew", renew(app, peer, request).await),
+        ["v1", "admin", rest @ ..] => {
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            ("admin", admin_route(app, &method, &rest, request).await)
+        }
+        ["healthz" | "readyz" | "metrics"] | ["v1", "enroll"] | ["v1", "runner", "upload" | "checkin" | "renew"] => {
+            ("other", Err(ApiError::MethodNotAllowed))
+        }
+        _ => ("other", Err(ApiError::NotFound)),
+    };
+    let response = result.unwrap_or_else(|error| error_response(&error));
+    app.metrics.requests.get_or_create(&RouteLabel { route, status: response.status().as_u16() }).inc();
+    response
+}
+
+fn outcome(result: &Result<Response<Body>, ApiError>, ok: &'static str) -> OutcomeLabel {
+    OutcomeLabel { outcome: result.as_ref().map_or_else(ApiError::code, |_| ok) }
+}
+
+async fn enroll(app: &Arc<App>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let result = async {
+        let body = read_json_body(request).await?;
+        let answer = app.enrollment.enroll(&body).await?;
+        Ok(json_response(StatusCode::OK, &json!(answer)))
+    }
+    .await;
+    app.metrics.enrollments.get_or_create(&outcome(&result, "enrolled")).inc();
+    if let Err(error) = &result {
+        tracing::info!(code = error.code(), "enrollment refused");
+    }
+    result
+}
+
+async fn checkin(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let result = async {
+        let runner = identify(app, peer)?;
+        let body = read_json_body(request).await?;
+        let answer = runners::checkin(&app.store, &runner, &body, app.options.poll_after_ms)?;
+        Ok(json_response(StatusCode::OK, &answer))
+    }
+    .await;
+    app.metrics.checkins.get_or_create(&outcome(&result, "ok")).inc();
+    result
+}
+
+async fn renew(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let result = async {
+        let runner = identify(app, peer)?;
+        let body = read_json_body(request).await?;
+        let answer = app.enrollment.renew(&runner, &body).await?;
+        Ok(json_response(StatusCode::OK, &json!(answer)))
+    }
+    .await;
+    app.metrics.renewals.get_or_create(&outcome(&result, "renewed")).inc();
+    result
+}
+
+fn identify(app: &App, peer: Option<&str>) -> Result<RunnerRecord, ApiError> {
+    let result = runners::identify(&app.store, peer);
+    if let Err(error) = &result {
+        tracing::info!(code = error.code(), fingerprint = peer.unwrap_or("-"), "runner call refused");
+    }
+    result
+}
+
+/// Counts an upload as in flight while it lives.
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.uploads_in_flight.inc();
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.uploads_in_flight.dec();
+    }
+}
+
+async fn upload(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let started = Instant::now();
+    let _in_flight = InFlight::new(&app.metrics);
+    let mut chunk_id = None;
+    let result = receive_upload(app, peer, request, &mut chunk_id).await;
+    let label = OutcomeLabel {
+        outcome: match &result {
+            Ok(stored) if stored.duplicate => "duplicate",
+            Ok(_) => "stored",
+            Err(error) => error.code(),
+        },
+    };
+    app.metrics.uploads.get_or_create(&label).inc();
+    app.metrics.upload_seconds.observe(started.elapsed().as_secs_f64());
+    let chunk_id = chunk_id.as_deref().unwrap_or("-");
+    match &result {
+        Ok(stored) => tracing::debug!(
+            chunk_id,
+            records = stored.records,
+            duplicate = stored.duplicate,
+            micros = started.elapsed().as_micros() as u64,
+            "upload stored"
+        ),
+        Err(error) => tracing::info!(chunk_id, code = error.code(), message = %error, "upload refused"),
+    }
+    let stored = result?;
+    Ok(json_response(StatusCode::OK, &json!({ "stored": stored.records, "duplicate": stored.duplicate })))
+}
+
+/// The upload path: identity, chunk id, limits, body, verification, commit.
+async fn receive_upload(
+    app: &Arc<App>,
+    peer: Option<&str>,
+    request: Request<Incoming>,
+    chunk_id_out: &mut Option<String>,
+) -> Result<Stored, ApiError> {
+    let runner = identify(app, peer)?;
+    let headers = request.headers();
+    let chunk_id =
+        headers.get("x-traceflow-chunk-id").and_then(|v| v.to_str().ok()).ok_or(ApiError::InvalidChunkId)?.to_string();
+    *chunk_id_out = Some(chunk_id.clone());
+    let (id_runner, _) = receiver::parse_chunk_id(&chunk_id).ok_or(ApiError::InvalidChunkId)?;
+    if id_runner != runner.runner_id {
+        return Err(ApiError::ChunkIdMismatch(id_runner.to_string()));
+    }
+    let zstd = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().map(str::trim)) {
+        None => false,
+        Some(Ok(v)) if v.eq_ignore_ascii_case("identity") || v.is_empty() => false,
+        Some(Ok(v)) if v.eq_ignore_ascii_case("zstd") => true,
+        Some(v) => return Err(ApiError::UnsupportedEncoding(v.unwrap_or("?").chars().take(64).collect())),
+    };
+    let declared = content_length(headers);
+    if declared.is_some_and(|n| n > MAX_CHUNK_BYTES as u64) {
+        return Err(ApiError::ChunkTooLarge(MAX_CHUNK_BYTES));
+    }
+    if app.shutting_down.load(Ordering::SeqCst) {
+        return Err(ApiError::Unavailable("shutting down; retry later".into()));
+    }
+    let _upload = app.uploads.try_acquire().map_err(|_| ApiError::Unavailable("too many concurrent uploads".into()))?;
+    let reserve = match declared {
+        Some(n) if !zstd => n as usize,
+        _ => MAX_CHUNK_BYTES,
+    };
+    let _memory = app
+        .upload_memory
+        .try_acquire_many(reserve.div_ceil(1024).max(1) as u32)
+        .map_err(|_| ApiError::Unavailable("upload memory budget exhausted".into()))?;
+    let body = read_body(request.into_body(), MAX_CHUNK_BYTES, declared).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::ChunkTooLarge(MAX_CHUNK_BYTES),
+        BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
+    })?;
+    app.metrics.received_bytes.inc_by(body.len() as u64);
+    let mut upload = Upload {
+        tenant: runner.tenant.clone(),
+        runner_id: runner.runner_id.clone(),
+        chunk_id,
+        received_at_ms: now_ms(),
+        bytes: body.len() as u64,
+        records: Vec::new(),
+    };
+    // A retry of a stored chunk skips decoding; the committer still answers only once the chunk is durable.
+    if !app.store.chunk_seen(&upload.chunk_id)? {
+        let verified = tokio::task::spawn_blocking(move || {
+            let bytes = if zstd {
+                Codec::Zstd.decompress(&body, MAX_CHUNK_BYTES).map_err(|e| match e {
+                    CodecError::TooLarge(_) => ApiError::ChunkTooLarge(MAX_CHUNK_BYTES),
+                    other => ApiError::InvalidChunk(format!("Content-Encoding zstd: {other}")),
+                })?
+            } else {
+                body
+            };
+            let verified = receiver::verify_chunk(&bytes).map_err(ApiError::InvalidChunk)?;
+            Ok::<_, ApiError>((verified, bytes.len()))
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable("verification was interrupted".into()))??;
+        upload.bytes = verified.1 as u64;
+        upload.records = verified.0.records;
+    }
+    let stored = app.committer.commit(upload).await?;
+    let metrics = &app.metrics;
+    metrics.records_stored.inc_by(u64::from(stored.records));
+    metrics.records_duplicate.inc_by(u64::from(stored.duplicate_records));
+    metrics.stored_bytes.inc_by(stored.bytes);
+    metrics.stored_raw_bytes.inc_by(stored.raw_bytes);
+    Ok(stored)
+}
+
+#[derive(Deserialize)]
+struct NewTokenRequest {
+    #[serde(default = "default_group")]
+    group: String,
+    #[serde(default = "one")]
+    uses: u32,
+    #[serde(default = "hour")]
+    ttl_secs: u64,
+}
+
+fn default_group() -> String {
+    "default".into()
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn hour() -> u64 {
+    3600
+}
+
+async fn admin_route(
+    app: &Arc<App>,
+    method: &Method,
+    rest: &[String],
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let authorization = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let result = async {
+        let tenant = admin::authenticate(&app.store, authorization.as_deref())?;
+        let query = request.uri().query().map(str::to_string);
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let (get, post) = (method == Method::GET, method == Method::POST);
+        match rest.as_slice() {
+            ["sessions"] if get => {
+                let store = app.store.clone();
+                blocking(move || admin::sessions(&store, &tenant, query.as_deref())).await.map(ok)
+            }
+            ["sessions", session, "events"] if get => {
+                let (store, session) = (app.store.clone(), admin::percent_decode(session));
+                blocking(move || admin::session_events(&store, &tenant, &session, query.as_deref())).await.map(ok)
+            }
+            ["runners"] if get => admin::runners(&app.store, &tenant).map(ok),
+            ["runners", runner_id, "revoke"] if post => {
+                admin::revoke(&app.store, &tenant, &admin::percent_decode(runner_id)).await.map(ok)
+            }
+            ["enrollment-tokens"] if post => {
+                let body = read_json_body(request).await?;
+                let new: NewTokenRequest = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::InvalidRequest(format!("invalid enrollment token request: {e}")))?;
+                let token = app.enrollment.create_token(&tenant, &new.group, new.uses, new.ttl_secs).await?;
+                Ok(json_response(StatusCode::CREATED, &json!(token)))
+            }
+            ["enrollment-tokens"] if get => {
+                let tokens: Vec<Value> = app
+                    .enrollment
+                    .tokens(&tenant)?
+                    .into_iter()
+                    .map(|t| {
+                        json!({
+                            "id": t.id,
+                            "group": t.group,
+                            "uses": t.uses,
+                            "used": t.used,
+                            "expires_at_ms": t.expires_at_ms,
+                            "created_at_ms": t.created_at_ms,
+                        })
+                    })
+                    .collect();
+                Ok(ok(json!({ "tokens": tokens })))
+            }
+            ["sessions"]
+            | ["sessions", _, "events"]
+            | ["runners"]
+            | ["runners", _, "revoke"]
+            | ["enrollment-tokens"] => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+    .await;
+    app.metrics.admin_requests.get_or_create(&outcome(&result, "ok")).inc();
+    result
+}
+
+fn ok(body: Value) -> Response<Body> {
+    json_response(StatusCode::OK, &body)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| ApiError::Unavailable("request was interrupted".into()))?
+}
+
+fn readiness(app: &App) -> Response<Body> {
+    let mut problems = Vec::new();
+    if app.shutting_down.load(Ordering::SeqCst) {
+        problems.push("shutting_down");
+    }
+    if !app.committer.is_alive() {
+        problems.push("store_writer_stopped");
+    }
+    if problems.is_empty() {
+        json_response(StatusCode::OK, &json!({ "status": "ready" }))
+    } else {
+        json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "status": "not_ready", "problems": problems }))
+    }
+}
+
+fn metrics_response(app: &App) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(app.metrics.encode())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    response
+}
+
+enum BodyError {
+    TooLarge,
+    Read(hyper::Error),
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The whole body, refusing more than `limit` bytes (before reading any if the declared length says so).
+async fn read_body(mut body: Incoming, limit: usize, declared: Option<u64>) -> Result<Vec<u8>, BodyError> {
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+async fn read_json_body(request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
+    let declared = content_length(request.headers());
+    read_body(request.into_body(), MAX_JSON_BYTES, declared).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::RequestTooLarge(MAX_JSON_BYTES),
+        BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(error: &ApiError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = json_response(status, &error.body());
+    if let Some(seconds) = error.retry_after() {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is not read; the connection cannot carry another request.
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when first polled, so a
+/// signal that arrives right after startup still leads to a clean shutdown.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
