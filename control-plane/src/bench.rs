@@ -304,7 +304,7 @@ fn rrweb_batch(rng: &mut fastrand::Rng, seq: u64) -> Value {
         })
         .collect();
     let mut replay = Vec::new();
-    if seq % 8 == 0 {
+    if rng.usize(..8) == 0 {
         replay.push(json!({ "type": 2, "data": { "node": dom(rng, 0, &mut 1), "initialOffset": { "top": 0, "left": 0 } }, "timestamp": start }));
     }
     for i in 0..rng.usize(40..160) {

@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
 };
+use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
@@ -42,6 +43,10 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest JSON request body (enroll, renew, check-in, admin).
 const MAX_JSON_BYTES: usize = 64 * 1024;
+/// A refused request's unread body is read and dropped up to this size (and for at most [`DRAIN_TIMEOUT`]), so
+/// the client gets to read the answer instead of a connection reset; bigger bodies close the connection.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How `traceflow-cp serve` runs.
 #[derive(Clone, Debug)]
@@ -246,9 +251,58 @@ where
     }
 }
 
+/// A request's head, and its body until a handler reads it.
+struct Exchange {
+    head: Parts,
+    body: Option<Incoming>,
+}
+
+impl Exchange {
+    fn header(&self, name: impl hyper::header::AsHeaderName) -> Option<&str> {
+        self.head.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The whole body, refusing more than `limit` bytes (before reading any if the declared length says so).
+    async fn body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let declared = content_length(&self.head.headers);
+        match self.body.take() {
+            Some(body) => read_body(body, limit, declared).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn json_body(&mut self) -> Result<Vec<u8>, ApiError> {
+        self.body(MAX_JSON_BYTES).await.map_err(|e| match e {
+            BodyError::TooLarge => ApiError::RequestTooLarge(MAX_JSON_BYTES),
+            BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
+        })
+    }
+
+    /// Reads and drops what is left of the body, within bounds.
+    async fn drain(&mut self) {
+        let Some(mut body) = self.body.take() else { return };
+        if content_length(&self.head.headers).is_some_and(|n| n > DRAIN_LIMIT) {
+            return;
+        }
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            let mut seen = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
 async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Response<Body> {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let (head, body) = request.into_parts();
+    let mut exchange = Exchange { head, body: Some(body) };
+    let request = &mut exchange;
+    let method = request.head.method.clone();
+    let path = request.head.uri.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let post = method == Method::POST;
     let get = method == Method::GET;
@@ -270,6 +324,9 @@ async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -
         _ => ("other", Err(ApiError::NotFound)),
     };
     let response = result.unwrap_or_else(|error| error_response(&error));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        exchange.drain().await;
+    }
     app.metrics.requests.get_or_create(&RouteLabel { route, status: response.status().as_u16() }).inc();
     response
 }
@@ -278,9 +335,9 @@ fn outcome(result: &Result<Response<Body>, ApiError>, ok: &'static str) -> Outco
     OutcomeLabel { outcome: result.as_ref().map_or_else(ApiError::code, |_| ok) }
 }
 
-async fn enroll(app: &Arc<App>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn enroll(app: &Arc<App>, request: &mut Exchange) -> Result<Response<Body>, ApiError> {
     let result = async {
-        let body = read_json_body(request).await?;
+        let body = request.json_body().await?;
         let answer = app.enrollment.enroll(&body).await?;
         Ok(json_response(StatusCode::OK, &json!(answer)))
     }
@@ -292,10 +349,10 @@ async fn enroll(app: &Arc<App>, request: Request<Incoming>) -> Result<Response<B
     result
 }
 
-async fn checkin(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn checkin(app: &Arc<App>, peer: Option<&str>, request: &mut Exchange) -> Result<Response<Body>, ApiError> {
     let result = async {
         let runner = identify(app, peer)?;
-        let body = read_json_body(request).await?;
+        let body = request.json_body().await?;
         let answer = runners::checkin(&app.store, &runner, &body, app.options.poll_after_ms)?;
         Ok(json_response(StatusCode::OK, &answer))
     }
@@ -304,10 +361,10 @@ async fn checkin(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>)
     result
 }
 
-async fn renew(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn renew(app: &Arc<App>, peer: Option<&str>, request: &mut Exchange) -> Result<Response<Body>, ApiError> {
     let result = async {
         let runner = identify(app, peer)?;
-        let body = read_json_body(request).await?;
+        let body = request.json_body().await?;
         let answer = app.enrollment.renew(&runner, &body).await?;
         Ok(json_response(StatusCode::OK, &json!(answer)))
     }
@@ -340,7 +397,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn upload(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn upload(app: &Arc<App>, peer: Option<&str>, request: &mut Exchange) -> Result<Response<Body>, ApiError> {
     let started = Instant::now();
     let _in_flight = InFlight::new(&app.metrics);
     let mut chunk_id = None;
@@ -373,18 +430,17 @@ async fn upload(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) 
 async fn receive_upload(
     app: &Arc<App>,
     peer: Option<&str>,
-    request: Request<Incoming>,
+    request: &mut Exchange,
     chunk_id_out: &mut Option<String>,
 ) -> Result<Stored, ApiError> {
     let runner = identify(app, peer)?;
-    let headers = request.headers();
-    let chunk_id =
-        headers.get("x-traceflow-chunk-id").and_then(|v| v.to_str().ok()).ok_or(ApiError::InvalidChunkId)?.to_string();
+    let chunk_id = request.header("x-traceflow-chunk-id").ok_or(ApiError::InvalidChunkId)?.to_string();
     *chunk_id_out = Some(chunk_id.clone());
     let (id_runner, _) = receiver::parse_chunk_id(&chunk_id).ok_or(ApiError::InvalidChunkId)?;
     if id_runner != runner.runner_id {
         return Err(ApiError::ChunkIdMismatch(id_runner.to_string()));
     }
+    let headers = &request.head.headers;
     let zstd = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().map(str::trim)) {
         None => false,
         Some(Ok(v)) if v.eq_ignore_ascii_case("identity") || v.is_empty() => false,
@@ -407,7 +463,7 @@ async fn receive_upload(
         .upload_memory
         .try_acquire_many(reserve.div_ceil(1024).max(1) as u32)
         .map_err(|_| ApiError::Unavailable("upload memory budget exhausted".into()))?;
-    let body = read_body(request.into_body(), MAX_CHUNK_BYTES, declared).await.map_err(|e| match e {
+    let body = request.body(MAX_CHUNK_BYTES).await.map_err(|e| match e {
         BodyError::TooLarge => ApiError::ChunkTooLarge(MAX_CHUNK_BYTES),
         BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
     })?;
@@ -474,12 +530,11 @@ async fn admin_route(
     app: &Arc<App>,
     method: &Method,
     rest: &[String],
-    request: Request<Incoming>,
+    request: &mut Exchange,
 ) -> Result<Response<Body>, ApiError> {
-    let authorization = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let result = async {
-        let tenant = admin::authenticate(&app.store, authorization.as_deref())?;
-        let query = request.uri().query().map(str::to_string);
+        let tenant = admin::authenticate(&app.store, request.header(AUTHORIZATION))?;
+        let query = request.head.uri.query().map(str::to_string);
         let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
         let (get, post) = (method == Method::GET, method == Method::POST);
         match rest.as_slice() {
@@ -496,7 +551,7 @@ async fn admin_route(
                 admin::revoke(&app.store, &tenant, &admin::percent_decode(runner_id)).await.map(ok)
             }
             ["enrollment-tokens"] if post => {
-                let body = read_json_body(request).await?;
+                let body = request.json_body().await?;
                 let new: NewTokenRequest = serde_json::from_slice(&body)
                     .map_err(|e| ApiError::InvalidRequest(format!("invalid enrollment token request: {e}")))?;
                 let token = app.enrollment.create_token(&tenant, &new.group, new.uses, new.ttl_secs).await?;
@@ -591,14 +646,6 @@ async fn read_body(mut body: Incoming, limit: usize, declared: Option<u64>) -> R
         }
     }
     Ok(out)
-}
-
-async fn read_json_body(request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
-    let declared = content_length(request.headers());
-    read_body(request.into_body(), MAX_JSON_BYTES, declared).await.map_err(|e| match e {
-        BodyError::TooLarge => ApiError::RequestTooLarge(MAX_JSON_BYTES),
-        BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
-    })
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
