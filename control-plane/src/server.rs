@@ -47,6 +47,8 @@ const MAX_JSON_BYTES: usize = 64 * 1024;
 /// the client gets to read the answer instead of a connection reset; bigger bodies close the connection.
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request body may take to arrive once its head is in (64 MiB at about 0.5 MB/s).
+const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How `traceflow-cp serve` runs.
 #[derive(Clone, Debug)]
@@ -266,16 +268,15 @@ impl Exchange {
     async fn body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
         let declared = content_length(&self.head.headers);
         match self.body.take() {
-            Some(body) => read_body(body, limit, declared).await,
+            Some(body) => tokio::time::timeout(BODY_TIMEOUT, read_body(body, limit, declared))
+                .await
+                .unwrap_or(Err(BodyError::Late)),
             None => Ok(Vec::new()),
         }
     }
 
     async fn json_body(&mut self) -> Result<Vec<u8>, ApiError> {
-        self.body(MAX_JSON_BYTES).await.map_err(|e| match e {
-            BodyError::TooLarge => ApiError::RequestTooLarge(MAX_JSON_BYTES),
-            BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
-        })
+        self.body(MAX_JSON_BYTES).await.map_err(|e| e.into_api(ApiError::RequestTooLarge(MAX_JSON_BYTES)))
     }
 
     /// Reads and drops what is left of the body, within bounds.
@@ -435,7 +436,8 @@ async fn receive_upload(
 ) -> Result<Stored, ApiError> {
     let runner = identify(app, peer)?;
     let chunk_id = request.header("x-traceflow-chunk-id").ok_or(ApiError::InvalidChunkId)?.to_string();
-    *chunk_id_out = Some(chunk_id.clone());
+    // Only for logs, so bounded: the header is whatever the client sent.
+    *chunk_id_out = Some(chunk_id.chars().take(160).collect());
     let (id_runner, _) = receiver::parse_chunk_id(&chunk_id).ok_or(ApiError::InvalidChunkId)?;
     if id_runner != runner.runner_id {
         return Err(ApiError::ChunkIdMismatch(id_runner.to_string()));
@@ -463,10 +465,7 @@ async fn receive_upload(
         .upload_memory
         .try_acquire_many(reserve.div_ceil(1024).max(1) as u32)
         .map_err(|_| ApiError::Unavailable("upload memory budget exhausted".into()))?;
-    let body = request.body(MAX_CHUNK_BYTES).await.map_err(|e| match e {
-        BodyError::TooLarge => ApiError::ChunkTooLarge(MAX_CHUNK_BYTES),
-        BodyError::Read(e) => ApiError::InvalidRequest(format!("cannot read the body: {e}")),
-    })?;
+    let body = request.body(MAX_CHUNK_BYTES).await.map_err(|e| e.into_api(ApiError::ChunkTooLarge(MAX_CHUNK_BYTES)))?;
     app.metrics.received_bytes.inc_by(body.len() as u64);
     let mut upload = Upload {
         tenant: runner.tenant.clone(),
@@ -624,6 +623,19 @@ fn metrics_response(app: &App) -> Response<Body> {
 enum BodyError {
     TooLarge,
     Read(hyper::Error),
+    /// Not all there within [`BODY_TIMEOUT`].
+    Late,
+}
+
+impl BodyError {
+    /// A body that broke off or came too slowly is the network's fault, so the answer is transient.
+    fn into_api(self, too_large: ApiError) -> ApiError {
+        match self {
+            BodyError::TooLarge => too_large,
+            BodyError::Read(e) => ApiError::Unavailable(format!("cannot read the body: {e}")),
+            BodyError::Late => ApiError::Unavailable(format!("the body did not arrive within {BODY_TIMEOUT:?}")),
+        }
+    }
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
