@@ -1,64 +1,187 @@
-//! `traceflow up`: runs TRACEFLOW on this machine with nothing else to install. Until the control plane
-//! lands it runs the runner alone: it creates (or reuses) a data dir, a project key, and serves ingest,
-//! writing what a client needs to `DATA_DIR/up.json`. Ctrl-C stops it cleanly; a second run resumes.
+//! `traceflow up`: the whole data path on this machine with nothing else to install. It creates (or reuses) a
+//! data dir, initialises a control plane in it, enrolls a runner to that control plane over mTLS, and runs both
+//! in this process: SDK → runner (tokenize, buffer) → control plane (store) → admin API. What a client needs is
+//! printed and written to `DATA_DIR/up.json` (mode 0600: it holds the admin token). Ctrl-C stops the runner
+//! (its buffer flushed), then the control plane; a second `traceflow up` on the same data dir resumes with
+//! everything kept.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use traceflow_cp::{InitOptions, ServeOptions};
 use traceflow_runner::config::RunnerConfig;
-use traceflow_runner::server::{self, Server};
+use traceflow_runner::server::{self as runner_server, Server as RunnerServer};
+use traceflow_runner::upload::{identity, Identity};
 
 #[derive(Args)]
 pub struct UpArgs {
     /// Where everything is kept; reused by the next `traceflow up`.
     #[arg(long, default_value = "./traceflow-data")]
     data_dir: PathBuf,
-    /// Address of the SDK ingest API.
+    /// Address of the SDK ingest API (the runner).
     #[arg(long, default_value = "127.0.0.1:7480")]
     listen: SocketAddr,
+    /// Address of the control plane (runner uploads and the admin API, HTTPS).
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    control_plane_listen: SocketAddr,
 }
 
-/// What `up` writes to `DATA_DIR/up.json`.
+/// What `up` writes to `DATA_DIR/up.json`; the names are a contract (see DESIGN.md).
 #[derive(Serialize, Deserialize)]
 struct UpInfo {
     ingest_url: String,
     project_key: String,
+    admin_url: String,
+    admin_token: String,
+    /// Path of the control plane CA's PEM (trust it for the admin API).
+    ca_cert: String,
+    /// Where runners connect.
+    control_plane_url: String,
+}
+
+fn cp_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("control-plane")
+}
+
+/// The admin token and project key: made on the first run, read back from `up.json` afterwards.
+fn secrets(data_dir: &Path, info_path: &Path) -> Result<(String, String, String), String> {
+    let cp_dir = cp_dir(data_dir);
+    let previous: Option<UpInfo> = match std::fs::read(info_path) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", info_path.display()))?),
+        Err(_) => None,
+    };
+    match previous {
+        Some(info) if cp_dir.join("ca.pem").exists() => Ok((info.admin_token, info.project_key, info.ca_cert)),
+        Some(_) | None if cp_dir.exists() => Err(format!(
+            "{} holds a control plane but {} is missing or stale (the admin token is only shown once); \
+             use another --data-dir or remove this one",
+            cp_dir.display(),
+            info_path.display()
+        )),
+        _ => {
+            let report = traceflow_cp::init(&InitOptions::new(&cp_dir)).map_err(|e| e.to_string())?;
+            let project_key = format!("tf_{}", random_text(32));
+            let ca_path = std::path::absolute(cp_dir.join("ca.pem")).unwrap_or_else(|_| cp_dir.join("ca.pem"));
+            Ok((report.admin_token, project_key, ca_path.display().to_string()))
+        }
+    }
+}
+
+fn random_text(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    // The system RNG through ring, like every other secret here.
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        bytes.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    }
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+/// Creates an enrollment token through the admin API and enrolls the runner with it.
+async fn enroll_runner(runner_dir: &Path, cp_url: &str, admin_token: &str, ca_pem: &str) -> Result<(), String> {
+    let tls = traceflow_certs::client_config(ca_pem, None).map_err(|e| e.to_string())?;
+    let auth = format!("Bearer {admin_token}");
+    let body = serde_json::json!({"group": "default", "uses": 1, "ttl_secs": 600}).to_string();
+    let response = traceflow_certs::client::request(
+        tls,
+        &format!("{cp_url}/v1/admin/enrollment-tokens"),
+        "POST",
+        &[("authorization", &auth), ("content-type", "application/json")],
+        body.into(),
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| format!("cannot create an enrollment token: {e}"))?;
+    let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    let token = answer["token"]
+        .as_str()
+        .ok_or_else(|| format!("cannot create an enrollment token: HTTP {} {answer}", response.status))?;
+    identity::enroll(runner_dir, cp_url, token, ca_pem).await.map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 pub fn run(args: UpArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
-    let info_path = args.data_dir.join("up.json");
-    let previous: Option<UpInfo> = std::fs::read(&info_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let project_key = match previous {
-        Some(info) => info.project_key,
-        None => format!("tf_{}", (0..32).map(|_| fastrand::alphanumeric()).collect::<String>()),
-    };
-    let mut config =
-        RunnerConfig { listen: args.listen, data_dir: args.data_dir.join("runner"), ..RunnerConfig::default() };
+    let data_dir = &args.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let info_path = data_dir.join("up.json");
+    let (admin_token, project_key, ca_cert) = secrets(data_dir, &info_path)?;
+    let ca_pem = std::fs::read_to_string(&ca_cert).map_err(|e| format!("cannot read {ca_cert}: {e}"))?;
+    let runner_dir = data_dir.join("runner");
+
+    let mut config = RunnerConfig { listen: args.listen, data_dir: runner_dir.clone(), ..RunnerConfig::default() };
     config.project_keys = vec![project_key.clone()];
-    config.validate().map_err(|e| e.to_string())?;
     traceflow_runner::telemetry::init(&config.log);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let shutdown = server::shutdown_signal().map_err(|e| e.to_string())?;
-        let server = Server::bind(&config).await.map_err(|e| e.to_string())?;
-        let addr = server.local_addr().map_err(|e| e.to_string())?;
-        let info = UpInfo { ingest_url: format!("http://{addr}/v1/batch"), project_key };
-        let json = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
-        std::fs::write(&info_path, json).map_err(|e| format!("cannot write {}: {e}", info_path.display()))?;
-        println!("TRACEFLOW is up (runner only; the control plane arrives with the next release)");
-        println!("  ingest URL   {}", info.ingest_url);
-        println!("  project key  {}", info.project_key);
-        println!("  details in   {}", info_path.display());
-        println!("Send a batch:");
-        println!(
-            "  curl -s -X POST {} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"session_id\":\"demo-1\",\"seq\":1,\"events\":[{{\"type\":\"pageview\",\"ts\":1732265000000,\"url\":\"/\"}}]}}'",
-            info.ingest_url, info.project_key
-        );
-        println!("Press Ctrl-C to stop.");
-        server.run(shutdown).await;
+    runtime.block_on(async move {
+        let signal = runner_server::shutdown_signal().map_err(|e| e.to_string())?;
+        let control_plane = traceflow_cp::Server::bind(ServeOptions::new(cp_dir(data_dir), args.control_plane_listen))
+            .await
+            .map_err(|e| e.to_string())?;
+        let cp_addr = control_plane.local_addr().map_err(|e| e.to_string())?;
+        let cp_url = format!("https://{cp_addr}");
+        let (cp_stop, cp_stopped) = tokio::sync::oneshot::channel::<()>();
+        let cp_task = tokio::spawn(control_plane.run(async {
+            let _ = cp_stopped.await;
+        }));
+
+        if !Identity::exists(&runner_dir) {
+            enroll_runner(&runner_dir, &cp_url, &admin_token, &ca_pem).await?;
+        }
+        // The control plane may listen elsewhere than when the runner enrolled (e.g. another --control-plane-listen).
+        config.upload.control_plane_url = Some(cp_url.clone());
+        config.validate().map_err(|e| e.to_string())?;
+        let runner = RunnerServer::bind(&config).await.map_err(|e| e.to_string())?;
+        let ingest_addr = runner.local_addr().map_err(|e| e.to_string())?;
+        let (runner_stop, runner_stopped) = tokio::sync::oneshot::channel::<()>();
+        let runner_task = tokio::spawn(runner.run(async {
+            let _ = runner_stopped.await;
+        }));
+
+        let info = UpInfo {
+            ingest_url: format!("http://{ingest_addr}/v1/batch"),
+            project_key,
+            admin_url: cp_url.clone(),
+            admin_token,
+            ca_cert,
+            control_plane_url: cp_url,
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| e.to_string())?;
+        traceflow_certs::write_private(&info_path, &json)
+            .map_err(|e| format!("cannot write {}: {e}", info_path.display()))?;
+        print_banner(&info, &info_path);
+
+        signal.await;
+        let _ = runner_stop.send(());
+        let _ = runner_task.await;
+        let _ = cp_stop.send(());
+        let _ = cp_task.await;
+        println!("stopped; everything is kept in {}", data_dir.display());
         Ok(())
     })
+}
+
+fn print_banner(info: &UpInfo, info_path: &Path) {
+    use std::io::Write;
+    println!("TRACEFLOW is up: runner and control plane, connected over mTLS");
+    println!("  ingest URL         {}", info.ingest_url);
+    println!("  project key        {}", info.project_key);
+    println!("  admin URL          {}", info.admin_url);
+    println!("  admin token        {}", info.admin_token);
+    println!("  CA certificate     {}", info.ca_cert);
+    println!("  details in         {}", info_path.display());
+    println!("Send a batch:");
+    println!(
+        "  curl -s -X POST {} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"session_id\":\"demo-1\",\"seq\":1,\"events\":[{{\"type\":\"pageview\",\"ts\":1732265000000,\"url\":\"/\"}}]}}'",
+        info.ingest_url, info.project_key
+    );
+    println!("Read it back from the control plane:");
+    println!(
+        "  curl -s --cacert {} -H 'Authorization: Bearer {}' {}/v1/admin/sessions/demo-1/events",
+        info.ca_cert, info.admin_token, info.admin_url
+    );
+    println!("Press Ctrl-C to stop.");
+    let _ = std::io::stdout().flush();
 }
