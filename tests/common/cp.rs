@@ -34,11 +34,17 @@ impl ControlPlane {
             .expect("run traceflow-cp init");
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
         let init: serde_json::Value = serde_json::from_slice(&out.stdout).expect("init --json prints JSON");
-        let ca_path = init["ca_cert"].as_str().expect("ca_cert").to_string();
+        let ca_cert = init["ca_cert"].as_str().expect("ca_cert").to_string();
+        // `ca_cert` is the PEM itself; older builds gave a path.
+        let ca_pem = if ca_cert.starts_with("-----BEGIN") {
+            ca_cert
+        } else {
+            std::fs::read_to_string(&ca_cert).expect("read CA")
+        };
         let mut cp = ControlPlane {
             data_dir: data_dir.to_path_buf(),
             admin_token: init["admin_token"].as_str().expect("admin_token").to_string(),
-            ca_pem: std::fs::read_to_string(&ca_path).expect("read CA"),
+            ca_pem,
             addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
