@@ -358,3 +358,42 @@ async fn admin_token_is_required() {
     let (status, answer) = cp.admin("GET", "/v1/admin/sessions?limit=0", Value::Null).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_request")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_beyond_the_limit_get_503_with_retry_after() {
+    let cp = ControlPlane::start_with("limit", &["--max-uploads", "1"]);
+    let runner = Arc::new(cp.enroll().await);
+    // Big, barely compressible records keep each upload busy long enough to overlap.
+    let payload: String = (0..1 << 20).map(|_| char::from(b'a' + fastrand::u8(..26))).collect();
+    let json =
+        serde_json::to_vec(&json!({"session_id": "s", "seq": 0, "events": [], "replay": [], "pad": payload})).unwrap();
+    let uploads: Vec<_> = (0..12u64)
+        .map(|n| {
+            let meta = traceflow_shared::RecordMeta {
+                project: "p".into(),
+                session_id: format!("s{n}"),
+                seq: 0,
+                received_at_ms: 1,
+                events: 0,
+                replay: 0,
+            };
+            let body = chunk(&[traceflow_shared::Record::new(meta, traceflow_shared::Codec::Zstd, 1, &json).unwrap()]);
+            let runner = runner.clone();
+            tokio::spawn(async move { runner.upload(&format!("{}/{n}", runner.id), body).await })
+        })
+        .collect();
+    let (mut stored, mut refused) = (0, 0);
+    for upload in uploads {
+        let response = upload.await.unwrap();
+        match response.status {
+            200 => stored += 1,
+            503 => {
+                assert_eq!(error_code(&response), "unavailable");
+                assert_eq!(response.header("retry-after"), Some("1"));
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    assert!(stored >= 1 && refused >= 1, "stored {stored}, refused {refused}");
+}
