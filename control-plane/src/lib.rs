@@ -2,7 +2,8 @@
 //!
 //! In the data flow it is the last hop. [`data_dir`] creates and loads what `traceflow-cp init` makes (the CA, the
 //! server certificate, the policy-signing key, the first tenant and admin token); [`enroll`] turns enrollment
-//! tokens and runner CSRs into client certificates; [`receiver`] verifies uploaded chunks and stores their batches
+//! tokens and runner CSRs into client certificates (and renews them); [`runners`] identifies runners by their
+//! certificate and records their check-ins; [`receiver`] verifies uploaded chunks and stores their batches
 //! exactly once with a group-commit flush before answering; [`admin`] serves sessions, runners and enrollment tokens
 //! to admins. [`server`] puts these behind one TLS 1.3 listener and maps each layer's errors to answers once
 //! ([`error`]); [`store`] is the only module that knows the storage engine (sled). [`admin_client`] is the admin
@@ -31,7 +32,8 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// `prefix` + 32 lowercase base32 characters (160 random bits): enrollment and admin tokens, runner ids.
+/// `prefix` + lowercase base32 of `bytes` random bytes: enrollment and admin tokens (20 bytes, 32 characters),
+/// runner ids (10 bytes, 16 characters).
 pub(crate) fn random_id(prefix: &str, bytes: usize) -> Result<String, ring::error::Unspecified> {
     use ring::rand::SecureRandom;
     let mut random = vec![0u8; bytes];
