@@ -24,7 +24,7 @@ pub struct Enrollment {
     store: Arc<Store>,
     ca: Ca,
     policy_public_key: String,
-    runner_cert_days: u32,
+    runner_cert_ttl: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -78,8 +78,13 @@ pub fn is_enrollment_token(token: &str) -> bool {
 }
 
 impl Enrollment {
-    pub fn new(store: Arc<Store>, ca: Ca, policy_public_key: String, runner_cert_days: u32) -> Enrollment {
-        Enrollment { store, ca, policy_public_key, runner_cert_days }
+    pub fn new(
+        store: Arc<Store>,
+        ca: Ca,
+        policy_public_key: String,
+        runner_cert_ttl: std::time::Duration,
+    ) -> Enrollment {
+        Enrollment { store, ca, policy_public_key, runner_cert_ttl }
     }
 
     /// `POST /v1/enroll`.
@@ -245,7 +250,7 @@ impl Enrollment {
     }
 
     fn sign(&self, csr_pem: &str, tenant: &str, runner_id: &str, now: u64) -> Result<IssuedCert, ApiError> {
-        let not_after = now + u64::from(self.runner_cert_days) * 86_400_000;
+        let not_after = now + self.runner_cert_ttl.as_millis() as u64;
         self.ca.sign_runner_csr(csr_pem, tenant, runner_id, now.saturating_sub(CLOCK_SKEW_MS), not_after).map_err(|e| {
             match e {
                 CertError::InvalidCsr(reason) => ApiError::InvalidCsr(reason),
@@ -289,7 +294,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = Arc::new(Store::open(&dir, 4 << 20).unwrap());
         let ca = Ca::generate("ca", 30).unwrap();
-        (Arc::new(Enrollment::new(store, ca, "cGs=".into(), 30)), dir)
+        (Arc::new(Enrollment::new(store, ca, "cGs=".into(), std::time::Duration::from_secs(30 * 86_400))), dir)
     }
 
     fn request(token: &str) -> Vec<u8> {

@@ -65,9 +65,10 @@ struct ServeArgs {
     data_dir: PathBuf,
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: SocketAddr,
-    /// Validity of runner certificates issued at enrollment and renewal.
-    #[arg(long, default_value_t = 30)]
-    runner_cert_days: u32,
+    /// Validity of runner certificates issued at enrollment and renewal (30s, 15m, 1h, 30d); runners renew
+    /// at two thirds of it.
+    #[arg(long, default_value = "30d", value_parser = traceflow_cp::admin_client::parse_ttl)]
+    runner_cert_ttl: u64,
     /// How long runners wait between check-ins.
     #[arg(long, default_value_t = 30_000)]
     poll_after_ms: u64,
@@ -218,7 +219,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(message) => return fail(&message, 1),
     };
     let mut options = ServeOptions::new(args.data_dir, args.listen);
-    options.runner_cert_days = args.runner_cert_days;
+    options.runner_cert_ttl = std::time::Duration::from_secs(args.runner_cert_ttl);
     options.poll_after_ms = args.poll_after_ms;
     options.max_uploads = args.max_uploads.max(1);
     runtime.block_on(async {

@@ -56,7 +56,7 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     /// Validity of runner certificates issued at enrollment and renewal.
-    pub runner_cert_days: u32,
+    pub runner_cert_ttl: Duration,
     /// `poll_after_ms` answered to check-ins.
     pub poll_after_ms: u64,
     /// Uploads received or committed at once; beyond that, 503 with Retry-After.
@@ -77,7 +77,7 @@ impl ServeOptions {
         ServeOptions {
             data_dir: data_dir.into(),
             listen,
-            runner_cert_days: 30,
+            runner_cert_ttl: Duration::from_secs(30 * 86_400),
             poll_after_ms: 30_000,
             max_uploads: 64,
             upload_memory_bytes: 1024 * 1024 * 1024,
@@ -132,7 +132,7 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let committer = Committer::start(store.clone(), metrics.clone()).map_err(ServerError::Thread)?;
         let policy_key = loaded.policy_public_key_base64();
-        let enrollment = Enrollment::new(store.clone(), loaded.ca, policy_key, options.runner_cert_days);
+        let enrollment = Enrollment::new(store.clone(), loaded.ca, policy_key, options.runner_cert_ttl);
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
