@@ -1,7 +1,9 @@
 //! `traceflow`: the workspace's front door. `up` runs the product locally on the embedded default,
-//! `loadgen` drives a runner with realistic SDK traffic, and `bench` measures a runner with it.
+//! `loadgen` drives a runner with realistic SDK traffic, `bench` measures a runner with it, and `bench-drain`
+//! measures how fast a runner drains into the control plane after an outage.
 
 mod bench;
+mod drain;
 mod loadgen;
 mod up;
 
@@ -20,12 +22,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run TRACEFLOW locally on the embedded default (a runner on this machine); Ctrl-C stops it.
+    /// Run TRACEFLOW locally on the embedded default (control plane and runner); Ctrl-C stops it.
     Up(up::UpArgs),
     /// Send realistic SDK traffic to a runner and report accepted MB/s, events/s and ack latency.
     Loadgen(LoadgenArgs),
     /// Start a runner, measure its maximum throughput and its latency at half that rate, report RSS.
     Bench(bench::BenchArgs),
+    /// Buffer traffic while the control plane is down, bring it back, and time the drain over mTLS.
+    BenchDrain(drain::DrainArgs),
 }
 
 #[derive(Args, Clone)]
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Bench(args) => bench::run(args),
+        Command::BenchDrain(args) => drain::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
