@@ -6,6 +6,28 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod checksum;
+mod config;
+mod context;
+mod detect;
+mod engine;
+mod entity;
+mod fields;
+mod json;
+mod jsonstr;
+mod names;
+mod number;
+mod replace;
+
+pub use config::{
+    ConfigError, ConfigErrorKind, ConfigErrors, CustomPattern, Dictionary, FieldRule, PiiConfig, MAX_CUSTOM_PATTERNS,
+    MAX_DICTIONARIES, MAX_DICTIONARY_WORDS, MAX_REGEX_LEN, MAX_REGEX_NFA_BYTES,
+};
+pub use engine::{Engine, ScrubStats};
+pub use entity::{Detection, Entity};
+pub use json::{ScrubError, MAX_DEPTH};
+pub use replace::{is_replacement, mask};
+
 /// What happens to a detected value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

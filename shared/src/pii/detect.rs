@@ -1,0 +1,723 @@
+//! Free-text detection: one multi-pattern regex pass proposes candidates, validators decide.
+//!
+//! The built-in patterns are deliberately coarse ("a run of digits and separators", "a word with `@`"), so the
+//! lazy DFA stays small and fast; what makes a run a card, a phone or an Aadhaar number is decided in code
+//! (issuer prefixes, Luhn, Verhoeff, mod-97, digit-count rules, context keywords). Custom patterns join the same
+//! pass ahead of the built-ins; dictionaries run as one Aho-Corasick automaton. A byte-class mask of each string
+//! decides cheaply whether the regex pass can find anything at all.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex_automata::{meta, nfa::thompson::WhichCaptures, Input};
+
+use super::checksum;
+use super::context::{word_at, Context};
+use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
+use super::replace::is_replacement;
+use super::{Action, Entity};
+
+/// Detections weaker than this are not reported.
+pub const MIN_CONFIDENCE: f32 = 0.5;
+
+/// Byte classes of a string, OR-ed into one mask; a pattern runs only on strings whose mask can hold it.
+pub mod class {
+    pub const DIGIT: u8 = 1;
+    pub const AT: u8 = 2;
+    pub const COLON: u8 = 4;
+    pub const EQ: u8 = 8;
+    pub const UPPER: u8 = 16;
+    pub const DOT: u8 = 32;
+    pub const LOWER: u8 = 64;
+    pub const HIGH: u8 = 128;
+}
+
+/// Class of every byte; `"` and `\` are 0 here, the JSON scanner handles them itself.
+pub static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'0'..=b'9' => class::DIGIT,
+            b'@' => class::AT,
+            b':' => class::COLON,
+            b'=' => class::EQ,
+            b'A'..=b'Z' => class::UPPER,
+            b'.' => class::DOT,
+            b'a'..=b'z' => class::LOWER,
+            0x80..=0xff => class::HIGH,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Byte-class mask of `text`.
+pub fn class_mask(text: &[u8]) -> u8 {
+    text.iter().fold(0, |m, &b| m | CLASS[usize::from(b)])
+}
+
+/// A built-in candidate pattern. Order is priority: for candidates starting at the same byte, the first wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Candidate {
+    Jwt,
+    UrlUserinfo,
+    UrlParam,
+    KnownSecret,
+    SecretKv,
+    Bearer,
+    EmailUpi,
+    Gstin,
+    Iban,
+    Pan,
+    Ifsc,
+    Mac,
+    Ipv6,
+    Number,
+    NameContext,
+}
+
+const URL_PARAM_NAMES: &str = "access_token|id_token|refresh_token|auth_token|token|password|passwd|pwd|pass|\
+secret|client_secret|api_key|apikey|api-key|key|session|session_id|sessionid|sid|jsessionid|phpsessid|auth|\
+authorization|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token|otp|email|e-mail|mail|phone|\
+mobile|ssn|aadhaar|pan|card|cardnumber";
+
+const SECRET_KEYS: &str = "password|passwd|passphrase|pwd|secret|client_secret|client-secret|api_key|api-key|\
+apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_token|refresh_token|token|\
+session_id|sessionid|otp|pin|authorization";
+
+impl Candidate {
+    pub const ALL: [Candidate; 15] = [
+        Candidate::Jwt,
+        Candidate::UrlUserinfo,
+        Candidate::UrlParam,
+        Candidate::KnownSecret,
+        Candidate::SecretKv,
+        Candidate::Bearer,
+        Candidate::EmailUpi,
+        Candidate::Gstin,
+        Candidate::Iban,
+        Candidate::Pan,
+        Candidate::Ifsc,
+        Candidate::Mac,
+        Candidate::Ipv6,
+        Candidate::Number,
+        Candidate::NameContext,
+    ];
+
+    /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
+    pub fn regex(self) -> String {
+        match self {
+            Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
+            Candidate::UrlUserinfo => {
+                r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~%!$&'()*+,;=-]+:[A-Za-z0-9._~%!$&'()*+,;=-]+@".into()
+            }
+            Candidate::UrlParam => format!(r"[?&#;](?i-u:{URL_PARAM_NAMES})=[A-Za-z0-9._~%+!$'()*,:@/=-]+"),
+            Candidate::KnownSecret => concat!(
+                r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}",
+                r"|xox[abprs]-[A-Za-z0-9-]{10,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}"
+            )
+            .into(),
+            Candidate::SecretKv => {
+                format!(r#"(?i-u:{SECRET_KEYS})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?[A-Za-z0-9_~+/=.!@#$%^*-]{{4,}}"#)
+            }
+            Candidate::Bearer => r"(?i-u:bearer)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
+            Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
+            Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
+            Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
+            Candidate::Pan => r"[A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z]".into(),
+            Candidate::Ifsc => r"[A-Z]{4}0[A-Z0-9]{6}".into(),
+            Candidate::Mac => {
+                r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
+            }
+            Candidate::Ipv6 => {
+                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?"
+                    .into()
+            }
+            Candidate::Number => r"[+(]?[0-9](?:[ ./-]?\(?[0-9]|\)[ ./-]?[0-9])*".into(),
+            Candidate::NameContext => concat!(
+                r"(?:(?-u:\b)(?i-u:name)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
+                r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
+                r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
+            )
+            .into(),
+        }
+    }
+
+    /// Entities this candidate can produce.
+    pub fn entities(self) -> u32 {
+        use Entity as E;
+        match self {
+            Candidate::Jwt => E::Jwt.bit(),
+            Candidate::UrlUserinfo => E::UrlCredential.bit(),
+            Candidate::UrlParam => {
+                E::UrlCredential.bit()
+                    | E::Email.bit()
+                    | E::Phone.bit()
+                    | E::Ssn.bit()
+                    | E::Aadhaar.bit()
+                    | E::Pan.bit()
+                    | E::Card.bit()
+            }
+            Candidate::KnownSecret | Candidate::SecretKv | Candidate::Bearer => E::Secret.bit(),
+            Candidate::EmailUpi => E::Email.bit() | E::Upi.bit(),
+            Candidate::Gstin => E::Gstin.bit(),
+            Candidate::Iban => E::Iban.bit(),
+            Candidate::Pan => E::Pan.bit(),
+            Candidate::Ifsc => E::Ifsc.bit(),
+            Candidate::Mac => E::Mac.bit(),
+            Candidate::Ipv6 => E::Ip.bit(),
+            Candidate::Number => {
+                E::Card.bit() | E::Phone.bit() | E::Aadhaar.bit() | E::Ssn.bit() | E::Ip.bit() | E::Dob.bit()
+            }
+            Candidate::NameContext => E::Name.bit(),
+        }
+    }
+
+    /// Whether a string with byte-class mask `m` can contain this candidate.
+    pub fn possible(self, m: u8) -> bool {
+        use class::*;
+        let all = |bits: u8| m & bits == bits;
+        let any = |bits: u8| m & bits != 0;
+        match self {
+            Candidate::Jwt => all(DOT | UPPER | LOWER),
+            Candidate::UrlUserinfo => all(COLON | AT),
+            Candidate::UrlParam => any(EQ),
+            Candidate::KnownSecret | Candidate::Bearer => any(UPPER | DIGIT),
+            Candidate::SecretKv => any(COLON | EQ),
+            Candidate::EmailUpi => any(AT),
+            Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
+            Candidate::Mac => any(DIGIT | COLON),
+            Candidate::Ipv6 => any(COLON),
+            Candidate::Number => any(DIGIT),
+            Candidate::NameContext => all(UPPER | LOWER),
+        }
+    }
+}
+
+/// What a pattern of the combined regex is.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Builtin(Candidate),
+    Custom(usize),
+}
+
+/// A detection plus the action its rule imposes, if any.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Found {
+    pub entity: Entity,
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+    pub action: Option<Action>,
+}
+
+/// A compiled custom pattern's rule (its regex lives in the combined regex).
+#[derive(Clone, Debug)]
+pub struct CustomRule {
+    pub regex: String,
+    pub entity: Entity,
+    pub action: Option<Action>,
+    /// Lowercase context words; empty means none needed.
+    pub context: Vec<Vec<u8>>,
+}
+
+/// A compiled dictionary set: one automaton per case mode, each pattern mapped to entity and action.
+#[derive(Clone, Debug)]
+struct Words {
+    automaton: AhoCorasick,
+    rules: Vec<(Entity, Option<Action>)>,
+}
+
+/// A dictionary's words with the entity and action they stand for.
+pub struct WordList<'a> {
+    pub words: &'a [String],
+    pub entity: Entity,
+    pub action: Option<Action>,
+    pub case_sensitive: bool,
+}
+
+/// The free-text detector: combined regex, validators, dictionaries, context keywords.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    regex: Option<meta::Regex>,
+    kinds: Vec<Kind>,
+    /// By byte-class mask: whether the regex pass can find anything.
+    run: Box<[bool; 256]>,
+    /// Built-in entities reported in free text.
+    pub(super) enabled: u32,
+    customs: Vec<CustomRule>,
+    words: Vec<Words>,
+    pub(super) context: Context,
+    first_names: HashSet<&'static str>,
+    surnames: HashSet<&'static str>,
+}
+
+/// Why the combined regex could not be built (custom patterns are checked one by one before this).
+#[derive(Debug)]
+pub struct BuildError(pub String);
+
+impl Detector {
+    /// Builds the detector for the built-in entities in `enabled`, plus custom patterns and dictionaries.
+    pub fn new(enabled: u32, customs: Vec<CustomRule>, lists: &[WordList<'_>]) -> Result<Detector, BuildError> {
+        let mut patterns = Vec::new();
+        let mut kinds = Vec::new();
+        for (i, rule) in customs.iter().enumerate() {
+            patterns.push(rule.regex.clone());
+            kinds.push(Kind::Custom(i));
+        }
+        let candidates: Vec<Candidate> =
+            Candidate::ALL.into_iter().filter(|c| c.entities() & enabled != 0).collect();
+        for &c in &candidates {
+            patterns.push(c.regex());
+            kinds.push(Kind::Builtin(c));
+        }
+        let regex = if patterns.is_empty() {
+            None
+        } else {
+            let config = meta::Config::new()
+                .which_captures(WhichCaptures::Implicit)
+                .nfa_size_limit(Some(64 << 20))
+                .hybrid_cache_capacity(16 << 20);
+            let regex = meta::Regex::builder().configure(config).build_many(&patterns);
+            Some(regex.map_err(|e| BuildError(e.to_string()))?)
+        };
+        let mut run = Box::new([false; 256]);
+        for (m, slot) in run.iter_mut().enumerate() {
+            let m = m as u8;
+            *slot = (!customs.is_empty() && m != 0) || candidates.iter().any(|c| c.possible(m));
+        }
+        let mut words = Vec::new();
+        for case_sensitive in [false, true] {
+            let lists: Vec<&WordList<'_>> = lists.iter().filter(|l| l.case_sensitive == case_sensitive).collect();
+            if lists.is_empty() {
+                continue;
+            }
+            let mut all = Vec::new();
+            let mut rules = Vec::new();
+            for list in lists {
+                for w in list.words {
+                    all.push(w.trim().to_string());
+                    rules.push((list.entity, list.action));
+                }
+            }
+            let automaton = AhoCorasick::builder()
+                .ascii_case_insensitive(!case_sensitive)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&all)
+                .map_err(|e| BuildError(e.to_string()))?;
+            words.push(Words { automaton, rules });
+        }
+        Ok(Detector {
+            regex,
+            kinds,
+            run,
+            enabled,
+            customs,
+            words,
+            context: Context::new(),
+            first_names: FIRST_NAMES.iter().copied().collect(),
+            surnames: SURNAMES.iter().copied().collect(),
+        })
+    }
+
+    /// Whether a string with this byte-class mask could hold anything this detector finds.
+    #[inline]
+    pub fn worth_scanning(&self, mask: u8) -> bool {
+        self.run[usize::from(mask)] || (!self.words.is_empty() && mask != 0)
+    }
+
+    /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
+    /// sorted by start and non-overlapping.
+    pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
+        out.clear();
+        if let Some(regex) = &self.regex {
+            if self.run[usize::from(mask)] {
+                let mut at = 0;
+                while at < hay.len() {
+                    let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else { break };
+                    let kind = self.kinds[m.pattern().as_usize()];
+                    let end = self.classify(kind, hay, m.start(), m.end(), extra, out);
+                    at = end.max(m.end()).max(m.start() + 1);
+                }
+            }
+        }
+        if !self.words.is_empty() && mask != 0 {
+            self.find_words(hay, out);
+        }
+    }
+
+    fn find_words(&self, hay: &[u8], out: &mut Vec<Found>) {
+        let before = out.len();
+        for words in &self.words {
+            for m in words.automaton.find_iter(hay) {
+                let (s, e) = (m.start(), m.end());
+                if glued(hay, s, e) || out[..before].iter().any(|f| f.start < e && s < f.end) {
+                    continue;
+                }
+                let (entity, action) = words.rules[m.pattern().as_usize()];
+                out.push(Found { entity, start: s, end: e, confidence: 0.9, action });
+            }
+        }
+        if out.len() > before {
+            out.sort_by_key(|f| f.start);
+            // Two dictionaries may overlap each other; keep the first.
+            let mut last_end = 0;
+            out.retain(|f| {
+                let keep = f.start >= last_end;
+                if keep {
+                    last_end = f.end;
+                }
+                keep
+            });
+        }
+    }
+
+    pub(super) fn wants(&self, entity: Entity) -> bool {
+        self.enabled & entity.bit() != 0
+    }
+
+    pub(super) fn push(&self, out: &mut Vec<Found>, entity: Entity, start: usize, end: usize, confidence: f32) {
+        if self.wants(entity) && confidence >= MIN_CONFIDENCE && start < end {
+            out.push(Found { entity, start, end, confidence: confidence.min(1.0), action: None });
+        }
+    }
+
+    /// Validates one candidate; returns how far it consumed the haystack.
+    fn classify(&self, kind: Kind, hay: &[u8], s: usize, e: usize, extra: u32, out: &mut Vec<Found>) -> usize {
+        let ctx = |entity: Entity| (extra | self.context.around(hay, s, e)) & entity.bit() != 0;
+        let bonus = |entity: Entity| if ctx(entity) { 0.05 } else { 0.0 };
+        let c = match kind {
+            Kind::Custom(i) => {
+                let rule = &self.customs[i];
+                if rule.context.is_empty() || self.custom_context(hay, s, e, &rule.context) {
+                    out.push(Found { entity: rule.entity, start: s, end: e, confidence: 0.9, action: rule.action });
+                }
+                return e;
+            }
+            Kind::Builtin(c) => c,
+        };
+        match c {
+            Candidate::Jwt => {
+                let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+                if !(s > 0 && b64(hay[s - 1])) {
+                    self.push(out, Entity::Jwt, s, e, 0.95);
+                }
+            }
+            Candidate::UrlUserinfo => {
+                if let Some(p) = find(&hay[s..e], b"://") {
+                    let (us, ue) = (s + p + 3, e - 1);
+                    if !is_replacement(&hay[us..ue]) {
+                        self.push(out, Entity::UrlCredential, us, ue, 0.95);
+                    }
+                }
+            }
+            Candidate::UrlParam => {
+                let Some(eq) = hay[s..e].iter().position(|&b| b == b'=').map(|p| s + p) else { return e };
+                let mut ve = e;
+                while ve > eq + 1 && matches!(hay[ve - 1], b'.' | b',' | b')' | b';' | b':' | b'\'' | b'!') {
+                    ve -= 1;
+                }
+                let value = &hay[eq + 1..ve];
+                if !value.is_empty() && !is_replacement(value) {
+                    self.push(out, param_entity(&hay[s + 1..eq]), eq + 1, ve, 0.9);
+                }
+            }
+            Candidate::KnownSecret => {
+                if !(s > 0 && hay[s - 1].is_ascii_alphanumeric()) {
+                    self.push(out, Entity::Secret, s, e, 0.95);
+                }
+            }
+            Candidate::SecretKv => return self.secret_kv(hay, s, e, out),
+            Candidate::Bearer => {
+                if !(s > 0 && hay[s - 1].is_ascii_alphabetic()) {
+                    let mut v = s + 6;
+                    while v < e && matches!(hay[v], b' ' | b'\t') {
+                        v += 1;
+                    }
+                    if !is_replacement(&hay[v..e]) {
+                        self.push(out, Entity::Secret, v, e, 0.9);
+                    }
+                }
+            }
+            Candidate::EmailUpi => self.email_upi(hay, s, e, &ctx, out),
+            Candidate::Gstin => {
+                if !glued(hay, s, e) && checksum::gstin(&hay[s..e]) {
+                    self.push(out, Entity::Gstin, s, e, 0.95 + bonus(Entity::Gstin));
+                }
+            }
+            Candidate::Iban => return self.iban(hay, s, e, out),
+            Candidate::Pan => {
+                if !glued(hay, s, e) && checksum::pan_shape(&hay[s..e]) {
+                    self.push(out, Entity::Pan, s, e, 0.85 + 2.0 * bonus(Entity::Pan));
+                }
+            }
+            Candidate::Ifsc => {
+                if !glued(hay, s, e) {
+                    let known = IFSC_BANKS.iter().any(|b| b.as_bytes() == &hay[s..s + 4]);
+                    let confidence = if known { 0.85 + bonus(Entity::Ifsc) } else if ctx(Entity::Ifsc) { 0.8 } else { 0.0 };
+                    self.push(out, Entity::Ifsc, s, e, confidence);
+                }
+            }
+            Candidate::Mac => {
+                let mac = &hay[s..e];
+                let edge = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'.');
+                let glued = (s > 0 && edge(hay[s - 1])) || hay.get(e).is_some_and(|&b| edge(b));
+                let seps: Vec<u8> = mac.iter().copied().filter(|b| !b.is_ascii_hexdigit()).collect();
+                let uniform = seps.windows(2).all(|w| w[0] == w[1]);
+                let trivial = mac.iter().filter(|b| b.is_ascii_hexdigit()).all(|&b| b == b'0')
+                    || mac.iter().filter(|b| b.is_ascii_hexdigit()).all(|&b| b == b'f' || b == b'F');
+                if !glued && uniform && !trivial {
+                    self.push(out, Entity::Mac, s, e, 0.9);
+                }
+            }
+            Candidate::Ipv6 => {
+                let text = &hay[s..e];
+                let edge = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.');
+                let glued = (s > 0 && edge(hay[s - 1])) || hay.get(e).is_some_and(|&b| edge(b));
+                let parses = std::str::from_utf8(text).ok().and_then(|t| t.parse::<std::net::Ipv6Addr>().ok());
+                if !glued && text.len() >= 6 && text.iter().any(u8::is_ascii_digit) && parses.is_some() {
+                    self.push(out, Entity::Ip, s, e, 0.85);
+                }
+            }
+            Candidate::Number => self.numbers(hay, s, e, extra, out),
+            Candidate::NameContext => self.name_context(hay, s, e, out),
+        }
+        e
+    }
+
+    fn custom_context(&self, hay: &[u8], s: usize, e: usize, words: &[Vec<u8>]) -> bool {
+        use super::context::{WINDOW_AFTER, WINDOW_BEFORE};
+        let window = |from: usize, to: usize| &hay[from..to];
+        let before = window(s.saturating_sub(WINDOW_BEFORE), s);
+        let after = window(e, hay.len().min(e + WINDOW_AFTER));
+        words.iter().any(|w| contains_word(before, w) || contains_word(after, w))
+    }
+
+    fn secret_kv(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) -> usize {
+        let mut k = s;
+        while k < e && (hay[k].is_ascii_alphanumeric() || hay[k] == b'_' || hay[k] == b'-') {
+            k += 1;
+        }
+        if s > 0 {
+            let p = hay[s - 1];
+            // CSS selectors (`.password:focus`, `#token`), template variables and prefixed words.
+            if matches!(p, b'.' | b'#' | b'[' | b'-' | b'$') || (p.is_ascii_alphabetic() && k - s < 5) {
+                return e;
+            }
+        }
+        let mut v = k;
+        if v < e && matches!(hay[v], b'"' | b'\'') {
+            v += 1;
+        }
+        while v < e && matches!(hay[v], b' ' | b'\t') {
+            v += 1;
+        }
+        let sep = hay[v];
+        v += 1;
+        let spaced = v < e && matches!(hay[v], b' ' | b'\t');
+        while v < e && matches!(hay[v], b' ' | b'\t') {
+            v += 1;
+        }
+        let quoted = v < e && matches!(hay[v], b'"' | b'\'');
+        if quoted {
+            v += 1;
+        }
+        let mut ve = e;
+        while ve > v && matches!(hay[ve - 1], b'.' | b'!') {
+            ve -= 1;
+        }
+        if ve <= v {
+            return e;
+        }
+        let value = &hay[v..ve];
+        if is_replacement(value) || value.iter().all(|&b| b == b'*') {
+            return e;
+        }
+        // `Authorization: Bearer <token>`: the credential is the next word.
+        let scheme = [&b"bearer"[..], b"basic", b"token", b"digest", b"negotiate"];
+        if scheme.iter().any(|w| value.eq_ignore_ascii_case(w)) {
+            let mut t = ve;
+            while t < hay.len() && matches!(hay[t], b' ' | b'\t') {
+                t += 1;
+            }
+            let ts = t;
+            while t < hay.len() && (hay[t].is_ascii_alphanumeric() || b"._~+/=-".contains(&hay[t])) {
+                t += 1;
+            }
+            if t - ts >= 8 && !is_replacement(&hay[ts..t]) {
+                self.push(out, Entity::Secret, ts, t, 0.9);
+                return t;
+            }
+            return e;
+        }
+        // Minified code: `token:function`, `password:e.value`; require a digit unless quoted or spaced.
+        let has_digit = value.iter().any(u8::is_ascii_digit);
+        if sep == b':' && !quoted && !spaced && !has_digit {
+            return e;
+        }
+        let code_words = [&b"function"[..], b"this", b"null", b"true", b"false", b"undefined", b"return", b"void"];
+        let member_path = value[0].is_ascii_alphabetic()
+            && value.contains(&b'.')
+            && !has_digit
+            && value.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        if code_words.iter().any(|w| value == *w) || member_path {
+            return e;
+        }
+        self.push(out, Entity::Secret, v, ve, 0.85);
+        e
+    }
+
+    fn email_upi(&self, hay: &[u8], s: usize, e: usize, ctx: &dyn Fn(Entity) -> bool, out: &mut Vec<Found>) {
+        let Some(at) = hay[s..e].iter().position(|&b| b == b'@').map(|p| s + p) else { return };
+        let mut ls = s;
+        while ls < at && !hay[ls].is_ascii_alphanumeric() {
+            ls += 1;
+        }
+        let local = &hay[ls..at];
+        if local.is_empty() || local.len() > 64 || find(local, b"..").is_some() {
+            return;
+        }
+        let domain = &hay[at + 1..e];
+        let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
+        let label_ok =
+            |l: &[u8]| !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-';
+        if !labels.iter().all(|l| label_ok(l)) {
+            return;
+        }
+        if labels.len() >= 2 {
+            let tld = labels[labels.len() - 1];
+            let retina = labels[0].len() >= 2
+                && labels[0].ends_with(b"x")
+                && labels[0][..labels[0].len() - 1].iter().all(u8::is_ascii_digit);
+            const FILE_TYPES: [&[u8]; 16] = [
+                b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"map", b"ico", b"woff",
+                b"woff2", b"ttf", b"json", b"avif", b"mjs",
+            ];
+            let file = FILE_TYPES.iter().any(|t| tld.eq_ignore_ascii_case(t));
+            if (2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic) && !retina && !file {
+                self.push(out, Entity::Email, ls, e, 0.95);
+            }
+        } else if local.len() >= 2 {
+            let handle = domain.to_ascii_lowercase();
+            let known = UPI_HANDLES.iter().any(|h| h.as_bytes() == handle.as_slice());
+            let confidence = if known { 0.9 } else if ctx(Entity::Upi) { 0.8 } else { 0.0 };
+            self.push(out, Entity::Upi, ls, e, confidence);
+        }
+    }
+
+    fn iban(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) -> usize {
+        if s > 0 && hay[s - 1].is_ascii_alphanumeric() {
+            return e;
+        }
+        let Some(len) = checksum::iban_length(&hay[s..s + 2]) else { return e };
+        let mut compact = [0u8; 34];
+        let mut n = 0;
+        let mut p = s;
+        while p < e && n < len {
+            if hay[p] != b' ' {
+                compact[n] = hay[p];
+                n += 1;
+            }
+            p += 1;
+        }
+        if n == len && !hay.get(p).is_some_and(u8::is_ascii_alphanumeric) && checksum::iban(&compact[..n]) {
+            self.push(out, Entity::Iban, s, p, 0.95);
+            return p;
+        }
+        e
+    }
+
+    fn name_context(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) {
+        // Skip the context part: "name", optional "is", separators; or a title / greeting.
+        let mut p = s;
+        let by_name = hay[s..e].len() >= 4 && hay[s..s + 4].eq_ignore_ascii_case(b"name");
+        if by_name {
+            p += 4;
+            while p < e && matches!(hay[p], b' ' | b'\t') {
+                p += 1;
+            }
+            if hay[p..e].starts_with(b"is") && hay.get(p + 2).is_some_and(|&b| b == b' ' || b == b'\t') {
+                p += 2;
+            }
+        } else {
+            while p < e && hay[p].is_ascii_alphabetic() {
+                p += 1;
+            }
+        }
+        let title = !by_name && !matches!(&hay[s..p], b"Hi" | b"Hello" | b"Dear");
+        while p < e && matches!(hay[p], b' ' | b'\t' | b':' | b'=' | b'-' | b'.' | b',') {
+            p += 1;
+        }
+        let mut words = [(0usize, 0usize); 3];
+        let mut n = 0;
+        let mut q = p;
+        while q < e && n < 3 {
+            let ws = q;
+            while q < e && hay[q].is_ascii_alphabetic() {
+                q += 1;
+            }
+            words[n] = (ws, q);
+            n += 1;
+            while q < e && matches!(hay[q], b' ' | b'\t') {
+                q += 1;
+            }
+        }
+        let lower = |w: (usize, usize)| std::str::from_utf8(&hay[w.0..w.1]).unwrap_or("").to_ascii_lowercase();
+        // Trailing words that are ordinary interface words end the name.
+        while n > 0 && NOT_NAMES.contains(&lower(words[n - 1]).as_str()) {
+            n -= 1;
+        }
+        if n == 0 || NOT_NAMES.contains(&lower(words[0]).as_str()) {
+            return;
+        }
+        let first = self.first_names.contains(lower(words[0]).as_str());
+        let any_known =
+            words[..n].iter().any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
+        let confident = first || ((by_name || title) && any_known);
+        if confident {
+            self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });
+        }
+    }
+}
+
+/// Whether `hay[s..e]` has a letter or digit glued on either side.
+pub fn glued(hay: &[u8], s: usize, e: usize) -> bool {
+    (s > 0 && hay[s - 1].is_ascii_alphanumeric()) || hay.get(e).is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// Position of `needle` in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether lowercase `word` occurs in `text` (ASCII case-insensitive) as a whole word.
+fn contains_word(text: &[u8], word: &[u8]) -> bool {
+    if word.is_empty() || text.len() < word.len() {
+        return false;
+    }
+    (0..=text.len() - word.len())
+        .any(|i| text[i..i + word.len()].eq_ignore_ascii_case(word) && word_at(text, i, i + word.len()))
+}
+
+/// Entity of a sensitive URL query parameter's value.
+fn param_entity(name: &[u8]) -> Entity {
+    let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
+    if is(b"email") || is(b"e-mail") || is(b"mail") {
+        Entity::Email
+    } else if is(b"phone") || is(b"mobile") {
+        Entity::Phone
+    } else if is(b"ssn") {
+        Entity::Ssn
+    } else if is(b"aadhaar") {
+        Entity::Aadhaar
+    } else if is(b"pan") {
+        Entity::Pan
+    } else if is(b"card") || is(b"cardnumber") {
+        Entity::Card
+    } else {
+        Entity::UrlCredential
+    }
+}

@@ -1,0 +1,383 @@
+//! Field names: which keys make a whole value an entity (`password`, `email`, `cardNumber`, …), which keys are
+//! never free text (ids, timestamps, coordinates), and which form-field names or types mark an input as
+//! sensitive. Keys are compared normalized: ASCII lowercase without `_`, `-`, `.` and spaces.
+
+use std::collections::HashMap;
+
+use super::{Action, Entity};
+
+/// How one string value is handled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Treat {
+    /// Left as it is, not scanned.
+    Skip,
+    /// Scanned as free text; detections take `action` if set, else their entity's action.
+    Scan { action: Option<Action> },
+    /// The whole value is `entity`, if `cond` holds.
+    Whole { entity: Entity, action: Option<Action>, cond: Cond },
+}
+
+impl Treat {
+    pub const SCAN: Treat = Treat::Scan { action: None };
+
+    pub fn whole(entity: Entity) -> Treat {
+        Treat::Whole { entity, action: None, cond: Cond::Always }
+    }
+}
+
+/// Condition on the value for a whole-value field rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cond {
+    Always,
+    /// 3–8 digits (a PIN, not a postal PIN code or a pin name).
+    ShortDigits,
+    /// Not itself a field label (`{"name": "email", "value": …}` names a field, not a person).
+    NotLabel,
+}
+
+use Entity as E;
+
+/// Built-in field rules: normalized key, entity, condition.
+const BUILTIN_FIELDS: &[(&str, Entity, Cond)] = &[
+    ("password", E::Secret, Cond::Always),
+    ("passwd", E::Secret, Cond::Always),
+    ("pwd", E::Secret, Cond::Always),
+    ("pass", E::Secret, Cond::Always),
+    ("passphrase", E::Secret, Cond::Always),
+    ("passcode", E::Secret, Cond::Always),
+    ("newpassword", E::Secret, Cond::Always),
+    ("oldpassword", E::Secret, Cond::Always),
+    ("currentpassword", E::Secret, Cond::Always),
+    ("confirmpassword", E::Secret, Cond::Always),
+    ("secret", E::Secret, Cond::Always),
+    ("clientsecret", E::Secret, Cond::Always),
+    ("apisecret", E::Secret, Cond::Always),
+    ("token", E::Secret, Cond::Always),
+    ("accesstoken", E::Secret, Cond::Always),
+    ("refreshtoken", E::Secret, Cond::Always),
+    ("idtoken", E::Secret, Cond::Always),
+    ("authtoken", E::Secret, Cond::Always),
+    ("apikey", E::Secret, Cond::Always),
+    ("xapikey", E::Secret, Cond::Always),
+    ("privatekey", E::Secret, Cond::Always),
+    ("authorization", E::Secret, Cond::Always),
+    ("cookie", E::Secret, Cond::Always),
+    ("setcookie", E::Secret, Cond::Always),
+    ("otp", E::Secret, Cond::Always),
+    ("onetimepassword", E::Secret, Cond::Always),
+    ("onetimecode", E::Secret, Cond::Always),
+    ("cvv", E::Secret, Cond::Always),
+    ("cvv2", E::Secret, Cond::Always),
+    ("cvc", E::Secret, Cond::Always),
+    ("cvc2", E::Secret, Cond::Always),
+    ("csc", E::Secret, Cond::Always),
+    ("cccsc", E::Secret, Cond::Always),
+    ("securitycode", E::Secret, Cond::Always),
+    ("cardcvv", E::Secret, Cond::Always),
+    ("mpin", E::Secret, Cond::Always),
+    ("upipin", E::Secret, Cond::Always),
+    ("atmpin", E::Secret, Cond::Always),
+    ("pin", E::Secret, Cond::ShortDigits),
+    ("card", E::Card, Cond::Always),
+    ("cardnumber", E::Card, Cond::Always),
+    ("cardno", E::Card, Cond::Always),
+    ("ccnumber", E::Card, Cond::Always),
+    ("ccnum", E::Card, Cond::Always),
+    ("creditcard", E::Card, Cond::Always),
+    ("creditcardnumber", E::Card, Cond::Always),
+    ("debitcard", E::Card, Cond::Always),
+    ("debitcardnumber", E::Card, Cond::Always),
+    ("iban", E::Iban, Cond::Always),
+    ("account", E::Account, Cond::Always),
+    ("accountnumber", E::Account, Cond::Always),
+    ("accountno", E::Account, Cond::Always),
+    ("acctno", E::Account, Cond::Always),
+    ("bankaccount", E::Account, Cond::Always),
+    ("bankaccountnumber", E::Account, Cond::Always),
+    ("ssn", E::Ssn, Cond::Always),
+    ("socialsecuritynumber", E::Ssn, Cond::Always),
+    ("aadhaar", E::Aadhaar, Cond::Always),
+    ("aadhar", E::Aadhaar, Cond::Always),
+    ("aadhaarnumber", E::Aadhaar, Cond::Always),
+    ("aadhaarno", E::Aadhaar, Cond::Always),
+    ("aadharnumber", E::Aadhaar, Cond::Always),
+    ("pan", E::Pan, Cond::Always),
+    ("pannumber", E::Pan, Cond::Always),
+    ("panno", E::Pan, Cond::Always),
+    ("pancard", E::Pan, Cond::Always),
+    ("ifsc", E::Ifsc, Cond::Always),
+    ("ifsccode", E::Ifsc, Cond::Always),
+    ("upi", E::Upi, Cond::Always),
+    ("upiid", E::Upi, Cond::Always),
+    ("vpa", E::Upi, Cond::Always),
+    ("gstin", E::Gstin, Cond::Always),
+    ("gst", E::Gstin, Cond::Always),
+    ("gstno", E::Gstin, Cond::Always),
+    ("gstnumber", E::Gstin, Cond::Always),
+    ("dob", E::Dob, Cond::Always),
+    ("dateofbirth", E::Dob, Cond::Always),
+    ("birthdate", E::Dob, Cond::Always),
+    ("birthday", E::Dob, Cond::Always),
+    ("bday", E::Dob, Cond::Always),
+    ("phone", E::Phone, Cond::Always),
+    ("phonenumber", E::Phone, Cond::Always),
+    ("phoneno", E::Phone, Cond::Always),
+    ("mobile", E::Phone, Cond::Always),
+    ("mobilenumber", E::Phone, Cond::Always),
+    ("mobileno", E::Phone, Cond::Always),
+    ("tel", E::Phone, Cond::Always),
+    ("telephone", E::Phone, Cond::Always),
+    ("cell", E::Phone, Cond::Always),
+    ("cellphone", E::Phone, Cond::Always),
+    ("contactnumber", E::Phone, Cond::Always),
+    ("whatsapp", E::Phone, Cond::Always),
+    ("msisdn", E::Phone, Cond::Always),
+    ("email", E::Email, Cond::Always),
+    ("emailaddress", E::Email, Cond::Always),
+    ("mail", E::Email, Cond::Always),
+    ("emailid", E::Email, Cond::Always),
+    ("useremail", E::Email, Cond::Always),
+    ("name", E::Name, Cond::NotLabel),
+    ("firstname", E::Name, Cond::Always),
+    ("lastname", E::Name, Cond::Always),
+    ("fullname", E::Name, Cond::Always),
+    ("middlename", E::Name, Cond::Always),
+    ("surname", E::Name, Cond::Always),
+    ("givenname", E::Name, Cond::Always),
+    ("familyname", E::Name, Cond::Always),
+    ("cardholder", E::Name, Cond::Always),
+    ("cardholdername", E::Name, Cond::Always),
+    ("nameoncard", E::Name, Cond::Always),
+    ("accountholder", E::Name, Cond::Always),
+    ("accountholdername", E::Name, Cond::Always),
+    ("holdername", E::Name, Cond::Always),
+    ("nominee", E::Name, Cond::Always),
+    ("fathername", E::Name, Cond::Always),
+    ("mothername", E::Name, Cond::Always),
+    ("spousename", E::Name, Cond::Always),
+    ("customername", E::Name, Cond::Always),
+    ("address", E::Address, Cond::Always),
+    ("street", E::Address, Cond::Always),
+    ("streetaddress", E::Address, Cond::Always),
+    ("addressline", E::Address, Cond::Always),
+    ("addressline1", E::Address, Cond::Always),
+    ("addressline2", E::Address, Cond::Always),
+    ("address1", E::Address, Cond::Always),
+    ("address2", E::Address, Cond::Always),
+    ("billingaddress", E::Address, Cond::Always),
+    ("shippingaddress", E::Address, Cond::Always),
+    ("zip", E::PostalCode, Cond::Always),
+    ("zipcode", E::PostalCode, Cond::Always),
+    ("postcode", E::PostalCode, Cond::Always),
+    ("postalcode", E::PostalCode, Cond::Always),
+    ("pincode", E::PostalCode, Cond::Always),
+    ("ipaddress", E::Ip, Cond::Always),
+    ("clientip", E::Ip, Cond::Always),
+    ("remoteip", E::Ip, Cond::Always),
+    ("remoteaddr", E::Ip, Cond::Always),
+    ("xforwardedfor", E::Ip, Cond::Always),
+    ("macaddress", E::Mac, Cond::Always),
+];
+
+/// Normalized keys whose values are ids, times, coordinates, sizes or counters: never free text.
+const SKIP_KEYS: &[&str] = &[
+    "id", "ids", "uuid", "guid", "ts", "timestamp", "time", "sentat", "seq", "x", "y", "z", "lat", "lng", "lon",
+    "latitude", "longitude", "width", "height", "w", "h", "count", "index", "idx", "offset", "timeoffset",
+    "top", "left", "right", "bottom", "duration", "delay", "nodeid", "parentid", "nextid", "previd", "rootid",
+    "sessionid", "visitorid", "useragent", "ua", "screen", "viewport", "sdk", "version", "hash", "checksum",
+    "sha", "sha256", "md5", "etag", "scrollx", "scrolly", "pagex", "pagey", "clientx", "clienty", "type",
+];
+
+/// Substrings of a form field's name, id or autocomplete token that mark its value as an entity.
+const HINT_PARTS: &[(&str, Entity)] = &[
+    ("password", E::Secret),
+    ("passwd", E::Secret),
+    ("passcode", E::Secret),
+    ("cvv", E::Secret),
+    ("cvc", E::Secret),
+    ("onetimecode", E::Secret),
+    ("token", E::Secret),
+    ("secret", E::Secret),
+    ("apikey", E::Secret),
+    ("email", E::Email),
+    ("phone", E::Phone),
+    ("mobile", E::Phone),
+    ("cardnumber", E::Card),
+    ("ccnumber", E::Card),
+    ("creditcard", E::Card),
+    ("aadhaar", E::Aadhaar),
+    ("aadhar", E::Aadhaar),
+    ("iban", E::Iban),
+    ("birth", E::Dob),
+    ("postalcode", E::PostalCode),
+    ("zipcode", E::PostalCode),
+    ("pincode", E::PostalCode),
+    ("address", E::Address),
+    ("street", E::Address),
+    ("firstname", E::Name),
+    ("lastname", E::Name),
+    ("fullname", E::Name),
+    ("givenname", E::Name),
+    ("familyname", E::Name),
+    ("surname", E::Name),
+    ("pannumber", E::Pan),
+    ("accountnumber", E::Account),
+    ("ifsc", E::Ifsc),
+    ("upiid", E::Upi),
+    ("gstin", E::Gstin),
+    ("telephone", E::Phone),
+];
+
+/// Longest normalized key considered.
+pub const MAX_KEY: usize = 64;
+
+/// Lowercases `key` and drops `_`, `-`, `.` and spaces into `buf`; `None` if the result would not fit.
+pub fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
+    let mut n = 0;
+    for &b in key {
+        if matches!(b, b'_' | b'-' | b'.' | b' ') {
+            continue;
+        }
+        if n == MAX_KEY {
+            return None;
+        }
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(&buf[..n])
+}
+
+/// Whether a key (raw and normalized) names an id, time, coordinate or counter.
+pub fn skip_key(raw: &[u8], norm: &[u8]) -> bool {
+    if SKIP_KEYS.iter().any(|k| k.as_bytes() == norm) {
+        return true;
+    }
+    let snake = [&b"_id"[..], b"-id", b"_ids", b"_at", b"_ts", b"_ms", b"_uuid"];
+    if snake.iter().any(|s| raw.len() > s.len() && raw.ends_with(s)) {
+        return true;
+    }
+    // camelCase: userId, orderIds, createdAt.
+    let camel = [&b"Id"[..], b"Ids", b"At", b"Uuid"];
+    camel.iter().any(|s| raw.len() > s.len() && raw.ends_with(s) && raw[raw.len() - s.len() - 1].is_ascii_lowercase())
+}
+
+/// Compiled field rules.
+#[derive(Clone, Debug)]
+pub struct Fields {
+    rules: HashMap<Box<[u8]>, Treat>,
+    /// Built-in entities hints may point to.
+    hint_entities: u32,
+}
+
+impl Fields {
+    /// Built-in rules (if `builtin`) whose entity is in `entities`, overridden by `custom` rules.
+    pub fn new(builtin: bool, entities: u32, custom: impl IntoIterator<Item = (String, Treat)>) -> Fields {
+        let mut rules = HashMap::new();
+        if builtin {
+            for &(key, entity, cond) in BUILTIN_FIELDS {
+                if entities & entity.bit() != 0 {
+                    rules.insert(key.as_bytes().into(), Treat::Whole { entity, action: None, cond });
+                }
+            }
+        }
+        for (key, treat) in custom {
+            rules.insert(key.into_bytes().into_boxed_slice(), treat);
+        }
+        Fields { rules, hint_entities: entities }
+    }
+
+    /// The rule for a normalized key.
+    #[inline]
+    pub fn lookup(&self, norm: &[u8]) -> Option<Treat> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        self.rules.get(norm).copied()
+    }
+
+    /// Whether a form field's name, id or autocomplete value (`user[email]`, `cc-number`,
+    /// `shipping street-address`) marks its value as an entity; returns the treatment of the value.
+    pub fn hint(&self, value: &[u8]) -> Option<Treat> {
+        let last_word = value.rsplit(|&b| b == b' ').next().unwrap_or(value);
+        let segment = last_word.rsplit(|&b| b == b'[').next().unwrap_or(last_word);
+        let mut buf = [0u8; MAX_KEY];
+        let mut n = 0;
+        for &b in segment {
+            if b.is_ascii_alphanumeric() {
+                if n == MAX_KEY {
+                    return None;
+                }
+                buf[n] = b.to_ascii_lowercase();
+                n += 1;
+            }
+        }
+        let norm = &buf[..n];
+        if norm.len() < 2 {
+            return None;
+        }
+        if let Some(treat @ Treat::Whole { .. }) = self.lookup(norm) {
+            return Some(match treat {
+                Treat::Whole { entity, action, .. } => Treat::Whole { entity, action, cond: Cond::Always },
+                other => other,
+            });
+        }
+        let part = HINT_PARTS.iter().find(|(p, _)| norm.windows(p.len()).any(|w| w == p.as_bytes()));
+        part.filter(|(_, e)| self.hint_entities & e.bit() != 0).map(|&(_, e)| Treat::whole(e))
+    }
+
+    /// Treatment of an input's value by its `type` attribute.
+    pub fn input_type(&self, value: &[u8]) -> Option<Treat> {
+        let entity = if value.eq_ignore_ascii_case(b"password") {
+            E::Secret
+        } else if value.eq_ignore_ascii_case(b"email") {
+            E::Email
+        } else if value.eq_ignore_ascii_case(b"tel") {
+            E::Phone
+        } else {
+            return None;
+        };
+        (self.hint_entities & entity.bit() != 0).then(|| Treat::whole(entity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Fields {
+        Fields::new(true, u32::MAX, [])
+    }
+
+    #[test]
+    fn normalizes_keys() {
+        let mut buf = [0; MAX_KEY];
+        assert_eq!(normalize(b"Card_Number", &mut buf), Some(&b"cardnumber"[..]));
+        assert_eq!(normalize(b"e-mail.address", &mut buf), Some(&b"emailaddress"[..]));
+        assert_eq!(normalize(&[b'a'; 65], &mut buf), None);
+    }
+
+    #[test]
+    fn skips_ids_and_times() {
+        let mut buf = [0; MAX_KEY];
+        for key in ["id", "user_id", "orderId", "sent_at", "createdAt", "timeOffset", "lat"] {
+            let norm = normalize(key.as_bytes(), &mut buf).unwrap().to_vec();
+            assert!(skip_key(key.as_bytes(), &norm), "{key}");
+        }
+        for key in ["paid", "email", "valid", "note"] {
+            let norm = normalize(key.as_bytes(), &mut buf).unwrap().to_vec();
+            assert!(!skip_key(key.as_bytes(), &norm), "{key}");
+        }
+    }
+
+    #[test]
+    fn hints_from_form_field_names() {
+        let f = all();
+        assert_eq!(f.hint(b"user[email]"), Some(Treat::whole(E::Email)));
+        assert_eq!(f.hint(b"cc-number"), Some(Treat::whole(E::Card)));
+        assert_eq!(f.hint(b"current-password"), Some(Treat::whole(E::Secret)));
+        assert_eq!(f.hint(b"shipping street-address"), Some(Treat::whole(E::Address)));
+        assert_eq!(f.hint(b"search"), None);
+        assert_eq!(f.hint(b"q"), None);
+        assert_eq!(f.input_type(b"password"), Some(Treat::whole(E::Secret)));
+    }
+}

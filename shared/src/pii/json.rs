@@ -1,0 +1,775 @@
+//! Structural scrubbing of SDK batches: a streaming rewriter that copies the JSON text verbatim and rewrites only
+//! string values that hold PII, so numbers, keys, whitespace and every other escape stay byte for byte.
+//!
+//! The walker knows the batch contract and rrweb's event format. What a string is follows from where it is:
+//! analytics events and custom payloads go through field rules (`password` → secret, `email`, …) and free-text
+//! scanning; in rrweb snapshots only text nodes, user-visible attributes, URLs and input values are scanned,
+//! while tag names, ids, CSS (`<style>` text, `isStyle`, `_cssText`, `style` attributes) and script text are
+//! copied untouched, so a scrubbed recording replays exactly like the original. Values whose meaning depends on
+//! siblings that may come later in the object (an input's `value` and its `type="password"`, a text node and its
+//! `isStyle`) are recorded and decided when the object closes, then spliced into the output.
+
+use std::collections::{HashMap, HashSet};
+
+use super::detect::{find, Found, CLASS};
+use super::engine::{Engine, ScrubStats};
+use super::fields::{normalize, skip_key, Cond, Treat, MAX_KEY};
+use super::jsonstr::{escape_into, unescape};
+use super::replace::is_replacement;
+use super::Tokens;
+
+/// Deepest nesting the walker follows (the runner's batch validation allows far less).
+pub const MAX_DEPTH: u32 = 256;
+
+/// Why a batch could not be scrubbed. The output buffer is left as it was.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScrubError {
+    #[error("malformed JSON at byte {offset}")]
+    Syntax { offset: usize },
+    #[error("JSON nested deeper than {MAX_DEPTH} at byte {offset}")]
+    TooDeep { offset: usize },
+}
+
+impl Engine {
+    /// Rewrites a JSON batch, replacing PII inside string values only, and appends the result to `out`.
+    /// The output is valid JSON with the same structure, keys, numbers and node ids as the input.
+    pub fn scrub_json(
+        &self,
+        json: &[u8],
+        tokens: &mut dyn Tokens,
+        out: &mut Vec<u8>,
+    ) -> Result<ScrubStats> {
+        let mark = out.len();
+        out.reserve(json.len());
+        let result = {
+            let mut walker = Walker {
+                engine: self,
+                src: json,
+                pos: 0,
+                copied: 0,
+                out: &mut *out,
+                tokens,
+                pending: Vec::new(),
+                nodes: NodeSets::default(),
+                text: Vec::new(),
+                map: Vec::new(),
+                key: Vec::new(),
+                key_map: Vec::new(),
+                found: Vec::new(),
+                repl: Vec::new(),
+                stats: ScrubStats::default(),
+            };
+            walker.document().map(|()| walker.stats)
+        };
+        if result.is_err() {
+            out.truncate(mark);
+        }
+        result
+    }
+}
+
+/// What a container is, which decides how its keys are read.
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    Batch,
+    Context,
+    Event,
+    RrEvent,
+    RrData,
+    /// A serialized DOM node; `css` when its parent is `<style>` or `<script>`.
+    Node {
+        css: bool,
+    },
+    Attrs,
+    MutText,
+    MutAttr,
+    MutAdd,
+    /// Any other object: field rules, then `base` for keys without a rule.
+    Generic(Treat),
+}
+
+/// What the parent decided about a value from its key.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Copied verbatim, whatever it is.
+    Skip,
+    /// Strings get the treatment (with context entities from the key); containers inherit it.
+    Text(Treat, u32),
+    /// Objects (directly or in arrays) get the role.
+    Obj(Role),
+    /// A string decided when the enclosing object closes.
+    Defer(Defer, Treat),
+    /// Copied verbatim; the parent looks at the scalar.
+    Capture,
+}
+
+/// Deferred string kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Defer {
+    TextContent,
+    AttrValue,
+    MutText,
+    InputText,
+    Value,
+}
+
+/// What the parent records from a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Note {
+    None,
+    NodeType,
+    Id,
+    ParentId,
+    Tag,
+    IsStyle,
+    HintType,
+    HintName,
+    MergeHint,
+}
+
+/// What an object told about itself by the time it closed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Facts {
+    node_type: Option<u64>,
+    id: Option<u64>,
+    parent_id: Option<u64>,
+    css_tag: bool,
+    is_style: bool,
+    hint: Option<Treat>,
+}
+
+enum Scalar {
+    Str { start: usize, end: usize },
+    Num(Option<u64>),
+    Bool(bool),
+    Object(Facts),
+    Other,
+}
+
+#[derive(Clone, Copy)]
+struct Pending {
+    kind: Defer,
+    treat: Treat,
+    start: usize,
+    end: usize,
+    esc: bool,
+    mask: u8,
+    /// Where the string's contents start in the output.
+    out_at: usize,
+}
+
+/// Node ids learnt from snapshots in this batch, for mutations and input events that refer to them.
+#[derive(Default)]
+struct NodeSets {
+    css_elements: HashSet<u64>,
+    css_texts: HashSet<u64>,
+    sensitive: HashMap<u64, Treat>,
+}
+
+struct Str {
+    start: usize,
+    end: usize,
+    esc: bool,
+    mask: u8,
+}
+
+struct Walker<'a> {
+    engine: &'a Engine,
+    src: &'a [u8],
+    pos: usize,
+    /// `src[..copied]` is already in `out` (verbatim or rewritten).
+    copied: usize,
+    out: &'a mut Vec<u8>,
+    tokens: &'a mut dyn Tokens,
+    pending: Vec<Pending>,
+    nodes: NodeSets,
+    text: Vec<u8>,
+    map: Vec<u32>,
+    key: Vec<u8>,
+    key_map: Vec<u32>,
+    found: Vec<Found>,
+    repl: Vec<u8>,
+    stats: ScrubStats,
+}
+
+type Result<T> = std::result::Result<T, ScrubError>;
+
+#[inline]
+fn has_byte(word: u64, byte: u8) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (LO * u64::from(byte));
+    x.wrapping_sub(LO) & !x & HI != 0
+}
+
+impl Walker<'_> {
+    fn syntax(&self) -> ScrubError {
+        ScrubError::Syntax { offset: self.pos }
+    }
+
+    fn document(&mut self) -> Result<()> {
+        self.ws();
+        if self.peek()? == b'{' {
+            self.object(Role::Batch, 1)?;
+        } else {
+            self.value(Slot::Text(Treat::SCAN, 0), 1)?;
+        }
+        self.ws();
+        if self.pos != self.src.len() {
+            return Err(self.syntax());
+        }
+        self.flush(self.src.len());
+        Ok(())
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.src.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Result<u8> {
+        self.src.get(self.pos).copied().ok_or_else(|| self.syntax())
+    }
+
+    /// Copies the input up to `to` into the output.
+    fn flush(&mut self, to: usize) {
+        if to > self.copied {
+            self.out.extend_from_slice(&self.src[self.copied..to]);
+            self.copied = to;
+        }
+    }
+
+    fn value(&mut self, slot: Slot, depth: u32) -> Result<Scalar> {
+        match self.peek()? {
+            b'"' => match slot {
+                Slot::Text(Treat::Skip, _) | Slot::Skip | Slot::Capture | Slot::Obj(_) => {
+                    let (start, end, _) = self.skip_string()?;
+                    Ok(Scalar::Str { start, end })
+                }
+                Slot::Text(treat, ctx) => {
+                    let s = self.string()?;
+                    if self.process(treat, ctx, s.start, s.end, s.esc, s.mask) {
+                        self.flush(s.start);
+                        self.out.extend_from_slice(&self.repl);
+                        self.copied = s.end;
+                    }
+                    Ok(Scalar::Str { start: s.start, end: s.end })
+                }
+                Slot::Defer(kind, treat) => {
+                    let s = self.string()?;
+                    let out_at = self.out.len() + (s.start - self.copied);
+                    self.pending.push(Pending {
+                        kind,
+                        treat,
+                        start: s.start,
+                        end: s.end,
+                        esc: s.esc,
+                        mask: s.mask,
+                        out_at,
+                    });
+                    Ok(Scalar::Str { start: s.start, end: s.end })
+                }
+            },
+            b'{' => match slot {
+                Slot::Skip | Slot::Capture | Slot::Text(Treat::Skip, _) | Slot::Defer(_, Treat::Skip) => {
+                    self.skip_container(depth)?;
+                    Ok(Scalar::Other)
+                }
+                Slot::Obj(role) => self.object(role, depth).map(Scalar::Object),
+                Slot::Text(treat, _) | Slot::Defer(_, treat) => {
+                    self.object(Role::Generic(treat), depth).map(Scalar::Object)
+                }
+            },
+            b'[' => match slot {
+                Slot::Skip | Slot::Capture | Slot::Text(Treat::Skip, _) | Slot::Defer(_, Treat::Skip) => {
+                    self.skip_container(depth)?;
+                    Ok(Scalar::Other)
+                }
+                Slot::Defer(_, treat) => self.array(Slot::Text(treat, 0), depth),
+                other => self.array(other, depth),
+            },
+            b't' | b'f' | b'n' => self.literal(),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    fn enter(&self, depth: u32) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(ScrubError::TooDeep { offset: self.pos });
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, element: Slot, depth: u32) -> Result<Scalar> {
+        self.enter(depth)?;
+        self.pos += 1;
+        self.ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Ok(Scalar::Other);
+        }
+        loop {
+            self.ws();
+            self.value(element, depth + 1)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(Scalar::Other);
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    fn object(&mut self, role: Role, depth: u32) -> Result<Facts> {
+        self.enter(depth)?;
+        self.pos += 1;
+        let base = self.pending.len();
+        let mut facts = Facts::default();
+        self.ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Ok(facts);
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return Err(self.syntax());
+            }
+            let (ks, ke, kesc) = self.skip_string()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return Err(self.syntax());
+            }
+            self.pos += 1;
+            self.ws();
+            let src = self.src;
+            let (slot, note) = if kesc {
+                unescape(&src[ks..ke], &mut self.key, &mut self.key_map);
+                self.classify(role, &self.key, &facts)
+            } else {
+                self.classify(role, &src[ks..ke], &facts)
+            };
+            let value = self.value(slot, depth + 1)?;
+            if note != Note::None {
+                self.note(note, &value, &mut facts);
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+        self.close(role, &facts, base);
+        Ok(facts)
+    }
+
+    /// Decides what the value under `key` is, in a container with this role.
+    fn classify(&self, role: Role, key: &[u8], facts: &Facts) -> (Slot, Note) {
+        const SCAN: Slot = Slot::Text(Treat::SCAN, 0);
+        match role {
+            Role::Batch => match key {
+                b"session_id" | b"visitor_id" | b"seq" | b"sent_at" => (Slot::Skip, Note::None),
+                b"context" => (Slot::Obj(Role::Context), Note::None),
+                b"events" => (Slot::Obj(Role::Event), Note::None),
+                b"replay" => (Slot::Obj(Role::RrEvent), Note::None),
+                _ => self.generic_key(Treat::SCAN, key),
+            },
+            Role::Context => match key {
+                b"user_agent" | b"screen" | b"sdk" => (Slot::Skip, Note::None),
+                _ => self.generic_key(Treat::SCAN, key),
+            },
+            Role::Event => match key {
+                // The event's own name is analytics vocabulary, not a person's name.
+                b"name" | b"event" => (SCAN, Note::None),
+                b"value" => (Slot::Defer(Defer::Value, Treat::SCAN), Note::None),
+                b"type" => (Slot::Skip, Note::HintType),
+                b"field" | b"target" | b"selector" | b"input" | b"element" | b"label" | b"autocomplete" => {
+                    (SCAN, Note::HintName)
+                }
+                _ => self.generic_key(Treat::SCAN, key),
+            },
+            Role::Generic(base @ Treat::Whole { .. }) => (Slot::Text(base, 0), Note::None),
+            Role::Generic(base) => match key {
+                b"value" => (Slot::Defer(Defer::Value, base), Note::None),
+                b"type" | b"inputType" | b"input_type" => (Slot::Skip, Note::HintType),
+                b"field" | b"fieldName" | b"field_name" | b"input" | b"inputName" | b"target" | b"selector"
+                | b"autocomplete" | b"label" => (Slot::Text(base, 0), Note::HintName),
+                _ => self.generic_key(base, key),
+            },
+            Role::RrEvent => match key {
+                b"data" => (Slot::Obj(Role::RrData), Note::None),
+                b"type" | b"timestamp" | b"delay" => (Slot::Skip, Note::None),
+                _ => self.generic_key(Treat::SCAN, key),
+            },
+            Role::RrData => match key {
+                b"node" => (Slot::Obj(Role::Node { css: false }), Note::None),
+                b"id" => (Slot::Capture, Note::Id),
+                b"href" | b"payload" => (SCAN, Note::None),
+                b"texts" => (Slot::Obj(Role::MutText), Note::None),
+                b"attributes" => (Slot::Obj(Role::MutAttr), Note::None),
+                b"adds" => (Slot::Obj(Role::MutAdd), Note::None),
+                b"text" => (Slot::Defer(Defer::InputText, Treat::SCAN), Note::None),
+                // Positions, sizes, flags, CSS rules and declarations, canvas commands, fonts.
+                b"source" | b"type" | b"x" | b"y" | b"width" | b"height" | b"initialOffset" | b"positions"
+                | b"removes" | b"isChecked" | b"userTriggered" | b"pointerType" | b"timeOffset" | b"speed"
+                | b"styleId" | b"tag" | b"plugin" | b"rule" | b"set" | b"remove" | b"styles" | b"replace"
+                | b"replaceSync" | b"commands" | b"args" | b"fontSource" | b"family" | b"descriptors"
+                | b"adoptedStyleSheets" | b"styleIds" | b"index" | b"isAttachIframe" | b"trace" | b"level"
+                | b"volume" | b"muted" | b"loop" | b"playbackRate" | b"currentTime" => (Slot::Skip, Note::None),
+                _ => self.generic_key(Treat::SCAN, key),
+            },
+            Role::Node { css } => match key {
+                b"type" => (Slot::Capture, Note::NodeType),
+                b"id" => (Slot::Capture, Note::Id),
+                b"tagName" => (Slot::Capture, Note::Tag),
+                b"attributes" => (Slot::Obj(Role::Attrs), Note::MergeHint),
+                b"childNodes" => (Slot::Obj(Role::Node { css: facts.css_tag }), Note::None),
+                b"textContent" if css || facts.is_style => (Slot::Skip, Note::None),
+                b"textContent" => (Slot::Defer(Defer::TextContent, Treat::SCAN), Note::None),
+                b"isStyle" => (Slot::Capture, Note::IsStyle),
+                _ => (Slot::Skip, Note::None),
+            },
+            Role::Attrs => match key {
+                b"value" => (Slot::Defer(Defer::AttrValue, Treat::SCAN), Note::None),
+                b"type" => (Slot::Capture, Note::HintType),
+                b"name" | b"id" | b"autocomplete" => (Slot::Capture, Note::HintName),
+                b"placeholder" | b"title" | b"alt" | b"aria-label" | b"aria-description" | b"aria-valuetext"
+                | b"label" | b"content" | b"summary" | b"srcdoc" | b"href" | b"src" | b"action" | b"formaction"
+                | b"poster" | b"cite" | b"srcset" | b"background" | b"ping" | b"xlink:href" | b"data" => {
+                    (SCAN, Note::None)
+                }
+                k if k.starts_with(b"data-") => (SCAN, Note::None),
+                _ => (Slot::Skip, Note::None),
+            },
+            Role::MutText => match key {
+                b"id" => (Slot::Capture, Note::Id),
+                b"value" => (Slot::Defer(Defer::MutText, Treat::SCAN), Note::None),
+                _ => (Slot::Skip, Note::None),
+            },
+            Role::MutAttr => match key {
+                b"id" => (Slot::Capture, Note::Id),
+                b"attributes" => (Slot::Obj(Role::Attrs), Note::MergeHint),
+                _ => (Slot::Skip, Note::None),
+            },
+            Role::MutAdd => match key {
+                b"parentId" => (Slot::Capture, Note::ParentId),
+                b"node" => {
+                    let css = facts.parent_id.is_some_and(|p| self.nodes.css_elements.contains(&p));
+                    (Slot::Obj(Role::Node { css }), Note::None)
+                }
+                _ => (Slot::Skip, Note::None),
+            },
+        }
+    }
+
+    /// Field rules, then id-like keys, then free text with the key's context keywords.
+    fn generic_key(&self, base: Treat, key: &[u8]) -> (Slot, Note) {
+        let mut buf = [0u8; MAX_KEY];
+        let Some(norm) = normalize(key, &mut buf) else { return (Slot::Text(base, 0), Note::None) };
+        if let Some(rule) = self.engine.fields.lookup(norm) {
+            let base_action = match base {
+                Treat::Scan { action } => action,
+                _ => None,
+            };
+            return match rule {
+                Treat::Skip => (Slot::Skip, Note::None),
+                Treat::Scan { action } => (Slot::Text(Treat::Scan { action: action.or(base_action) }, 0), Note::None),
+                whole => {
+                    let note = if norm == b"name" { Note::HintName } else { Note::None };
+                    (Slot::Text(whole, 0), note)
+                }
+            };
+        }
+        if skip_key(key, norm) {
+            return (Slot::Skip, Note::None);
+        }
+        (Slot::Text(base, self.engine.detector.context.entities_in(key)), Note::None)
+    }
+
+    fn note(&self, note: Note, value: &Scalar, facts: &mut Facts) {
+        let fields = &self.engine.fields;
+        match (note, value) {
+            (Note::NodeType, Scalar::Num(n)) => facts.node_type = *n,
+            (Note::Id, Scalar::Num(n)) => facts.id = *n,
+            (Note::ParentId, Scalar::Num(n)) => facts.parent_id = *n,
+            (Note::Tag, &Scalar::Str { start, end }) => {
+                let tag = &self.src[start..end];
+                facts.css_tag = tag.eq_ignore_ascii_case(b"style") || tag.eq_ignore_ascii_case(b"script");
+            }
+            (Note::IsStyle, Scalar::Bool(b)) => facts.is_style = *b,
+            (Note::HintType, &Scalar::Str { start, end }) => {
+                facts.hint = fields.input_type(&self.src[start..end]).or(facts.hint);
+            }
+            (Note::HintName, &Scalar::Str { start, end }) => {
+                facts.hint = facts.hint.or_else(|| fields.hint(&self.src[start..end]));
+            }
+            (Note::MergeHint, Scalar::Object(child)) => facts.hint = child.hint.or(facts.hint),
+            _ => {}
+        }
+    }
+
+    /// Decides the strings this object deferred, and records node ids for later events.
+    fn close(&mut self, role: Role, facts: &Facts, base: usize) {
+        if let Role::Attrs = role {
+            return; // The element (or mutation record) that owns these attributes decides.
+        }
+        let sensitive = facts.id.and_then(|id| self.nodes.sensitive.get(&id).copied());
+        for i in (base..self.pending.len()).rev() {
+            let p = self.pending[i];
+            let treat = match p.kind {
+                Defer::TextContent => match role {
+                    Role::Node { css } if css || facts.is_style => Treat::Skip,
+                    _ => p.treat,
+                },
+                Defer::AttrValue => facts.hint.or(sensitive).unwrap_or(p.treat),
+                Defer::MutText => {
+                    if facts.id.is_some_and(|id| self.nodes.css_texts.contains(&id)) {
+                        Treat::Skip
+                    } else {
+                        p.treat
+                    }
+                }
+                Defer::InputText => sensitive.unwrap_or(p.treat),
+                Defer::Value => facts.hint.unwrap_or(p.treat),
+            };
+            if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
+                self.flush(self.pos);
+                let len = p.end - p.start;
+                self.out.splice(p.out_at..p.out_at + len, self.repl.iter().copied());
+            }
+        }
+        self.pending.truncate(base);
+        match role {
+            Role::Node { css } => {
+                if let Some(id) = facts.id {
+                    if facts.css_tag {
+                        self.nodes.css_elements.insert(id);
+                    }
+                    if facts.node_type == Some(3) && (css || facts.is_style) {
+                        self.nodes.css_texts.insert(id);
+                    }
+                    if let Some(hint) = facts.hint {
+                        self.nodes.sensitive.insert(id, hint);
+                    }
+                }
+            }
+            Role::MutAttr => {
+                if let (Some(id), Some(hint)) = (facts.id, facts.hint) {
+                    self.nodes.sensitive.insert(id, hint);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Scrubs the string `src[start..end]` (raw contents) by `treat`. When something changes, the new raw
+    /// contents are in `self.repl` and the result is true.
+    fn process(&mut self, treat: Treat, ctx: u32, start: usize, end: usize, esc: bool, mask: u8) -> bool {
+        let engine = self.engine;
+        let raw = &self.src[start..end];
+        match treat {
+            Treat::Skip => false,
+            Treat::Whole { entity, action, cond } => {
+                let text: &[u8] = if esc {
+                    unescape(raw, &mut self.text, &mut self.map);
+                    &self.text
+                } else {
+                    raw
+                };
+                let trimmed = text.trim_ascii();
+                if trimmed.is_empty() || is_replacement(trimmed) {
+                    return false;
+                }
+                match cond {
+                    Cond::Always => {}
+                    Cond::ShortDigits => {
+                        if !(3..=8).contains(&trimmed.len()) || !trimmed.iter().all(u8::is_ascii_digit) {
+                            return self.process(Treat::SCAN, ctx, start, end, esc, mask);
+                        }
+                    }
+                    Cond::NotLabel => {
+                        if engine.fields.hint(trimmed).is_some() {
+                            return false;
+                        }
+                    }
+                }
+                self.stats.strings_scanned += 1;
+                let original = String::from_utf8_lossy(text);
+                let found = Found { entity, start: 0, end: text.len(), confidence: 1.0, action: None };
+                let Some(rep) = engine.replace(&found, action, &original, &mut *self.tokens, &mut self.stats) else {
+                    return false;
+                };
+                self.repl.clear();
+                escape_into(&rep, &mut self.repl);
+                true
+            }
+            Treat::Scan { action } => {
+                if !engine.detector.worth_scanning(mask) {
+                    return false;
+                }
+                self.stats.strings_scanned += 1;
+                let text: &[u8] = if esc {
+                    unescape(raw, &mut self.text, &mut self.map);
+                    &self.text
+                } else {
+                    raw
+                };
+                if base64_data_uri(text) {
+                    return false;
+                }
+                engine.detector.find(text, mask, ctx, &mut self.found);
+                if self.found.is_empty() {
+                    return false;
+                }
+                let raw_at = |i: usize, map: &[u32]| if esc { map[i] as usize } else { i };
+                self.repl.clear();
+                let mut last = 0;
+                for f in &self.found {
+                    let original = String::from_utf8_lossy(&text[f.start..f.end]);
+                    let Some(rep) = engine.replace(f, action, &original, &mut *self.tokens, &mut self.stats) else {
+                        continue;
+                    };
+                    self.repl.extend_from_slice(&raw[raw_at(last, &self.map)..raw_at(f.start, &self.map)]);
+                    escape_into(&rep, &mut self.repl);
+                    last = f.end;
+                }
+                if last == 0 {
+                    return false;
+                }
+                self.repl.extend_from_slice(&raw[raw_at(last, &self.map)..]);
+                true
+            }
+        }
+    }
+
+    /// Reads a string, computing its byte-class mask (all classes if it has escapes).
+    fn string(&mut self) -> Result<Str> {
+        let src = self.src;
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut mask = 0u8;
+        let mut esc = false;
+        loop {
+            let Some(&b) = src.get(i) else { return Err(self.syntax()) };
+            if b == b'"' {
+                break;
+            }
+            if b == b'\\' {
+                esc = true;
+                i += 2;
+                continue;
+            }
+            mask |= CLASS[usize::from(b)];
+            i += 1;
+        }
+        self.pos = i + 1;
+        Ok(Str { start, end: i, esc, mask: if esc { u8::MAX } else { mask } })
+    }
+
+    /// Skips a string eight bytes at a time; returns contents range and whether it has escapes.
+    fn skip_string(&mut self) -> Result<(usize, usize, bool)> {
+        let src = self.src;
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut esc = false;
+        loop {
+            while let Some(chunk) = src.get(i..i + 8) {
+                let word = u64::from_le_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                if has_byte(word, b'"') || has_byte(word, b'\\') {
+                    break;
+                }
+                i += 8;
+            }
+            let Some(&b) = src.get(i) else { return Err(self.syntax()) };
+            if b == b'"' {
+                break;
+            }
+            if b == b'\\' {
+                esc = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        self.pos = i + 1;
+        Ok((start, i, esc))
+    }
+
+    /// Skips an object or array without looking inside strings.
+    fn skip_container(&mut self, depth: u32) -> Result<()> {
+        let mut nested = 0u32;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.skip_string()?;
+                    continue;
+                }
+                b'{' | b'[' => {
+                    nested += 1;
+                    self.enter(depth + nested)?;
+                }
+                b'}' | b']' => {
+                    nested = nested.checked_sub(1).ok_or_else(|| self.syntax())?;
+                    if nested == 0 {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn number(&mut self) -> Result<Scalar> {
+        let src = self.src;
+        let start = self.pos;
+        let mut i = start;
+        let mut value = Some(0u64);
+        while let Some(&b) = src.get(i) {
+            match b {
+                b'0'..=b'9' => {
+                    value = value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+                }
+                b'-' | b'+' | b'.' | b'e' | b'E' => value = None,
+                _ => break,
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Ok(Scalar::Num(value))
+    }
+
+    fn literal(&mut self) -> Result<Scalar> {
+        let rest = &self.src[self.pos..];
+        let (len, scalar) = if rest.starts_with(b"true") {
+            (4, Scalar::Bool(true))
+        } else if rest.starts_with(b"false") {
+            (5, Scalar::Bool(false))
+        } else if rest.starts_with(b"null") {
+            (4, Scalar::Other)
+        } else {
+            return Err(self.syntax());
+        };
+        self.pos += len;
+        Ok(scalar)
+    }
+}
+
+/// `data:…;base64,…` payloads (images, fonts) are never scanned.
+fn base64_data_uri(text: &[u8]) -> bool {
+    text.len() > 5 && text[..5].eq_ignore_ascii_case(b"data:") && find(&text[..text.len().min(128)], b";base64,").is_some()
+}
