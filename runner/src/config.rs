@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use traceflow_shared::pii::PiiConfig;
 use traceflow_shared::{Codec, Limits};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub struct RunnerConfig {
     pub log: LogConfig,
     pub upload: UploadConfig,
     pub vault: VaultConfig,
+    /// PII detection and the action per entity and per field (tokenize by default).
+    pub pii: PiiConfig,
 }
 
 impl Default for RunnerConfig {
@@ -60,6 +63,7 @@ impl Default for RunnerConfig {
             tls: None,
             log: LogConfig::default(),
             upload: UploadConfig::default(),
+            pii: PiiConfig::default(),
             vault: VaultConfig::default(),
         }
     }
@@ -278,6 +282,9 @@ impl RunnerConfig {
                     "cors.allowed_origins: `{origin}` is not an origin like https://app.example.com"
                 ));
             }
+        }
+        if let Err(errors) = self.pii.validate() {
+            return invalid(format!("pii: {errors}"));
         }
         let upload = &self.upload;
         if upload.min_concurrency == 0

@@ -9,6 +9,11 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EntityLabel {
+    pub entity: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: u16,
 }
@@ -35,6 +40,8 @@ pub struct Metrics {
     pub request_seconds: Histogram,
     pub damaged_chunks: Counter,
     pub uploads: Family<OutcomeLabel, Counter>,
+    pub pii_replaced: Family<EntityLabel, Counter>,
+    pub pii_strings_scanned: Counter,
     pub upload_bytes: Counter,
     pub upload_seconds: Histogram,
     pub checkins: Family<StatusLabel, Counter>,
@@ -96,6 +103,10 @@ impl Metrics {
         let buffer_live_bytes = gauge(&mut registry, "buffer_live_bytes", "Bytes of chunks held in the buffer");
         let buffer_disk_bytes = gauge(&mut registry, "buffer_disk_bytes", "Size of the buffer's files on disk");
         let buffer_depth = gauge(&mut registry, "buffer_depth_chunks", "Chunks held in the buffer");
+        let pii_replaced = Family::<EntityLabel, Counter>::default();
+        registry.register("pii_replaced", "PII values replaced before buffering, by entity", pii_replaced.clone());
+        let pii_strings_scanned =
+            counter(&mut registry, "pii_strings_scanned", "JSON string values examined by the PII scrubber");
         let uploads = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "upload_chunks",
@@ -126,6 +137,8 @@ impl Metrics {
             request_seconds,
             damaged_chunks,
             uploads,
+            pii_replaced,
+            pii_strings_scanned,
             upload_bytes,
             upload_seconds,
             checkins,

@@ -29,6 +29,7 @@ use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 use crate::upload::{self, Identity, IdentityError};
 use crate::vault::{Vault, VaultError, VaultOptions};
+use traceflow_shared::pii::Engine;
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +44,8 @@ pub enum ServerError {
     Buffer(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    #[error("invalid [pii] configuration: {0}")]
+    Pii(String),
     #[error("cannot open the token vault: {0}")]
     Vault(#[from] VaultError),
     #[error("cannot load the runner identity: {0}")]
@@ -78,11 +81,9 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
         let buffer = Arc::new(buffer);
-        let vault = Vault::open(
-            &buffer.store().db,
-            VaultOptions::new(&config.data_dir, &config.vault),
-            metrics.clone(),
-        )?;
+        let pii = Engine::new(&config.pii).map_err(|e| ServerError::Pii(e.to_string()))?;
+        let vault =
+            Vault::open(&buffer.store().db, VaultOptions::new(&config.data_dir, &config.vault), metrics.clone())?;
         let uploader = match (config.upload.enabled, Identity::exists(&config.data_dir)) {
             (true, true) => Some((Identity::load(&config.data_dir)?, config.upload.clone(), config.data_dir.clone())),
             _ => None,
@@ -92,7 +93,7 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let app = Arc::new(App {
-            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), metrics.clone()),
+            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), Arc::new(pii), metrics.clone()),
             metrics: metrics.clone(),
             in_flight: AtomicUsize::new(0),
         });

@@ -67,14 +67,22 @@ impl Runner {
     }
 
     pub fn start_with_config(config: &Path, data_dir: &Path) -> Runner {
-        let mut child = Command::new(binary("traceflow-runner"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn traceflow-runner");
+        Runner::spawn(config, data_dir, Stdio::inherit(), Some("warn"))
+    }
+
+    /// Like [`Runner::start_with_config`], with the config's log level and the logs written to `log`.
+    pub fn start_logging(config: &Path, data_dir: &Path, log: &Path) -> Runner {
+        Runner::spawn(config, data_dir, std::fs::File::create(log).expect("create log").into(), None)
+    }
+
+    fn spawn(config: &Path, data_dir: &Path, stderr: Stdio, level: Option<&str>) -> Runner {
+        let mut command = Command::new(binary("traceflow-runner"));
+        command.args(["run", "--config"]).arg(config).stdout(Stdio::piped()).stderr(stderr);
+        match level {
+            Some(level) => command.env("RUST_LOG", level),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command.spawn().expect("spawn traceflow-runner");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read runner stdout");

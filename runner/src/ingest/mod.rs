@@ -1,6 +1,8 @@
 //! The ingest chain for `POST /v1/batch`, one layer per step, each testable alone:
 //! origin ([`cors`]) → authenticate ([`auth`]) → media type and size → decode ([`decode`]) → validate
-//! (`traceflow_shared::batch`) → traffic control ([`ratelimit`]) → compress → append to the durable buffer.
+//! (`traceflow_shared::batch`) → traffic control ([`ratelimit`]) → PII tokenization (`traceflow_shared::pii`,
+//! originals to the [`Vault`]) → compress → append to the durable buffer. Nothing raw goes past the tokenizer:
+//! the buffer, the uploader, logs, metrics and error messages only ever see tokenized text.
 //! Every failure is an [`IngestError`], turned into an HTTP answer in one place by the server.
 
 pub mod auth;
@@ -19,11 +21,12 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::Request;
 use tokio::sync::Semaphore;
+use traceflow_shared::pii::{Engine, Entity, Tokens};
 use traceflow_shared::{batch, Codec, Limits, Record, RecordMeta};
 
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
-use crate::metrics::Metrics;
+use crate::metrics::{EntityLabel, Metrics};
 use crate::vault::Vault;
 pub use error::IngestError;
 
@@ -47,6 +50,7 @@ pub struct Ingest {
     buffer: Arc<Buffer>,
     /// Keeps the originals of tokenized values; its writes are made durable by the buffer's flush.
     vault: Arc<Vault>,
+    pii: Arc<Engine>,
     metrics: Arc<Metrics>,
     codec: Codec,
     level: i32,
@@ -58,7 +62,13 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(config: &RunnerConfig, buffer: Arc<Buffer>, vault: Arc<Vault>, metrics: Arc<Metrics>) -> Ingest {
+    pub fn new(
+        config: &RunnerConfig,
+        buffer: Arc<Buffer>,
+        vault: Arc<Vault>,
+        pii: Arc<Engine>,
+        metrics: Arc<Metrics>,
+    ) -> Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         Ingest {
             limits: config.limits.clone(),
@@ -67,6 +77,7 @@ impl Ingest {
             rate_limiter: ratelimit::RateLimiter::new(&config.rate_limit),
             buffer,
             vault,
+            pii,
             metrics,
             codec: config.buffer.compression,
             level: config.buffer.zstd_level,
@@ -129,7 +140,7 @@ impl Ingest {
 
     /// Validation, traffic control and compression: the CPU-heavy middle of the chain.
     fn prepare(&self, project: auth::Project, json: &[u8]) -> Result<(usize, Record, [u8; 16]), IngestError> {
-        let summary = batch::validate(json, &self.limits)?;
+        let summary = batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(self.redact(e)))?;
         let events = summary.total_events();
         if let Some(limiter) = &self.rate_limiter {
             limiter
@@ -145,9 +156,62 @@ impl Ingest {
             events: summary.events as u32,
             replay: summary.replay as u32,
         };
-        let record = Record::new(meta, self.codec, self.level, json)
+        let scrubbed = self.tokenize(json)?;
+        let record = Record::new(meta, self.codec, self.level, &scrubbed)
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         Ok((events, record, session))
+    }
+
+    /// Replaces PII in the batch; the originals of tokenized values go to the vault (flushed with the batch).
+    fn tokenize(&self, json: &[u8]) -> Result<Vec<u8>, IngestError> {
+        let mut session = self.vault.session();
+        let mut scrubbed = Vec::with_capacity(json.len() + json.len() / 16);
+        let stats = self.pii.scrub_json(json, &mut session, &mut scrubbed).map_err(|e| {
+            // The validator accepted this batch, so the scrubber refusing it means the two disagree.
+            tracing::error!(error = %e, "PII scrubber refused a validated batch");
+            IngestError::Batch(traceflow_shared::BatchError {
+                kind: traceflow_shared::BatchErrorKind::Syntax,
+                message: e.to_string(),
+                path: "$".into(),
+            })
+        })?;
+        session.finish().map_err(|e| {
+            tracing::error!(error = %e, "vault write failed; batch refused");
+            IngestError::Unavailable { retry_after: self.retry_after }
+        })?;
+        for (index, count) in stats.replaced.iter().enumerate() {
+            if *count > 0 {
+                let entity = Entity::BUILTIN[index].builtin_name().unwrap_or("custom");
+                self.metrics.pii_replaced.get_or_create(&EntityLabel { entity }).inc_by(*count);
+            }
+        }
+        if stats.custom_replaced > 0 {
+            self.metrics.pii_replaced.get_or_create(&EntityLabel { entity: "custom" }).inc_by(stats.custom_replaced);
+        }
+        self.metrics.pii_strings_scanned.inc_by(stats.strings_scanned);
+        Ok(scrubbed)
+    }
+
+    /// A validation error with any PII in its message or path replaced, since errors go back to the client
+    /// and into logs.
+    fn redact(&self, mut error: traceflow_shared::BatchError) -> traceflow_shared::BatchError {
+        struct Redact;
+        impl Tokens for Redact {
+            fn tokenize(&mut self, entity: &str, _: &str) -> String {
+                format!("[redacted:{entity}]")
+            }
+            fn hash(&mut self, entity: &str, _: &str) -> String {
+                format!("[redacted:{entity}]")
+            }
+        }
+        for text in [&mut error.message, &mut error.path] {
+            let mut out = String::with_capacity(text.len());
+            let stats = self.pii.scrub_text(text, &mut Redact, &mut out);
+            if stats.total_replaced() > 0 {
+                *text = out;
+            }
+        }
+        error
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
