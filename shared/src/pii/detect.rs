@@ -176,6 +176,11 @@ impl Candidate {
         }
     }
 
+    /// Whether every match has at least four digits.
+    pub fn needs_digits(self) -> bool {
+        matches!(self, Candidate::Number | Candidate::Gstin | Candidate::Iban | Candidate::Pan)
+    }
+
     /// Whether a string with byte-class mask `m` can contain this candidate.
     pub fn possible(self, m: u8) -> bool {
         use class::*;
@@ -244,8 +249,11 @@ pub struct WordList<'a> {
 pub struct Detector {
     regex: Option<meta::Regex>,
     kinds: Vec<Kind>,
-    /// By byte-class mask: whether the regex pass can find anything.
+    /// By byte-class mask: whether any enabled candidate is possible at all.
     run: Box<[bool; 256]>,
+    /// By byte-class mask: whether a candidate that needs no more than one digit is possible; when only
+    /// `run` holds, the string also needs at least four digits (cards, phones, IBAN, PAN, GSTIN, IPv4 do).
+    run_few_digits: Box<[bool; 256]>,
     /// Built-in entities reported in free text.
     pub(super) enabled: u32,
     customs: Vec<CustomRule>,
@@ -285,9 +293,12 @@ impl Detector {
             Some(regex.map_err(|e| BuildError(e.to_string()))?)
         };
         let mut run = Box::new([false; 256]);
-        for (m, slot) in run.iter_mut().enumerate() {
-            let m = m as u8;
-            *slot = (!customs.is_empty() && m != 0) || candidates.iter().any(|c| c.possible(m));
+        let mut run_few_digits = Box::new([false; 256]);
+        for m in 0..=255u8 {
+            let customs = !customs.is_empty() && m != 0;
+            run[usize::from(m)] = customs || candidates.iter().any(|c| c.possible(m));
+            run_few_digits[usize::from(m)] =
+                customs || candidates.iter().any(|c| !c.needs_digits() && c.possible(m));
         }
         let mut words = Vec::new();
         for case_sensitive in [false, true] {
@@ -314,6 +325,7 @@ impl Detector {
             regex,
             kinds,
             run,
+            run_few_digits,
             enabled,
             customs,
             words,
@@ -323,10 +335,16 @@ impl Detector {
         })
     }
 
-    /// Whether a string with this byte-class mask could hold anything this detector finds.
+    /// Whether `hay` (with byte-class mask `mask`) could hold anything this detector finds.
     #[inline]
-    pub fn worth_scanning(&self, mask: u8) -> bool {
-        self.run[usize::from(mask)] || (!self.words.is_empty() && mask != 0)
+    pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
+        (!self.words.is_empty() && mask != 0) || self.regex_worth(hay, mask)
+    }
+
+    #[inline]
+    fn regex_worth(&self, hay: &[u8], mask: u8) -> bool {
+        let m = usize::from(mask);
+        self.run[m] && (self.run_few_digits[m] || hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some())
     }
 
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
@@ -334,7 +352,7 @@ impl Detector {
     pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
         out.clear();
         if let Some(regex) = &self.regex {
-            if self.run[usize::from(mask)] {
+            if self.regex_worth(hay, mask) {
                 let mut at = 0;
                 while at < hay.len() {
                     let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else { break };

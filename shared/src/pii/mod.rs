@@ -15,6 +15,7 @@ mod entity;
 mod fields;
 mod json;
 mod jsonstr;
+mod keys;
 mod names;
 mod number;
 mod replace;
