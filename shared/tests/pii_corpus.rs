@@ -13,7 +13,10 @@ const NEGATIVES: usize = 20_000;
 
 /// Whether a detection is the planted value: same entity, covering it, at most a `+`/`(` wider.
 fn hit(sample: &Sample, d: &traceflow_shared::pii::Detection) -> bool {
-    d.entity == sample.entity && d.start <= sample.start && d.end >= sample.end && d.end - d.start <= sample.end - sample.start + 2
+    d.entity == sample.entity
+        && d.start <= sample.start
+        && d.end >= sample.end
+        && d.end - d.start <= sample.end - sample.start + 2
 }
 
 #[test]
@@ -137,7 +140,8 @@ fn field_names_tokenize_whole_values() {
         ("cvv", "123".to_string(), Entity::Secret),
     ];
     for (key, value, entity) in fields {
-        let json = serde_json::to_vec(&serde_json::json!({"events": [{"type": "custom", "props": {key: value}}]})).unwrap();
+        let json =
+            serde_json::to_vec(&serde_json::json!({"events": [{"type": "custom", "props": {key: value}}]})).unwrap();
         let mut out = Vec::new();
         let mut tokens = TestTokens::default();
         let stats = engine.scrub_json(&json, &mut tokens, &mut out).unwrap();

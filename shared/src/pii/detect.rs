@@ -133,8 +133,7 @@ impl Candidate {
                 r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
             }
             Candidate::Ipv6 => {
-                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?"
-                    .into()
+                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
             }
             Candidate::Number => r"[+(]?[0-9](?:[ ./-]?\(?[0-9]|\)[ ./-]?[0-9])*".into(),
             Candidate::NameContext => concat!(
@@ -276,8 +275,7 @@ impl Detector {
             patterns.push(rule.regex.clone());
             kinds.push(Kind::Custom(i));
         }
-        let candidates: Vec<Candidate> =
-            Candidate::ALL.into_iter().filter(|c| c.entities() & enabled != 0).collect();
+        let candidates: Vec<Candidate> = Candidate::ALL.into_iter().filter(|c| c.entities() & enabled != 0).collect();
         for &c in &candidates {
             patterns.push(c.regex());
             kinds.push(Kind::Builtin(c));
@@ -297,8 +295,7 @@ impl Detector {
         for m in 0..=255u8 {
             let customs = !customs.is_empty() && m != 0;
             run[usize::from(m)] = customs || candidates.iter().any(|c| c.possible(m));
-            run_few_digits[usize::from(m)] =
-                customs || candidates.iter().any(|c| !c.needs_digits() && c.possible(m));
+            run_few_digits[usize::from(m)] = customs || candidates.iter().any(|c| !c.needs_digits() && c.possible(m));
         }
         let mut words = Vec::new();
         for case_sensitive in [false, true] {
@@ -475,7 +472,13 @@ impl Detector {
             Candidate::Ifsc => {
                 if !glued(hay, s, e) {
                     let known = IFSC_BANKS.iter().any(|b| b.as_bytes() == &hay[s..s + 4]);
-                    let confidence = if known { 0.85 + bonus(Entity::Ifsc) } else if ctx(Entity::Ifsc) { 0.8 } else { 0.0 };
+                    let confidence = if known {
+                        0.85 + bonus(Entity::Ifsc)
+                    } else if ctx(Entity::Ifsc) {
+                        0.8
+                    } else {
+                        0.0
+                    };
                     self.push(out, Entity::Ifsc, s, e, confidence);
                 }
             }
@@ -581,7 +584,7 @@ impl Detector {
             && value.contains(&b'.')
             && !has_digit
             && value.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
-        if code_words.iter().any(|w| value == *w) || member_path {
+        if code_words.contains(&value) || member_path {
             return e;
         }
         self.push(out, Entity::Secret, v, ve, 0.85);
@@ -595,13 +598,13 @@ impl Detector {
             ls += 1;
         }
         let local = &hay[ls..at];
-        if local.is_empty() || local.len() > 64 || find(local, b"..").is_some() {
+        // A token before `@` is a scrubbed URL userinfo (`https://tok_…@host`), not an address.
+        if local.is_empty() || local.len() > 64 || find(local, b"..").is_some() || is_replacement(local) {
             return;
         }
         let domain = &hay[at + 1..e];
         let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
-        let label_ok =
-            |l: &[u8]| !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-';
+        let label_ok = |l: &[u8]| !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-';
         if !labels.iter().all(|l| label_ok(l)) {
             return;
         }
@@ -611,8 +614,8 @@ impl Detector {
                 && labels[0].ends_with(b"x")
                 && labels[0][..labels[0].len() - 1].iter().all(u8::is_ascii_digit);
             const FILE_TYPES: [&[u8]; 16] = [
-                b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"map", b"ico", b"woff",
-                b"woff2", b"ttf", b"json", b"avif", b"mjs",
+                b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"map", b"ico", b"woff", b"woff2",
+                b"ttf", b"json", b"avif", b"mjs",
             ];
             let file = FILE_TYPES.iter().any(|t| tld.eq_ignore_ascii_case(t));
             if (2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic) && !retina && !file {
@@ -621,7 +624,13 @@ impl Detector {
         } else if local.len() >= 2 {
             let handle = domain.to_ascii_lowercase();
             let known = UPI_HANDLES.iter().any(|h| h.as_bytes() == handle.as_slice());
-            let confidence = if known { 0.9 } else if ctx(Entity::Upi) { 0.8 } else { 0.0 };
+            let confidence = if known {
+                0.9
+            } else if ctx(Entity::Upi) {
+                0.8
+            } else {
+                0.0
+            };
             self.push(out, Entity::Upi, ls, e, confidence);
         }
     }
@@ -692,8 +701,9 @@ impl Detector {
             return;
         }
         let first = self.first_names.contains(lower(words[0]).as_str());
-        let any_known =
-            words[..n].iter().any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
+        let any_known = words[..n]
+            .iter()
+            .any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
         let confident = first || ((by_name || title) && any_known);
         if confident {
             self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });

@@ -34,12 +34,7 @@ pub enum ScrubError {
 impl Engine {
     /// Rewrites a JSON batch, replacing PII inside string values only, and appends the result to `out`.
     /// The output is valid JSON with the same structure, keys, numbers and node ids as the input.
-    pub fn scrub_json(
-        &self,
-        json: &[u8],
-        tokens: &mut dyn Tokens,
-        out: &mut Vec<u8>,
-    ) -> Result<ScrubStats> {
+    pub fn scrub_json(&self, json: &[u8], tokens: &mut dyn Tokens, out: &mut Vec<u8>) -> Result<ScrubStats> {
         let mark = out.len();
         out.reserve(json.len());
         let result = {
@@ -145,7 +140,10 @@ struct Facts {
 }
 
 enum Scalar {
-    Str { start: usize, end: usize },
+    Str {
+        start: usize,
+        end: usize,
+    },
     Num(Option<u64>),
     Bool(bool),
     /// An object, with the sensitive-field hint it found (attributes objects report one).
@@ -394,9 +392,13 @@ impl Walker<'_> {
                 Key::Name | Key::Event => (SCAN, Note::None),
                 Key::Value => (Slot::Defer(Defer::Value, Treat::SCAN), Note::None),
                 Key::Type => (Slot::Skip, Note::HintType),
-                Key::Field | Key::Target | Key::Selector | Key::Input | Key::Element | Key::Label | Key::Autocomplete => {
-                    (SCAN, Note::HintName)
-                }
+                Key::Field
+                | Key::Target
+                | Key::Selector
+                | Key::Input
+                | Key::Element
+                | Key::Label
+                | Key::Autocomplete => (SCAN, Note::HintName),
                 _ => self.generic_key(Treat::SCAN, key),
             },
             Role::Generic(base @ Treat::Whole { .. }) => (Slot::Text(base, 0), Note::None),
@@ -839,5 +841,7 @@ impl Walker<'_> {
 
 /// `data:…;base64,…` payloads (images, fonts) are never scanned.
 fn base64_data_uri(text: &[u8]) -> bool {
-    text.len() > 5 && text[..5].eq_ignore_ascii_case(b"data:") && find(&text[..text.len().min(128)], b";base64,").is_some()
+    text.len() > 5
+        && text[..5].eq_ignore_ascii_case(b"data:")
+        && find(&text[..text.len().min(128)], b";base64,").is_some()
 }

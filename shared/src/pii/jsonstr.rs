@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(std::str::from_utf8(&text).unwrap(), "a\"b\u{e9}\u{1f600}c");
         assert_eq!(map.len(), text.len() + 1);
         assert_eq!(map[1], 1); // the quote came from `\"` at 1
-        assert_eq!(map[3], 5); // é came from `\u00e9` at 5
+        assert_eq!(map[3], 4); // é came from `\u00e9` at 4
         assert_eq!(map[text.len() - 1], raw.len() as u32 - 1);
     }
 

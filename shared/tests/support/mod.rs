@@ -47,13 +47,31 @@ pub struct Gen {
 }
 
 pub const FIRST: &[&str] = &[
-    "Priya", "Rahul", "Ananya", "Arjun", "Sneha", "Vikram", "Deepa", "Ramesh", "Lakshmi", "Karthik", "John",
-    "Mary", "James", "Jennifer", "Michael", "Sarah", "David", "Emma", "Oliver", "Sophie", "Lukas", "Anna",
-    "Felix", "Julia", "Stefan", "Monika",
+    "Priya", "Rahul", "Ananya", "Arjun", "Sneha", "Vikram", "Deepa", "Ramesh", "Lakshmi", "Karthik", "John", "Mary",
+    "James", "Jennifer", "Michael", "Sarah", "David", "Emma", "Oliver", "Sophie", "Lukas", "Anna", "Felix", "Julia",
+    "Stefan", "Monika",
 ];
 pub const LAST: &[&str] = &[
-    "Sharma", "Patel", "Iyer", "Reddy", "Nair", "Gupta", "Singh", "Mukherjee", "Kulkarni", "Smith", "Johnson",
-    "Williams", "Brown", "Taylor", "Wilson", "Miller", "Schmidt", "Fischer", "Weber", "Wagner",
+    "Sharma",
+    "Patel",
+    "Iyer",
+    "Reddy",
+    "Nair",
+    "Gupta",
+    "Singh",
+    "Mukherjee",
+    "Kulkarni",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Miller",
+    "Schmidt",
+    "Fischer",
+    "Weber",
+    "Wagner",
 ];
 const UPI: &[&str] = &["okaxis", "ybl", "paytm", "upi", "oksbi", "okhdfcbank", "ibl", "axl", "okicici", "apl"];
 const DOMAINS: &[&str] =
@@ -189,7 +207,11 @@ impl Gen {
         let (prefix, len): (String, usize) = match self.rng.u8(0..8) {
             0 => ("4".into(), self.rng.usize(13..=19)),
             1 => (
-                if self.rng.bool() { format!("5{}", self.rng.u8(1..=5)) } else { format!("{}", self.rng.u32(2221..=2720)) },
+                if self.rng.bool() {
+                    format!("5{}", self.rng.u8(1..=5))
+                } else {
+                    format!("{}", self.rng.u32(2221..=2720))
+                },
                 16,
             ),
             2 => (if self.rng.bool() { "34" } else { "37" }.into(), 15),
@@ -381,9 +403,10 @@ impl Gen {
     /// A sentence with one planted value of `entity`.
     pub fn sample(&mut self, entity: Entity) -> Sample {
         let (value, template) = match entity {
-            Entity::Email => {
-                (self.email(), self.pick(&["Please write to {} for help.", "Contact: {}", "sent a copy to {} yesterday", "{}"]))
-            }
+            Entity::Email => (
+                self.email(),
+                self.pick(&["Please write to {} for help.", "Contact: {}", "sent a copy to {} yesterday", "{}"]),
+            ),
             Entity::Phone => {
                 let (value, bare) = match self.rng.u8(0..4) {
                     0 => self.indian_mobile(),
@@ -398,11 +421,17 @@ impl Gen {
                 };
                 (value, template)
             }
-            Entity::Card => (self.card(), self.pick(&["Paid with {} yesterday", "{}", "card ending in {}?", "number {} exp 12/27"])),
+            Entity::Card => {
+                (self.card(), self.pick(&["Paid with {} yesterday", "{}", "card ending in {}?", "number {} exp 12/27"]))
+            }
             Entity::Iban => (self.iban(), self.pick(&["Transfer to {} please", "IBAN: {}", "{}"])),
             Entity::Ssn => {
                 let grouped = self.rng.bool();
-                let template = if grouped { self.pick(&["{}", "my number is {}."]) } else { self.pick(&["SSN {}", "social security: {}"]) };
+                let template = if grouped {
+                    self.pick(&["{}", "my number is {}."])
+                } else {
+                    self.pick(&["SSN {}", "social security: {}"])
+                };
                 (self.ssn(grouped), template)
             }
             Entity::Aadhaar => {
@@ -426,14 +455,33 @@ impl Gen {
             Entity::Jwt => (self.jwt(), self.pick(&["token {}", "{}", "jwt: {}"])),
             Entity::Name => (self.name(), self.pick(&["Dear {},", "Name: {}", "my name is {} and", "Hello {}!"])),
             Entity::Secret => {
-                let value = format!("{}{}{}", self.pick(&["hunter", "S3cr3t", "Tr0ub4dor", "sk_test_", "xK9"]), self.digits(4), self.upper(3));
-                (value, self.pick(&["password={}", "api_key: \"{}\"", "Authorization: Bearer {}", "{\"client_secret\":\"{}\"}"]))
+                let value = format!(
+                    "{}{}{}",
+                    self.pick(&["hunter", "S3cr3t", "Tr0ub4dor", "sk_test_", "xK9"]),
+                    self.digits(4),
+                    self.upper(3)
+                );
+                (
+                    value,
+                    self.pick(&[
+                        "password={}",
+                        "api_key: \"{}\"",
+                        "Authorization: Bearer {}",
+                        "{\"client_secret\":\"{}\"}",
+                    ]),
+                )
             }
             Entity::UrlCredential => {
                 if self.rng.bool() {
-                    (format!("admin:{}{}", self.pick(&["pa55", "Secr3t", "hunter"]), self.digits(3)), "see https://{}@db.example.com:5432/app")
+                    (
+                        format!("admin:{}{}", self.pick(&["pa55", "Secr3t", "hunter"]), self.digits(3)),
+                        "see https://{}@db.example.com:5432/app",
+                    )
                 } else {
-                    (format!("{}{}", self.upper(6), self.digits(10)), self.pick(&["https://shop.example.com/reset?token={}&lang=en", "/api/v1/me?access_token={}"]))
+                    (
+                        format!("{}{}", self.upper(6), self.digits(10)),
+                        self.pick(&["https://shop.example.com/reset?token={}&lang=en", "/api/v1/me?access_token={}"]),
+                    )
                 }
             }
             other => panic!("no generator for {other:?}"),
@@ -445,32 +493,115 @@ impl Gen {
     pub fn negative(&mut self) -> (&'static str, String) {
         match self.rng.u8(0..16) {
             0 => ("timestamp", format!("{}", self.rng.u64(1_600_000_000_000..1_800_000_000_000))),
-            1 => ("timestamp", format!("ts: {} sent_at={}", self.rng.u64(1_600_000_000_000..1_800_000_000_000), self.rng.u64(1_600_000_000..1_800_000_000))),
-            2 => ("id", format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", self.rng.u32(..), self.rng.u16(..), self.rng.u16(..0xfff), self.rng.u16(..0xfff), self.rng.u64(..1 << 48))),
-            3 => ("id", format!("Order ORD-2024-{:06} placed, invoice INV/2024/{:05}, ref #{}", self.rng.u32(..1_000_000), self.rng.u32(..100_000), self.rng.u64(100_000_000..10_000_000_000))),
+            1 => (
+                "timestamp",
+                format!(
+                    "ts: {} sent_at={}",
+                    self.rng.u64(1_600_000_000_000..1_800_000_000_000),
+                    self.rng.u64(1_600_000_000..1_800_000_000)
+                ),
+            ),
+            2 => (
+                "id",
+                format!(
+                    "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                    self.rng.u32(..),
+                    self.rng.u16(..),
+                    self.rng.u16(..0xfff),
+                    self.rng.u16(..0xfff),
+                    self.rng.u64(..1 << 48)
+                ),
+            ),
+            3 => (
+                "id",
+                format!(
+                    "Order ORD-2024-{:06} placed, invoice INV/2024/{:05}, ref #{}",
+                    self.rng.u32(..1_000_000),
+                    self.rng.u32(..100_000),
+                    self.rng.u64(100_000_000..10_000_000_000)
+                ),
+            ),
             4 => ("id", format!("order id {} shipped", self.rng.u64(1_000_000_000..1_000_000_000_000))),
-            5 => ("price", format!("Total ₹{},{:03}.{:02} incl. GST, was ${}.99", self.rng.u8(1..99), self.rng.u16(..1000), self.rng.u8(..100), self.rng.u16(1..500))),
+            5 => (
+                "price",
+                format!(
+                    "Total ₹{},{:03}.{:02} incl. GST, was ${}.99",
+                    self.rng.u8(1..99),
+                    self.rng.u16(..1000),
+                    self.rng.u8(..100),
+                    self.rng.u16(1..500)
+                ),
+            ),
             6 => ("coordinates", format!("{:.7}, {:.7}", self.rng.f64() * 90.0, self.rng.f64() * 180.0)),
-            7 => ("css", self.pick(&[
-                "input[type=password]:focus{outline:2px solid #1a73e8;border-color:#4285f4}",
-                ".password-field:hover{color:#333;background:url(/img/lock@2x.png) no-repeat}",
-                "@media (max-width:768px){.col-md-6{width:100%;padding:0 15px}}",
-                "a::before{content:'';transition:all .3s ease-in-out;box-shadow:0 1px 2px rgba(0,0,0,.5)}",
-                "#token-input:focus,#token:hover{font:12px/1.5 'Helvetica Neue',Arial,sans-serif}",
-            ]).to_string()),
-            8 => ("base64", format!("data:image/png;base64,{}", base64(&(0..600).map(|_| self.rng.u8(..)).collect::<Vec<u8>>()))),
+            7 => (
+                "css",
+                self.pick(&[
+                    "input[type=password]:focus{outline:2px solid #1a73e8;border-color:#4285f4}",
+                    ".password-field:hover{color:#333;background:url(/img/lock@2x.png) no-repeat}",
+                    "@media (max-width:768px){.col-md-6{width:100%;padding:0 15px}}",
+                    "a::before{content:'';transition:all .3s ease-in-out;box-shadow:0 1px 2px rgba(0,0,0,.5)}",
+                    "#token-input:focus,#token:hover{font:12px/1.5 'Helvetica Neue',Arial,sans-serif}",
+                ])
+                .to_string(),
+            ),
+            8 => (
+                "base64",
+                format!("data:image/png;base64,{}", base64(&(0..600).map(|_| self.rng.u8(..)).collect::<Vec<u8>>())),
+            ),
             9 => ("base64", base64(&(0..300).map(|_| self.rng.u8(..)).collect::<Vec<u8>>())),
-            10 => ("js", self.pick(&[
-                "function(e,t){var n=e.token||t.password;return n?n.length:0}",
-                "a.apiKey=b.key;if(x.pin===y)return!0;var tokens=1024;s.session_id=r.sid",
-                "e.exports={token:function(){return this.t},password:n.password}",
-                "for(var i=0;i<16;i++)r[i]=255&t>>>8*i;return r.join(\":\")",
-            ]).to_string()),
-            11 => ("dom", self.pick(&["col-md-6 mb-3", "btn btn-primary btn-lg", "input-1234", "rr-block", "div", "form-control is-valid", "nav-item dropdown"]).to_string()),
-            12 => ("version", format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.{}.{} Safari/537.36 v2.14.3", self.rng.u16(1000..9999), self.rng.u8(1..200))),
-            13 => ("date", format!("2024-{:02}-{:02}T10:{:02}:00.000Z", self.rng.u8(1..13), self.rng.u8(1..29), self.rng.u8(0..60))),
-            14 => ("hash", format!("sha256 {:016x}{:016x}{:016x}{:016x}", self.rng.u64(..), self.rng.u64(..), self.rng.u64(..), self.rng.u64(..))),
-            _ => ("sku", format!("SKU {} qty 2 x 12345 at 10:30:45", self.rng.u64(8_900_000_000_000..8_909_999_999_999))),
+            10 => (
+                "js",
+                self.pick(&[
+                    "function(e,t){var n=e.token||t.password;return n?n.length:0}",
+                    "a.apiKey=b.key;if(x.pin===y)return!0;var tokens=1024;s.session_id=r.sid",
+                    "e.exports={token:function(){return this.t},password:n.password}",
+                    "for(var i=0;i<16;i++)r[i]=255&t>>>8*i;return r.join(\":\")",
+                ])
+                .to_string(),
+            ),
+            11 => (
+                "dom",
+                self.pick(&[
+                    "col-md-6 mb-3",
+                    "btn btn-primary btn-lg",
+                    "input-1234",
+                    "rr-block",
+                    "div",
+                    "form-control is-valid",
+                    "nav-item dropdown",
+                ])
+                .to_string(),
+            ),
+            12 => (
+                "version",
+                format!(
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.{}.{} Safari/537.36 v2.14.3",
+                    self.rng.u16(1000..9999),
+                    self.rng.u8(1..200)
+                ),
+            ),
+            13 => (
+                "date",
+                format!(
+                    "2024-{:02}-{:02}T10:{:02}:00.000Z",
+                    self.rng.u8(1..13),
+                    self.rng.u8(1..29),
+                    self.rng.u8(0..60)
+                ),
+            ),
+            14 => (
+                "hash",
+                format!(
+                    "sha256 {:016x}{:016x}{:016x}{:016x}",
+                    self.rng.u64(..),
+                    self.rng.u64(..),
+                    self.rng.u64(..),
+                    self.rng.u64(..)
+                ),
+            ),
+            _ => {
+                ("sku", format!("SKU {} qty 2 x 12345 at 10:30:45", self.rng.u64(8_900_000_000_000..8_909_999_999_999)))
+            }
         }
     }
 }
@@ -509,8 +640,13 @@ const CSS_RULES: &[&str] = &[
 const JS: &str = "!function(e,t){\"use strict\";var n=function(e){return e&&e.__esModule?e:{default:e}};function r(e,t){for(var n=0;n<t.length;n++){var r=t[n];r.enumerable=r.enumerable||!1,r.configurable=!0,\"value\"in r&&(r.writable=!0),Object.defineProperty(e,r.key,r)}}var o={token:null,password:\"\",apiBase:\"/api/v2\",timeout:3e4,retries:3};e.login=function(t){return fetch(o.apiBase+\"/session\",{method:\"POST\",body:JSON.stringify({user:t.user,password:t.password})}).then(function(e){return e.json()})};for(var i=0;i<256;i++)e.table[i]=i*1732265000%97;}(window,document);";
 
 const PRODUCTS: &[&str] = &[
-    "Wireless Noise Cancelling Headphones", "Organic Darjeeling Tea 250g", "Men's Running Shoes",
-    "Stainless Steel Water Bottle 1L", "Smart LED Bulb (Pack of 4)", "Cotton Kurta Set", "Laptop Backpack 30L",
+    "Wireless Noise Cancelling Headphones",
+    "Organic Darjeeling Tea 250g",
+    "Men's Running Shoes",
+    "Stainless Steel Water Bottle 1L",
+    "Smart LED Bulb (Pack of 4)",
+    "Cotton Kurta Set",
+    "Laptop Backpack 30L",
 ];
 
 /// Builds rrweb-style batches: a form-heavy full snapshot with CSS and script text, incremental events and
@@ -538,8 +674,9 @@ impl BatchBuilder {
         if self.gen.rng.u32(..self.pii_every) != 0 {
             return None;
         }
-        let entity = [Entity::Email, Entity::Phone, Entity::Card, Entity::Aadhaar, Entity::Pan, Entity::Upi, Entity::Iban]
-            [self.gen.rng.usize(..7)];
+        let entity =
+            [Entity::Email, Entity::Phone, Entity::Card, Entity::Aadhaar, Entity::Pan, Entity::Upi, Entity::Iban]
+                [self.gen.rng.usize(..7)];
         let sample = self.gen.sample(entity);
         self.planted.push((entity, sample.value().to_string()));
         Some(sample.text)
@@ -614,17 +751,30 @@ impl BatchBuilder {
                 let h = self.element("h5", json!({"class": "card-title text-truncate"}), vec![name]);
                 let p = self.element("p", json!({"class": "card-text price fw-bold"}), vec![price]);
                 let img_src = if self.gen.rng.u8(..10) == 0 {
-                    format!("data:image/png;base64,{}", base64(&(0..900).map(|_| self.gen.rng.u8(..)).collect::<Vec<u8>>()))
+                    format!(
+                        "data:image/png;base64,{}",
+                        base64(&(0..900).map(|_| self.gen.rng.u8(..)).collect::<Vec<u8>>())
+                    )
                 } else {
                     format!("https://cdn.example.com/img/p/{}.webp?w=320&h=320", self.gen.rng.u32(..))
                 };
-                let img = self.element("img", json!({"src": img_src, "alt": product, "class": "card-img-top", "loading": "lazy"}), vec![]);
-                let href = format!("/product/{}?ref=home&utm_source=email&sid={}", self.gen.rng.u32(..), self.gen.rng.u32(..));
+                let img = self.element(
+                    "img",
+                    json!({"src": img_src, "alt": product, "class": "card-img-top", "loading": "lazy"}),
+                    vec![],
+                );
+                let href =
+                    format!("/product/{}?ref=home&utm_source=email&sid={}", self.gen.rng.u32(..), self.gen.rng.u32(..));
                 let a = self.element("a", json!({"href": href, "class": "stretched-link"}), vec![]);
                 let svg_path = self.element("path", json!({"d": "M12 2C6.48 2 2 6.48 2 12s4.48 10 10 10 10-4.48 10-10S17.52 2 12 2zm-2 15l-5-5 1.41-1.41L10 14.17l7.59-7.59L19 8l-9 9z", "fill": "currentColor"}), vec![]);
-                let svg = self.element("svg", json!({"viewBox": "0 0 24 24", "width": "24", "height": "24"}), vec![svg_path]);
+                let svg =
+                    self.element("svg", json!({"viewBox": "0 0 24 24", "width": "24", "height": "24"}), vec![svg_path]);
                 let body = self.element("div", json!({"class": "card-body"}), vec![h, p, a, svg]);
-                children.push(self.element("div", json!({"class": "card h-100 shadow-sm", "data-product-id": "SKU-88213"}), vec![img, body]));
+                children.push(self.element(
+                    "div",
+                    json!({"class": "card h-100 shadow-sm", "data-product-id": "SKU-88213"}),
+                    vec![img, body],
+                ));
             }
             let section = self.element("section", json!({"class": "container py-4"}), children);
             size += section.to_string().len();
@@ -639,7 +789,9 @@ impl BatchBuilder {
 
     /// Incremental, meta, custom and plugin events after the snapshot.
     pub fn incremental(&mut self, count: usize) -> Vec<Value> {
-        let mut events = vec![json!({"type": 4, "data": {"href": "https://shop.example.com/checkout?step=2&session=8f3a9c1b2d", "width": 1920, "height": 1080}, "timestamp": 1732265000001u64})];
+        let mut events = vec![
+            json!({"type": 4, "data": {"href": "https://shop.example.com/checkout?step=2&session=8f3a9c1b2d", "width": 1920, "height": 1080}, "timestamp": 1732265000001u64}),
+        ];
         let mut ts = 1732265000100u64;
         for i in 0..count {
             ts += u64::from(self.gen.rng.u16(5..400));
@@ -649,8 +801,12 @@ impl BatchBuilder {
                     let positions: Vec<Value> = (0..6).map(|k| json!({"x": self.gen.rng.u16(..1920), "y": self.gen.rng.u16(..1080), "id": id, "timeOffset": -(k * 16)})).collect();
                     json!({"type": 3, "data": {"source": 1, "positions": positions}, "timestamp": ts})
                 }
-                2 => json!({"type": 3, "data": {"source": 3, "id": 1, "x": 0, "y": self.gen.rng.u16(..5000)}, "timestamp": ts}),
-                3 => json!({"type": 3, "data": {"source": 2, "type": 2, "id": id, "x": 410, "y": 233}, "timestamp": ts}),
+                2 => {
+                    json!({"type": 3, "data": {"source": 3, "id": 1, "x": 0, "y": self.gen.rng.u16(..5000)}, "timestamp": ts})
+                }
+                3 => {
+                    json!({"type": 3, "data": {"source": 2, "type": 2, "id": id, "x": 410, "y": 233}, "timestamp": ts})
+                }
                 4 => {
                     let text = if let Some(&pid) = self.sensitive_inputs.first().filter(|_| self.gen.rng.bool()) {
                         return_input(pid, "hunter2-correct-horse", ts)
@@ -672,7 +828,9 @@ impl BatchBuilder {
                     let note = self.plant().unwrap_or_else(|| "coupon applied".to_string());
                     json!({"type": 5, "data": {"tag": "checkout-step", "payload": {"step": 2, "note": note, "email": self.gen.email()}}, "timestamp": ts})
                 }
-                _ => json!({"type": 6, "data": {"plugin": "rrweb/console@1", "payload": {"level": "log", "trace": ["app.js:10:5"], "payload": [format!("\"cart updated {}\"", self.gen.rng.u32(..))]}}, "timestamp": ts}),
+                _ => {
+                    json!({"type": 6, "data": {"plugin": "rrweb/console@1", "payload": {"level": "log", "trace": ["app.js:10:5"], "payload": [format!("\"cart updated {}\"", self.gen.rng.u32(..))]}}, "timestamp": ts})
+                }
             };
             events.push(event);
         }
