@@ -17,6 +17,11 @@ use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
 use super::replace::is_replacement;
 use super::{Action, Entity};
 
+/// `Detector::run` flags.
+const RUN: u8 = 1;
+const DIGITS: u8 = 2;
+const GATED: u8 = 4;
+
 /// Detections weaker than this are not reported.
 pub const MIN_CONFIDENCE: f32 = 0.5;
 
@@ -175,6 +180,21 @@ impl Candidate {
         }
     }
 
+    /// Literal keywords (ASCII case-insensitive) every match contains; empty when there is no such set.
+    pub fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Candidate::NameContext => &[
+                "name", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr", "Frau",
+            ],
+            Candidate::Bearer => &["bearer"],
+            Candidate::KnownSecret => &[
+                "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-", "xoxp-", "xoxr-",
+                "xoxs-", "k_live_", "AIza",
+            ],
+            _ => &[],
+        }
+    }
+
     /// Whether every match has at least four digits.
     pub fn needs_digits(self) -> bool {
         matches!(self, Candidate::Number | Candidate::Gstin | Candidate::Iban | Candidate::Pan)
@@ -189,7 +209,8 @@ impl Candidate {
             Candidate::Jwt => all(DOT | UPPER | LOWER),
             Candidate::UrlUserinfo => all(COLON | AT),
             Candidate::UrlParam => any(EQ),
-            Candidate::KnownSecret | Candidate::Bearer => any(UPPER | DIGIT),
+            Candidate::KnownSecret => any(UPPER | LOWER),
+            Candidate::Bearer => any(UPPER | LOWER),
             Candidate::SecretKv => any(COLON | EQ),
             Candidate::EmailUpi => any(AT),
             Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
@@ -248,11 +269,11 @@ pub struct WordList<'a> {
 pub struct Detector {
     regex: Option<meta::Regex>,
     kinds: Vec<Kind>,
-    /// By byte-class mask: whether any enabled candidate is possible at all.
-    run: Box<[bool; 256]>,
-    /// By byte-class mask: whether a candidate that needs no more than one digit is possible; when only
-    /// `run` holds, the string also needs at least four digits (cards, phones, IBAN, PAN, GSTIN, IPv4 do).
-    run_few_digits: Box<[bool; 256]>,
+    /// By byte-class mask, what makes running the regex worthwhile: a candidate needing no more than the mask
+    /// (`RUN`), one needing four digits (`DIGITS`), or one needing a keyword of `gate` (`GATED`).
+    run: Box<[u8; 256]>,
+    /// Keywords without which names, bearer tokens and vendor keys cannot occur ("Dear", "Bearer", "AKIA", …).
+    gate: Option<AhoCorasick>,
     /// Built-in entities reported in free text.
     pub(super) enabled: u32,
     customs: Vec<CustomRule>,
@@ -290,13 +311,27 @@ impl Detector {
             let regex = meta::Regex::builder().configure(config).build_many(&patterns);
             Some(regex.map_err(|e| BuildError(e.to_string()))?)
         };
-        let mut run = Box::new([false; 256]);
-        let mut run_few_digits = Box::new([false; 256]);
+        let mut run = Box::new([0u8; 256]);
         for m in 0..=255u8 {
-            let customs = !customs.is_empty() && m != 0;
-            run[usize::from(m)] = customs || candidates.iter().any(|c| c.possible(m));
-            run_few_digits[usize::from(m)] = customs || candidates.iter().any(|c| !c.needs_digits() && c.possible(m));
+            let mut how = if !customs.is_empty() && m != 0 { RUN } else { 0 };
+            for c in candidates.iter().filter(|c| c.possible(m)) {
+                how |= if c.needs_digits() {
+                    DIGITS
+                } else if c.keywords().is_empty() {
+                    RUN
+                } else {
+                    GATED
+                };
+            }
+            run[usize::from(m)] = how;
         }
+        let keywords: Vec<&str> = candidates.iter().flat_map(|c| c.keywords().iter().copied()).collect();
+        let gate = if keywords.is_empty() {
+            None
+        } else {
+            let gate = AhoCorasick::builder().ascii_case_insensitive(true).build(&keywords);
+            Some(gate.map_err(|e| BuildError(e.to_string()))?)
+        };
         let mut words = Vec::new();
         for case_sensitive in [false, true] {
             let lists: Vec<&WordList<'_>> = lists.iter().filter(|l| l.case_sensitive == case_sensitive).collect();
@@ -322,7 +357,7 @@ impl Detector {
             regex,
             kinds,
             run,
-            run_few_digits,
+            gate,
             enabled,
             customs,
             words,
@@ -340,8 +375,10 @@ impl Detector {
 
     #[inline]
     fn regex_worth(&self, hay: &[u8], mask: u8) -> bool {
-        let m = usize::from(mask);
-        self.run[m] && (self.run_few_digits[m] || hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some())
+        let how = self.run[usize::from(mask)];
+        how & RUN != 0
+            || (how & DIGITS != 0 && hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some())
+            || (how & GATED != 0 && self.gate.as_ref().is_some_and(|g| g.is_match(hay)))
     }
 
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
