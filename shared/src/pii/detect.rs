@@ -183,13 +183,25 @@ impl Candidate {
     /// Literal keywords (ASCII case-insensitive) every match contains; empty when there is no such set.
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
-            Candidate::NameContext => &[
-                "name", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr", "Frau",
-            ],
+            Candidate::NameContext => {
+                &["name", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr", "Frau"]
+            }
             Candidate::Bearer => &["bearer"],
             Candidate::KnownSecret => &[
-                "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-", "xoxp-", "xoxr-",
-                "xoxs-", "k_live_", "AIza",
+                "AKIA",
+                "ghp_",
+                "gho_",
+                "ghu_",
+                "ghs_",
+                "ghr_",
+                "github_pat_",
+                "xoxa-",
+                "xoxb-",
+                "xoxp-",
+                "xoxr-",
+                "xoxs-",
+                "k_live_",
+                "AIza",
             ],
             _ => &[],
         }

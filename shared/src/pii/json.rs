@@ -116,11 +116,9 @@ enum Defer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Note {
     None,
-    NodeType,
     Id,
     ParentId,
     Tag,
-    IsStyle,
     HintType,
     HintName,
     MergeHint,
@@ -275,6 +273,7 @@ impl Walker<'_> {
                     self.skip_container(depth)?;
                     Ok(Scalar::Other)
                 }
+                Slot::Obj(Role::Node { css }) => self.node(css, depth).map(|()| Scalar::Other),
                 Slot::Obj(role) => self.object(role, depth).map(Scalar::Object),
                 Slot::Text(treat, _) | Slot::Defer(_, treat) => {
                     self.object(Role::Generic(treat), depth).map(Scalar::Object)
@@ -290,6 +289,179 @@ impl Walker<'_> {
             },
             b't' | b'f' | b'n' => self.literal(),
             b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Reads `"key":` and returns the key's range and whether it has escapes; leaves `pos` at the value.
+    #[inline]
+    fn key(&mut self) -> Result<(usize, usize, bool)> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return Err(self.syntax());
+        }
+        let key = self.skip_string()?;
+        self.ws();
+        if self.peek()? != b':' {
+            return Err(self.syntax());
+        }
+        self.pos += 1;
+        self.ws();
+        Ok(key)
+    }
+
+    /// After a member: true at `,` (more follow), false at the closing `close`.
+    #[inline]
+    fn more(&mut self, close: u8) -> Result<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.pos += 1;
+                Ok(true)
+            }
+            b if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Whether the object or array just opened is empty (and if so, consumes its end).
+    #[inline]
+    fn empty(&mut self, close: u8) -> Result<bool> {
+        self.ws();
+        if self.peek()? == close {
+            self.pos += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A serialized rrweb node, the bulk of a full snapshot: read with direct key matches instead of the
+    /// generic role dispatch. Same decisions as `classify` for `Role::Node`.
+    fn node(&mut self, css: bool, depth: u32) -> Result<()> {
+        self.enter(depth)?;
+        self.pos += 1;
+        let base = self.pending.len();
+        let mut facts = Facts::default();
+        if self.empty(b'}')? {
+            return Ok(());
+        }
+        loop {
+            let (ks, ke, kesc) = self.key()?;
+            let packed = if kesc {
+                unescape(&self.src[ks..ke], &mut self.key, &mut self.key_map);
+                keys::packed(&self.key, 0, self.key.len())
+            } else {
+                keys::packed(self.src, ks, ke)
+            };
+            match packed {
+                keys::K_TYPE => {
+                    if let Scalar::Num(n) = self.value(Slot::Capture, depth + 1)? {
+                        facts.node_type = n;
+                    }
+                }
+                keys::K_ID => {
+                    if let Scalar::Num(n) = self.value(Slot::Capture, depth + 1)? {
+                        facts.id = n;
+                    }
+                }
+                keys::K_TAG_NAME => {
+                    let tag = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::Tag, &tag, &mut facts);
+                }
+                keys::K_ATTRIBUTES if self.peek()? == b'{' => {
+                    let form = !facts.tag_seen || facts.form_tag;
+                    facts.hint = self.attrs(form, depth + 1)?.or(facts.hint);
+                }
+                keys::K_CHILD_NODES if self.peek()? == b'[' => self.child_nodes(facts.css_tag, depth + 1)?,
+                keys::K_TEXT_CONTENT => {
+                    let slot =
+                        if css || facts.is_style { Slot::Skip } else { Slot::Defer(Defer::TextContent, Treat::SCAN) };
+                    self.value(slot, depth + 1)?;
+                }
+                keys::K_IS_STYLE => {
+                    if let Scalar::Bool(b) = self.value(Slot::Capture, depth + 1)? {
+                        facts.is_style = b;
+                    }
+                }
+                _ => self.skip_value(depth + 1)?,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        self.close(Role::Node { css }, &facts, base);
+        Ok(())
+    }
+
+    fn child_nodes(&mut self, css: bool, depth: u32) -> Result<()> {
+        self.enter(depth)?;
+        self.pos += 1;
+        if self.empty(b']')? {
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek()? == b'{' {
+                self.node(css, depth + 1)?;
+            } else {
+                self.skip_value(depth + 1)?;
+            }
+            if !self.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An element's attributes; deferred values are left for the element to decide. Returns the hint found.
+    fn attrs(&mut self, form: bool, depth: u32) -> Result<Option<Treat>> {
+        self.enter(depth)?;
+        self.pos += 1;
+        let mut facts = Facts::default();
+        if self.empty(b'}')? {
+            return Ok(None);
+        }
+        loop {
+            let (ks, ke, kesc) = self.key()?;
+            let src = self.src;
+            let (k, data) = if kesc {
+                unescape(&src[ks..ke], &mut self.key, &mut self.key_map);
+                (keys::key(&self.key), self.key.starts_with(b"data-"))
+            } else {
+                (keys::key_in(src, ks, ke), src[ks..ke].starts_with(b"data-"))
+            };
+            match k {
+                Key::Value => {
+                    self.value(Slot::Defer(Defer::AttrValue, Treat::SCAN), depth + 1)?;
+                }
+                Key::Type if form => {
+                    let v = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::HintType, &v, &mut facts);
+                }
+                Key::Name | Key::Id | Key::Autocomplete if form => {
+                    let v = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::HintName, &v, &mut facts);
+                }
+                _ if scanned_attribute(k, data) => {
+                    self.value(Slot::Text(Treat::SCAN, 0), depth + 1)?;
+                }
+                _ => self.skip_value(depth + 1)?,
+            }
+            if !self.more(b'}')? {
+                return Ok(facts.hint);
+            }
+        }
+    }
+
+    /// Skips any value.
+    fn skip_value(&mut self, depth: u32) -> Result<()> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' | b'[' => self.skip_container(depth),
+            b't' | b'f' | b'n' => self.literal().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
             _ => Err(self.syntax()),
         }
     }
@@ -471,46 +643,13 @@ impl Walker<'_> {
                 | Key::CurrentTime => SKIP,
                 _ => self.generic_key(Treat::SCAN, key),
             },
-            Role::Node { css } => match k {
-                Key::Type => (Slot::Capture, Note::NodeType),
-                Key::Id => (Slot::Capture, Note::Id),
-                Key::TagName => (Slot::Capture, Note::Tag),
-                Key::Attributes => {
-                    let form = !facts.tag_seen || facts.form_tag;
-                    (Slot::Obj(Role::Attrs { form }), Note::MergeHint)
-                }
-                Key::ChildNodes => (Slot::Obj(Role::Node { css: facts.css_tag }), Note::None),
-                Key::TextContent if css || facts.is_style => SKIP,
-                Key::TextContent => (Slot::Defer(Defer::TextContent, Treat::SCAN), Note::None),
-                Key::IsStyle => (Slot::Capture, Note::IsStyle),
-                _ => SKIP,
-            },
+            // Nodes are read by `Walker::node`.
+            Role::Node { .. } => SKIP,
             Role::Attrs { form } => match k {
                 Key::Value => (Slot::Defer(Defer::AttrValue, Treat::SCAN), Note::None),
                 Key::Type if form => (Slot::Capture, Note::HintType),
                 Key::Name | Key::Id | Key::Autocomplete if form => (Slot::Capture, Note::HintName),
-                Key::Placeholder
-                | Key::Title
-                | Key::Alt
-                | Key::AriaLabel
-                | Key::AriaDescription
-                | Key::AriaValuetext
-                | Key::Label
-                | Key::Content
-                | Key::Summary
-                | Key::Srcdoc
-                | Key::Href
-                | Key::Src
-                | Key::Action
-                | Key::Formaction
-                | Key::Poster
-                | Key::Cite
-                | Key::Srcset
-                | Key::Background
-                | Key::Ping
-                | Key::XlinkHref
-                | Key::Data => (SCAN, Note::None),
-                Key::Other if key.starts_with(b"data-") => (SCAN, Note::None),
+                _ if scanned_attribute(k, key.starts_with(b"data-")) => (SCAN, Note::None),
                 _ => SKIP,
             },
             Role::MutText => match k {
@@ -561,7 +700,6 @@ impl Walker<'_> {
     fn note(&self, note: Note, value: &Scalar, facts: &mut Facts) {
         let fields = &self.engine.fields;
         match (note, value) {
-            (Note::NodeType, Scalar::Num(n)) => facts.node_type = *n,
             (Note::Id, Scalar::Num(n)) => facts.id = *n,
             (Note::ParentId, Scalar::Num(n)) => facts.parent_id = *n,
             (Note::Tag, &Scalar::Str { start, end }) => {
@@ -570,7 +708,6 @@ impl Walker<'_> {
                 facts.css_tag = tag.eq_ignore_ascii_case(b"style") || tag.eq_ignore_ascii_case(b"script");
                 facts.form_tag = [&b"input"[..], b"textarea", b"select"].iter().any(|t| tag.eq_ignore_ascii_case(t));
             }
-            (Note::IsStyle, Scalar::Bool(b)) => facts.is_style = *b,
             (Note::HintType, &Scalar::Str { start, end }) => {
                 facts.hint = fields.input_type(&self.src[start..end]).or(facts.hint);
             }
@@ -837,6 +974,35 @@ impl Walker<'_> {
         self.pos += len;
         Ok(scalar)
     }
+}
+
+/// Attributes whose values people read or that carry URLs: scanned as free text. Everything else (class, style,
+/// ids, sizes, SVG geometry, event handlers) is copied as it is.
+fn scanned_attribute(k: Key, data_attribute: bool) -> bool {
+    matches!(
+        k,
+        Key::Placeholder
+            | Key::Title
+            | Key::Alt
+            | Key::AriaLabel
+            | Key::AriaDescription
+            | Key::AriaValuetext
+            | Key::Label
+            | Key::Content
+            | Key::Summary
+            | Key::Srcdoc
+            | Key::Href
+            | Key::Src
+            | Key::Action
+            | Key::Formaction
+            | Key::Poster
+            | Key::Cite
+            | Key::Srcset
+            | Key::Background
+            | Key::Ping
+            | Key::XlinkHref
+            | Key::Data
+    ) || (k == Key::Other && data_attribute)
 }
 
 /// `data:…;base64,…` payloads (images, fonts) are never scanned.

@@ -131,7 +131,7 @@ const K_SDK: u128 = pack(b"sdk");
 const K_NAME: u128 = pack(b"name");
 const K_EVENT: u128 = pack(b"event");
 const K_VALUE: u128 = pack(b"value");
-const K_TYPE: u128 = pack(b"type");
+pub const K_TYPE: u128 = pack(b"type");
 const K_FIELD: u128 = pack(b"field");
 const K_TARGET: u128 = pack(b"target");
 const K_SELECTOR: u128 = pack(b"selector");
@@ -148,11 +148,11 @@ const K_DATA: u128 = pack(b"data");
 const K_TIMESTAMP: u128 = pack(b"timestamp");
 const K_DELAY: u128 = pack(b"delay");
 const K_NODE: u128 = pack(b"node");
-const K_ID: u128 = pack(b"id");
+pub const K_ID: u128 = pack(b"id");
 const K_HREF: u128 = pack(b"href");
 const K_PAYLOAD: u128 = pack(b"payload");
 const K_TEXTS: u128 = pack(b"texts");
-const K_ATTRIBUTES: u128 = pack(b"attributes");
+pub const K_ATTRIBUTES: u128 = pack(b"attributes");
 const K_ADDS: u128 = pack(b"adds");
 const K_TEXT: u128 = pack(b"text");
 const K_SOURCE: u128 = pack(b"source");
@@ -192,10 +192,10 @@ const K_MUTED: u128 = pack(b"muted");
 const K_LOOP: u128 = pack(b"loop");
 const K_PLAYBACK_RATE: u128 = pack(b"playbackRate");
 const K_CURRENT_TIME: u128 = pack(b"currentTime");
-const K_TAG_NAME: u128 = pack(b"tagName");
-const K_CHILD_NODES: u128 = pack(b"childNodes");
-const K_TEXT_CONTENT: u128 = pack(b"textContent");
-const K_IS_STYLE: u128 = pack(b"isStyle");
+pub const K_TAG_NAME: u128 = pack(b"tagName");
+pub const K_CHILD_NODES: u128 = pack(b"childNodes");
+pub const K_TEXT_CONTENT: u128 = pack(b"textContent");
+pub const K_IS_STYLE: u128 = pack(b"isStyle");
 const K_PLACEHOLDER: u128 = pack(b"placeholder");
 const K_TITLE: u128 = pack(b"title");
 const K_ALT: u128 = pack(b"alt");
@@ -227,15 +227,7 @@ pub fn key_in(text: &[u8], start: usize, end: usize) -> Key {
             _ => Key::Other,
         };
     }
-    let word = match text.get(start..start + 16).and_then(|w| <[u8; 16]>::try_from(w).ok()) {
-        Some(w) => u128::from_le_bytes(w),
-        None => {
-            let mut w = [0u8; 16];
-            w[..len].copy_from_slice(&text[start..end]);
-            u128::from_le_bytes(w)
-        }
-    };
-    let packed = (word & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120);
+    let packed = packed(text, start, end);
     match INDEX[slot(packed)] {
         0 => Key::Other,
         i => {
@@ -247,6 +239,24 @@ pub fn key_in(text: &[u8], start: usize, end: usize) -> Key {
             }
         }
     }
+}
+
+/// The key `text[start..end]` packed like the `K_*` constants (0 for keys longer than 15 bytes).
+#[inline]
+pub fn packed(text: &[u8], start: usize, end: usize) -> u128 {
+    let len = end - start;
+    if len > 15 {
+        return 0;
+    }
+    let word = match text.get(start..start + 16).and_then(|w| <[u8; 16]>::try_from(w).ok()) {
+        Some(w) => u128::from_le_bytes(w),
+        None => {
+            let mut w = [0u8; 16];
+            w[..len].copy_from_slice(&text[start..end]);
+            u128::from_le_bytes(w)
+        }
+    };
+    (word & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120)
 }
 
 /// Perfect hash of the packed known keys into 2048 slots (multiplier found by search; a unit test checks it).
