@@ -22,6 +22,14 @@ const RUN: u8 = 1;
 const DIGITS: u8 = 2;
 const GATED: u8 = 4;
 
+/// Entities found in digit runs.
+const DIGIT_RUN_ENTITIES: u32 = Entity::Card.bit_const()
+    | Entity::Phone.bit_const()
+    | Entity::Aadhaar.bit_const()
+    | Entity::Ssn.bit_const()
+    | Entity::Ip.bit_const()
+    | Entity::Dob.bit_const();
+
 /// Detections weaker than this are not reported.
 pub const MIN_CONFIDENCE: f32 = 0.5;
 
@@ -80,7 +88,6 @@ pub enum Candidate {
     Ifsc,
     Mac,
     Ipv6,
-    Number,
     NameContext,
 }
 
@@ -94,7 +101,7 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub const ALL: [Candidate; 15] = [
+    pub const ALL: [Candidate; 14] = [
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -108,7 +115,6 @@ impl Candidate {
         Candidate::Ifsc,
         Candidate::Mac,
         Candidate::Ipv6,
-        Candidate::Number,
         Candidate::NameContext,
     ];
 
@@ -140,7 +146,6 @@ impl Candidate {
             Candidate::Ipv6 => {
                 r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
             }
-            Candidate::Number => r"[+(]?[0-9](?:[ ./-]?\(?[0-9]|\)[ ./-]?[0-9])*".into(),
             Candidate::NameContext => concat!(
                 r"(?:(?-u:\b)(?i-u:name)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
                 r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
@@ -173,9 +178,6 @@ impl Candidate {
             Candidate::Ifsc => E::Ifsc.bit(),
             Candidate::Mac => E::Mac.bit(),
             Candidate::Ipv6 => E::Ip.bit(),
-            Candidate::Number => {
-                E::Card.bit() | E::Phone.bit() | E::Aadhaar.bit() | E::Ssn.bit() | E::Ip.bit() | E::Dob.bit()
-            }
             Candidate::NameContext => E::Name.bit(),
         }
     }
@@ -209,7 +211,7 @@ impl Candidate {
 
     /// Whether every match has at least four digits.
     pub fn needs_digits(self) -> bool {
-        matches!(self, Candidate::Number | Candidate::Gstin | Candidate::Iban | Candidate::Pan)
+        matches!(self, Candidate::Gstin | Candidate::Iban | Candidate::Pan)
     }
 
     /// Whether a string with byte-class mask `m` can contain this candidate.
@@ -228,7 +230,6 @@ impl Candidate {
             Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
             Candidate::Mac => any(DIGIT | COLON),
             Candidate::Ipv6 => any(COLON),
-            Candidate::Number => any(DIGIT),
             Candidate::NameContext => all(UPPER | LOWER),
         }
     }
@@ -288,6 +289,8 @@ pub struct Detector {
     gate: Option<AhoCorasick>,
     /// Built-in entities reported in free text.
     pub(super) enabled: u32,
+    /// Whether digit runs are classified (cards, phones, Aadhaar, SSN, IPv4, dates of birth).
+    digit_runs: bool,
     customs: Vec<CustomRule>,
     words: Vec<Words>,
     pub(super) context: Context,
@@ -371,6 +374,7 @@ impl Detector {
             run,
             gate,
             enabled,
+            digit_runs: enabled & DIGIT_RUN_ENTITIES != 0,
             customs,
             words,
             context: Context::new(),
@@ -382,7 +386,12 @@ impl Detector {
     /// Whether `hay` (with byte-class mask `mask`) could hold anything this detector finds.
     #[inline]
     pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
-        (!self.words.is_empty() && mask != 0) || self.regex_worth(hay, mask)
+        (!self.words.is_empty() && mask != 0) || self.regex_worth(hay, mask) || self.digits_worth(hay, mask)
+    }
+
+    #[inline]
+    fn digits_worth(&self, hay: &[u8], mask: u8) -> bool {
+        self.digit_runs && mask & class::DIGIT != 0 && hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
     }
 
     #[inline]
@@ -408,8 +417,64 @@ impl Detector {
                 }
             }
         }
+        if self.digits_worth(hay, mask) {
+            self.find_digit_runs(hay, extra, out);
+        }
         if !self.words.is_empty() && mask != 0 {
             self.find_words(hay, out);
+        }
+    }
+
+    /// Digit runs (`[+(]?digit` then digits, single separators `space . / -` and parentheses), classified by
+    /// validators. Runs inside a regex detection (an IBAN, an e-mail, a URL parameter) are not reported again.
+    fn find_digit_runs(&self, hay: &[u8], extra: u32, out: &mut Vec<Found>) {
+        let before = out.len();
+        let n = hay.len();
+        let digit = |i: usize| i < n && hay[i].is_ascii_digit();
+        let mut i = 0;
+        while i < n {
+            if !hay[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = if i > 0 && matches!(hay[i - 1], b'+' | b'(') { i - 1 } else { i };
+            // Extend over digits, one separator (optionally before `(`), or `)` and one separator.
+            let mut end = i + 1;
+            loop {
+                if digit(end) {
+                    end += 1;
+                    continue;
+                }
+                let mut k = end;
+                if k < n && matches!(hay[k], b' ' | b'.' | b'/' | b'-') {
+                    k += 1;
+                }
+                if k < n && hay[k] == b'(' {
+                    k += 1;
+                }
+                if digit(k) {
+                    end = k + 1;
+                    continue;
+                }
+                if end < n && hay[end] == b')' {
+                    let mut k = end + 1;
+                    if k < n && matches!(hay[k], b' ' | b'.' | b'/' | b'-') {
+                        k += 1;
+                    }
+                    if digit(k) {
+                        end = k + 1;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if !out[..before].iter().any(|f| f.start < end && start < f.end) {
+                self.numbers(hay, start, end, extra, out);
+            }
+            i = end;
+        }
+        if out.len() > before && before > 0 {
+            out.sort_by_key(|f| f.start);
         }
     }
 
@@ -552,7 +617,6 @@ impl Detector {
                     self.push(out, Entity::Ip, s, e, 0.85);
                 }
             }
-            Candidate::Number => self.numbers(hay, s, e, extra, out),
             Candidate::NameContext => self.name_context(hay, s, e, out),
         }
         e
