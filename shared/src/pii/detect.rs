@@ -386,19 +386,17 @@ impl Detector {
     /// Whether `hay` (with byte-class mask `mask`) could hold anything this detector finds.
     #[inline]
     pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
-        (!self.words.is_empty() && mask != 0) || self.regex_worth(hay, mask) || self.digits_worth(hay, mask)
+        let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
+        (!self.words.is_empty() && mask != 0)
+            || self.regex_worth(hay, mask, four_digits)
+            || (self.digit_runs && four_digits)
     }
 
     #[inline]
-    fn digits_worth(&self, hay: &[u8], mask: u8) -> bool {
-        self.digit_runs && mask & class::DIGIT != 0 && hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
-    }
-
-    #[inline]
-    fn regex_worth(&self, hay: &[u8], mask: u8) -> bool {
+    fn regex_worth(&self, hay: &[u8], mask: u8, four_digits: bool) -> bool {
         let how = self.run[usize::from(mask)];
         how & RUN != 0
-            || (how & DIGITS != 0 && hay.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some())
+            || (how & DIGITS != 0 && four_digits)
             || (how & GATED != 0 && self.gate.as_ref().is_some_and(|g| g.is_match(hay)))
     }
 
@@ -406,8 +404,9 @@ impl Detector {
     /// sorted by start and non-overlapping.
     pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
         out.clear();
+        let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
         if let Some(regex) = &self.regex {
-            if self.regex_worth(hay, mask) {
+            if self.regex_worth(hay, mask, four_digits) {
                 let mut at = 0;
                 while at < hay.len() {
                     let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else { break };
@@ -417,7 +416,7 @@ impl Detector {
                 }
             }
         }
-        if self.digits_worth(hay, mask) {
+        if self.digit_runs && four_digits {
             self.find_digit_runs(hay, extra, out);
         }
         if !self.words.is_empty() && mask != 0 {
@@ -432,11 +431,8 @@ impl Detector {
         let n = hay.len();
         let digit = |i: usize| i < n && hay[i].is_ascii_digit();
         let mut i = 0;
-        while i < n {
-            if !hay[i].is_ascii_digit() {
-                i += 1;
-                continue;
-            }
+        while let Some(p) = hay[i..].iter().position(u8::is_ascii_digit) {
+            i += p;
             let start = if i > 0 && matches!(hay[i - 1], b'+' | b'(') { i - 1 } else { i };
             // Extend over digits, one separator (optionally before `(`), or `)` and one separator.
             let mut end = i + 1;
@@ -822,6 +818,12 @@ impl Detector {
             self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });
         }
     }
+}
+
+/// Whether `text` has at least four ASCII digits (nothing digit-based is shorter).
+#[inline]
+fn four_digits(text: &[u8]) -> bool {
+    text.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
 }
 
 /// Whether `hay[s..e]` has a letter or digit glued on either side.

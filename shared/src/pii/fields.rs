@@ -3,8 +3,30 @@
 //! sensitive. Keys are compared normalized: ASCII lowercase without `_`, `-`, `.` and spaces.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use aho_corasick::AhoCorasick;
 
 use super::{Action, Entity};
+
+/// FNV-1a: field keys are short and not attacker-chosen in bulk (one lookup per key of a batch), so a simple
+/// fast hash beats SipHash here.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// How one string value is handled.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -317,7 +339,9 @@ pub fn skip_key(raw: &[u8], norm: &[u8]) -> bool {
 /// Compiled field rules.
 #[derive(Clone, Debug)]
 pub struct Fields {
-    rules: HashMap<Box<[u8]>, Treat>,
+    rules: HashMap<Box<[u8]>, Treat, BuildHasherDefault<Fnv>>,
+    /// `HINT_PARTS` as one automaton.
+    parts: AhoCorasick,
     /// Built-in entities hints may point to.
     hint_entities: u32,
 }
@@ -325,7 +349,7 @@ pub struct Fields {
 impl Fields {
     /// Built-in rules (if `builtin`) whose entity is in `entities`, overridden by `custom` rules.
     pub fn new(builtin: bool, entities: u32, custom: impl IntoIterator<Item = (String, Treat)>) -> Fields {
-        let mut rules = HashMap::new();
+        let mut rules = HashMap::default();
         if builtin {
             for &(key, entity, cond) in BUILTIN_FIELDS {
                 if entities & entity.bit() != 0 {
@@ -336,7 +360,8 @@ impl Fields {
         for (key, treat) in custom {
             rules.insert(key.into_bytes().into_boxed_slice(), treat);
         }
-        Fields { rules, hint_entities: entities }
+        let parts = AhoCorasick::new(HINT_PARTS.iter().map(|(p, _)| p)).expect("built-in hint words compile");
+        Fields { rules, parts, hint_entities: entities }
     }
 
     /// The rule for a normalized key.
@@ -374,8 +399,8 @@ impl Fields {
                 other => other,
             });
         }
-        let part = HINT_PARTS.iter().find(|(p, _)| norm.windows(p.len()).any(|w| w == p.as_bytes()));
-        part.filter(|(_, e)| self.hint_entities & e.bit() != 0).map(|&(_, e)| Treat::whole(e))
+        let entity = HINT_PARTS[self.parts.find(norm)?.pattern().as_usize()].1;
+        (self.hint_entities & entity.bit() != 0).then(|| Treat::whole(entity))
     }
 
     /// Treatment of an input's value by its `type` attribute.
