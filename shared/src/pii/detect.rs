@@ -42,7 +42,7 @@ pub mod class {
     pub const UPPER: u8 = 16;
     pub const DOT: u8 = 32;
     pub const LOWER: u8 = 64;
-    pub const HIGH: u8 = 128;
+    pub const DASH: u8 = 128;
 }
 
 /// Class of every byte; `"` and `\` are 0 here, the JSON scanner handles them itself.
@@ -59,7 +59,7 @@ pub static CLASS: [u8; 256] = {
             b'A'..=b'Z' => class::UPPER,
             b'.' => class::DOT,
             b'a'..=b'z' => class::LOWER,
-            0x80..=0xff => class::HIGH,
+            b'-' => class::DASH,
             _ => 0,
         };
         i += 1;
@@ -134,7 +134,7 @@ impl Candidate {
             Candidate::SecretKv => {
                 format!(r#"(?i-u:{SECRET_KEYS})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?[A-Za-z0-9_~+/=.!@#$%^*-]{{4,}}"#)
             }
-            Candidate::Bearer => r"(?i-u:bearer)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
+            Candidate::Bearer => r"(?:bearer|Bearer|BEARER)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
             Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
             Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
             Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
@@ -147,7 +147,7 @@ impl Candidate {
                 r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
             }
             Candidate::NameContext => concat!(
-                r"(?:(?-u:\b)(?i-u:name)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
+                r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
                 r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
                 r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
             )
@@ -182,13 +182,14 @@ impl Candidate {
         }
     }
 
-    /// Literal keywords (ASCII case-insensitive) every match contains; empty when there is no such set.
+    /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
-            Candidate::NameContext => {
-                &["name", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr", "Frau"]
-            }
-            Candidate::Bearer => &["bearer"],
+            Candidate::NameContext => &[
+                "name", "Name", "NAME", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr",
+                "Frau",
+            ],
+            Candidate::Bearer => &["bearer", "Bearer", "BEARER"],
             Candidate::KnownSecret => &[
                 "AKIA",
                 "ghp_",
@@ -228,7 +229,7 @@ impl Candidate {
             Candidate::SecretKv => any(COLON | EQ),
             Candidate::EmailUpi => any(AT),
             Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
-            Candidate::Mac => any(DIGIT | COLON),
+            Candidate::Mac => any(COLON) || (any(DIGIT) && any(DASH | DOT)),
             Candidate::Ipv6 => any(COLON),
             Candidate::NameContext => all(UPPER | LOWER),
         }
@@ -328,7 +329,7 @@ impl Detector {
         };
         let mut run = Box::new([0u8; 256]);
         for m in 0..=255u8 {
-            let mut how = if !customs.is_empty() && m != 0 { RUN } else { 0 };
+            let mut how = if customs.is_empty() { 0 } else { RUN };
             for c in candidates.iter().filter(|c| c.possible(m)) {
                 how |= if c.needs_digits() {
                     DIGITS
@@ -344,7 +345,7 @@ impl Detector {
         let gate = if keywords.is_empty() {
             None
         } else {
-            let gate = AhoCorasick::builder().ascii_case_insensitive(true).build(&keywords);
+            let gate = AhoCorasick::new(&keywords);
             Some(gate.map_err(|e| BuildError(e.to_string()))?)
         };
         let mut words = Vec::new();
@@ -387,7 +388,7 @@ impl Detector {
     #[inline]
     pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
         let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
-        (!self.words.is_empty() && mask != 0)
+        (!self.words.is_empty() && !hay.is_empty())
             || self.regex_worth(hay, mask, four_digits)
             || (self.digit_runs && four_digits)
     }
@@ -419,7 +420,7 @@ impl Detector {
         if self.digit_runs && four_digits {
             self.find_digit_runs(hay, extra, out);
         }
-        if !self.words.is_empty() && mask != 0 {
+        if !self.words.is_empty() {
             self.find_words(hay, out);
         }
     }

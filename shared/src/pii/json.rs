@@ -357,16 +357,8 @@ impl Walker<'_> {
                 keys::packed(self.src, ks, ke)
             };
             match packed {
-                keys::K_TYPE => {
-                    if let Scalar::Num(n) = self.value(Slot::Capture, depth + 1)? {
-                        facts.node_type = n;
-                    }
-                }
-                keys::K_ID => {
-                    if let Scalar::Num(n) = self.value(Slot::Capture, depth + 1)? {
-                        facts.id = n;
-                    }
-                }
+                keys::K_TYPE => facts.node_type = self.integer(depth + 1)?,
+                keys::K_ID => facts.id = self.integer(depth + 1)?,
                 keys::K_TAG_NAME => {
                     let tag = self.value(Slot::Capture, depth + 1)?;
                     self.note(Note::Tag, &tag, &mut facts);
@@ -376,10 +368,9 @@ impl Walker<'_> {
                     facts.hint = self.attrs(form, depth + 1)?.or(facts.hint);
                 }
                 keys::K_CHILD_NODES if self.peek()? == b'[' => self.child_nodes(facts.css_tag, depth + 1)?,
+                keys::K_TEXT_CONTENT if css || facts.is_style => self.skip_value(depth + 1)?,
                 keys::K_TEXT_CONTENT => {
-                    let slot =
-                        if css || facts.is_style { Slot::Skip } else { Slot::Defer(Defer::TextContent, Treat::SCAN) };
-                    self.value(slot, depth + 1)?;
+                    self.value(Slot::Defer(Defer::TextContent, Treat::SCAN), depth + 1)?;
                 }
                 keys::K_IS_STYLE => {
                     if let Scalar::Bool(b) = self.value(Slot::Capture, depth + 1)? {
@@ -452,6 +443,19 @@ impl Walker<'_> {
             if !self.more(b'}')? {
                 return Ok(facts.hint);
             }
+        }
+    }
+
+    /// An integer value (node type, node id); any other value is skipped and gives `None`.
+    #[inline]
+    fn integer(&mut self, depth: u32) -> Result<Option<u64>> {
+        if self.peek()?.is_ascii_digit() {
+            match self.number()? {
+                Scalar::Num(n) => Ok(n),
+                _ => Ok(None),
+            }
+        } else {
+            self.skip_value(depth).map(|()| None)
         }
     }
 
