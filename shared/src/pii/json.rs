@@ -695,7 +695,7 @@ impl Walker<'_> {
                 }
             };
         }
-        if skip_key(key, norm) {
+        if skip_key(key) {
             return (Slot::Skip, Note::None);
         }
         (Slot::Text(base, self.engine.detector.context.entities_in(key)), Note::None)

@@ -70,6 +70,11 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
 
 /// Appends `text` escaped as JSON string contents.
 pub fn escape_into(text: &str, out: &mut Vec<u8>) {
+    // Tokens, hashes and masks never need escaping.
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     for &b in text.as_bytes() {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
