@@ -856,6 +856,17 @@ impl BatchBuilder {
             .collect()
     }
 
+    /// A batch without a snapshot, as most batches of a session are: `incremental` replay events and
+    /// `analytics` events. Node ids refer to a snapshot of `known_nodes` nodes sent earlier.
+    pub fn incremental_batch(&mut self, known_nodes: u64, incremental: usize, analytics: usize) -> Vec<u8> {
+        self.next_id = self.next_id.max(known_nodes);
+        let replay = self.incremental(incremental);
+        let events = self.analytics(analytics);
+        let batch = json!({"session_id": "s_7f3a9c", "visitor_id": "v_19ab", "seq": 8, "sent_at": 1732265005000u64,
+            "events": events, "replay": replay});
+        serde_json::to_vec(&batch).expect("serializable")
+    }
+
     /// A whole batch: snapshot of `dom_bytes`, `incremental` replay events, `analytics` events.
     pub fn batch(&mut self, dom_bytes: usize, incremental: usize, analytics: usize) -> Vec<u8> {
         let mut replay = vec![self.snapshot(dom_bytes)];
