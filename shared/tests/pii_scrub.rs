@@ -345,3 +345,9 @@ fn malformed_json_is_an_error_and_leaves_out_untouched() {
     let err = engine.scrub_json(deep.as_bytes(), &mut TestTokens::default(), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, ScrubError::TooDeep { .. }));
 }
+
+#[test]
+fn one_engine_serves_every_worker_thread() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+}
