@@ -18,16 +18,15 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Whether a card number of this length starts with an issuer prefix in use (Visa, Mastercard, Amex, Discover,
 /// RuPay, Maestro, Diners, JCB, UnionPay). Epoch-millisecond timestamps start with 1 and never qualify.
 pub fn card_issuer(digits: &[u8]) -> bool {
     let n = digits.len();
-    let prefix = |k: usize| -> u32 {
-        digits.iter().take(k).fold(0u32, |acc, &d| acc * 10 + u32::from(d.wrapping_sub(b'0')))
-    };
+    let prefix =
+        |k: usize| -> u32 { digits.iter().take(k).fold(0u32, |acc, &d| acc * 10 + u32::from(d.wrapping_sub(b'0'))) };
     if !(13..=19).contains(&n) || !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
@@ -36,22 +35,22 @@ pub fn card_issuer(digits: &[u8]) -> bool {
     let p3 = prefix(3);
     let p4 = prefix(4);
     match p1 {
-        4 => true,                                                             // Visa
-        2 => n == 16 && (2221..=2720).contains(&p4),                           // Mastercard 2-series
+        4 => true,                                   // Visa
+        2 => n == 16 && (2221..=2720).contains(&p4), // Mastercard 2-series
         5 => match p2 {
-            51..=55 => n == 16,                                                // Mastercard
-            50 | 56..=59 => true,                                              // Maestro, RuPay 508
+            51..=55 => n == 16,   // Mastercard
+            50 | 56..=59 => true, // Maestro, RuPay 508
             _ => false,
         },
         3 => match p2 {
-            34 | 37 => n == 15,                                                // Amex
-            36 | 38 | 39 => n >= 14,                                           // Diners
-            30 => (300..=305).contains(&p3) || p4 == 3095,                     // Diners
+            34 | 37 => n == 15,                                                       // Amex
+            36 | 38 | 39 => n >= 14,                                                  // Diners
+            30 => (300..=305).contains(&p3) || p4 == 3095,                            // Diners
             35 => n >= 16 && ((3528..=3589).contains(&p4) || p3 == 353 || p3 == 356), // JCB, RuPay
             _ => false,
         },
-        6 => n >= 16 || p2 >= 60,                                              // Discover, RuPay, Maestro, UnionPay
-        8 => n == 16 && (p2 == 81 || p2 == 82),                                // RuPay
+        6 => n >= 16 || p2 >= 60,               // Discover, RuPay, Maestro, UnionPay
+        8 => n == 16 && (p2 == 81 || p2 == 82), // RuPay
         _ => false,
     }
 }
@@ -85,23 +84,93 @@ pub fn verhoeff(digits: &[u8]) -> bool {
 }
 
 fn verhoeff_state(digits: &[u8]) -> u8 {
-    digits.iter().rev().enumerate().fold(0u8, |c, (i, &d)| {
-        VERHOEFF_D[usize::from(c)][usize::from(VERHOEFF_P[i % 8][usize::from(d - b'0')])]
-    })
+    digits
+        .iter()
+        .rev()
+        .enumerate()
+        .fold(0u8, |c, (i, &d)| VERHOEFF_D[usize::from(c)][usize::from(VERHOEFF_P[i % 8][usize::from(d - b'0')])])
 }
 
 /// IBAN length per country (ISO 13616 registry).
 const IBAN_LENGTHS: [(&[u8; 2], u8); 78] = [
-    (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16), (b"BG", 22),
-    (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22), (b"CY", 28), (b"CZ", 24), (b"DE", 22),
-    (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FO", 18), (b"FR", 27),
-    (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28),
-    (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20),
-    (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24),
-    (b"ME", 22), (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18), (b"NO", 15), (b"PK", 24),
-    (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"SA", 24), (b"SC", 31),
-    (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24),
-    (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20), (b"SD", 18),
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
+    (b"SD", 18),
 ];
 
 /// IBAN length for a country code, if the country issues IBANs.

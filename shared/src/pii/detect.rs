@@ -17,6 +17,19 @@ use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
 use super::replace::is_replacement;
 use super::{Action, Entity};
 
+/// `Detector::run` flags.
+const RUN: u8 = 1;
+const DIGITS: u8 = 2;
+const GATED: u8 = 4;
+
+/// Entities found in digit runs.
+const DIGIT_RUN_ENTITIES: u32 = Entity::Card.bit_const()
+    | Entity::Phone.bit_const()
+    | Entity::Aadhaar.bit_const()
+    | Entity::Ssn.bit_const()
+    | Entity::Ip.bit_const()
+    | Entity::Dob.bit_const();
+
 /// Detections weaker than this are not reported.
 pub const MIN_CONFIDENCE: f32 = 0.5;
 
@@ -29,7 +42,7 @@ pub mod class {
     pub const UPPER: u8 = 16;
     pub const DOT: u8 = 32;
     pub const LOWER: u8 = 64;
-    pub const HIGH: u8 = 128;
+    pub const DASH: u8 = 128;
 }
 
 /// Class of every byte; `"` and `\` are 0 here, the JSON scanner handles them itself.
@@ -46,7 +59,7 @@ pub static CLASS: [u8; 256] = {
             b'A'..=b'Z' => class::UPPER,
             b'.' => class::DOT,
             b'a'..=b'z' => class::LOWER,
-            0x80..=0xff => class::HIGH,
+            b'-' => class::DASH,
             _ => 0,
         };
         i += 1;
@@ -75,7 +88,6 @@ pub enum Candidate {
     Ifsc,
     Mac,
     Ipv6,
-    Number,
     NameContext,
 }
 
@@ -89,7 +101,7 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub const ALL: [Candidate; 15] = [
+    pub const ALL: [Candidate; 14] = [
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -103,7 +115,6 @@ impl Candidate {
         Candidate::Ifsc,
         Candidate::Mac,
         Candidate::Ipv6,
-        Candidate::Number,
         Candidate::NameContext,
     ];
 
@@ -123,7 +134,7 @@ impl Candidate {
             Candidate::SecretKv => {
                 format!(r#"(?i-u:{SECRET_KEYS})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?[A-Za-z0-9_~+/=.!@#$%^*-]{{4,}}"#)
             }
-            Candidate::Bearer => r"(?i-u:bearer)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
+            Candidate::Bearer => r"(?:bearer|Bearer|BEARER)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
             Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
             Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
             Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
@@ -133,12 +144,10 @@ impl Candidate {
                 r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
             }
             Candidate::Ipv6 => {
-                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?"
-                    .into()
+                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
             }
-            Candidate::Number => r"[+(]?[0-9](?:[ ./-]?\(?[0-9]|\)[ ./-]?[0-9])*".into(),
             Candidate::NameContext => concat!(
-                r"(?:(?-u:\b)(?i-u:name)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
+                r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
                 r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
                 r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
             )
@@ -169,11 +178,41 @@ impl Candidate {
             Candidate::Ifsc => E::Ifsc.bit(),
             Candidate::Mac => E::Mac.bit(),
             Candidate::Ipv6 => E::Ip.bit(),
-            Candidate::Number => {
-                E::Card.bit() | E::Phone.bit() | E::Aadhaar.bit() | E::Ssn.bit() | E::Ip.bit() | E::Dob.bit()
-            }
             Candidate::NameContext => E::Name.bit(),
         }
+    }
+
+    /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
+    pub fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Candidate::NameContext => &[
+                "name", "Name", "NAME", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr",
+                "Frau",
+            ],
+            Candidate::Bearer => &["bearer", "Bearer", "BEARER"],
+            Candidate::KnownSecret => &[
+                "AKIA",
+                "ghp_",
+                "gho_",
+                "ghu_",
+                "ghs_",
+                "ghr_",
+                "github_pat_",
+                "xoxa-",
+                "xoxb-",
+                "xoxp-",
+                "xoxr-",
+                "xoxs-",
+                "k_live_",
+                "AIza",
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether every match has at least four digits.
+    pub fn needs_digits(self) -> bool {
+        matches!(self, Candidate::Gstin | Candidate::Iban | Candidate::Pan)
     }
 
     /// Whether a string with byte-class mask `m` can contain this candidate.
@@ -185,13 +224,13 @@ impl Candidate {
             Candidate::Jwt => all(DOT | UPPER | LOWER),
             Candidate::UrlUserinfo => all(COLON | AT),
             Candidate::UrlParam => any(EQ),
-            Candidate::KnownSecret | Candidate::Bearer => any(UPPER | DIGIT),
+            Candidate::KnownSecret => any(UPPER | LOWER),
+            Candidate::Bearer => any(UPPER | LOWER),
             Candidate::SecretKv => any(COLON | EQ),
             Candidate::EmailUpi => any(AT),
             Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
-            Candidate::Mac => any(DIGIT | COLON),
+            Candidate::Mac => any(COLON) || (any(DIGIT) && any(DASH | DOT)),
             Candidate::Ipv6 => any(COLON),
-            Candidate::Number => any(DIGIT),
             Candidate::NameContext => all(UPPER | LOWER),
         }
     }
@@ -244,10 +283,15 @@ pub struct WordList<'a> {
 pub struct Detector {
     regex: Option<meta::Regex>,
     kinds: Vec<Kind>,
-    /// By byte-class mask: whether the regex pass can find anything.
-    run: Box<[bool; 256]>,
+    /// By byte-class mask, what makes running the regex worthwhile: a candidate needing no more than the mask
+    /// (`RUN`), one needing four digits (`DIGITS`), or one needing a keyword of `gate` (`GATED`).
+    run: Box<[u8; 256]>,
+    /// Keywords without which names, bearer tokens and vendor keys cannot occur ("Dear", "Bearer", "AKIA", …).
+    gate: Option<AhoCorasick>,
     /// Built-in entities reported in free text.
     pub(super) enabled: u32,
+    /// Whether digit runs are classified (cards, phones, Aadhaar, SSN, IPv4, dates of birth).
+    digit_runs: bool,
     customs: Vec<CustomRule>,
     words: Vec<Words>,
     pub(super) context: Context,
@@ -268,8 +312,7 @@ impl Detector {
             patterns.push(rule.regex.clone());
             kinds.push(Kind::Custom(i));
         }
-        let candidates: Vec<Candidate> =
-            Candidate::ALL.into_iter().filter(|c| c.entities() & enabled != 0).collect();
+        let candidates: Vec<Candidate> = Candidate::ALL.into_iter().filter(|c| c.entities() & enabled != 0).collect();
         for &c in &candidates {
             patterns.push(c.regex());
             kinds.push(Kind::Builtin(c));
@@ -284,11 +327,27 @@ impl Detector {
             let regex = meta::Regex::builder().configure(config).build_many(&patterns);
             Some(regex.map_err(|e| BuildError(e.to_string()))?)
         };
-        let mut run = Box::new([false; 256]);
-        for (m, slot) in run.iter_mut().enumerate() {
-            let m = m as u8;
-            *slot = (!customs.is_empty() && m != 0) || candidates.iter().any(|c| c.possible(m));
+        let mut run = Box::new([0u8; 256]);
+        for m in 0..=255u8 {
+            let mut how = if customs.is_empty() { 0 } else { RUN };
+            for c in candidates.iter().filter(|c| c.possible(m)) {
+                how |= if c.needs_digits() {
+                    DIGITS
+                } else if c.keywords().is_empty() {
+                    RUN
+                } else {
+                    GATED
+                };
+            }
+            run[usize::from(m)] = how;
         }
+        let keywords: Vec<&str> = candidates.iter().flat_map(|c| c.keywords().iter().copied()).collect();
+        let gate = if keywords.is_empty() {
+            None
+        } else {
+            let gate = AhoCorasick::new(&keywords);
+            Some(gate.map_err(|e| BuildError(e.to_string()))?)
+        };
         let mut words = Vec::new();
         for case_sensitive in [false, true] {
             let lists: Vec<&WordList<'_>> = lists.iter().filter(|l| l.case_sensitive == case_sensitive).collect();
@@ -314,7 +373,9 @@ impl Detector {
             regex,
             kinds,
             run,
+            gate,
             enabled,
+            digit_runs: enabled & DIGIT_RUN_ENTITIES != 0,
             customs,
             words,
             context: Context::new(),
@@ -323,18 +384,30 @@ impl Detector {
         })
     }
 
-    /// Whether a string with this byte-class mask could hold anything this detector finds.
+    /// Whether `hay` (with byte-class mask `mask`) could hold anything this detector finds.
     #[inline]
-    pub fn worth_scanning(&self, mask: u8) -> bool {
-        self.run[usize::from(mask)] || (!self.words.is_empty() && mask != 0)
+    pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
+        let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
+        (!self.words.is_empty() && !hay.is_empty())
+            || self.regex_worth(hay, mask, four_digits)
+            || (self.digit_runs && four_digits)
+    }
+
+    #[inline]
+    fn regex_worth(&self, hay: &[u8], mask: u8, four_digits: bool) -> bool {
+        let how = self.run[usize::from(mask)];
+        how & RUN != 0
+            || (how & DIGITS != 0 && four_digits)
+            || (how & GATED != 0 && self.gate.as_ref().is_some_and(|g| g.is_match(hay)))
     }
 
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
     /// sorted by start and non-overlapping.
     pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
         out.clear();
+        let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
         if let Some(regex) = &self.regex {
-            if self.run[usize::from(mask)] {
+            if self.regex_worth(hay, mask, four_digits) {
                 let mut at = 0;
                 while at < hay.len() {
                     let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else { break };
@@ -344,8 +417,61 @@ impl Detector {
                 }
             }
         }
-        if !self.words.is_empty() && mask != 0 {
+        if self.digit_runs && four_digits {
+            self.find_digit_runs(hay, extra, out);
+        }
+        if !self.words.is_empty() {
             self.find_words(hay, out);
+        }
+    }
+
+    /// Digit runs (`[+(]?digit` then digits, single separators `space . / -` and parentheses), classified by
+    /// validators. Runs inside a regex detection (an IBAN, an e-mail, a URL parameter) are not reported again.
+    fn find_digit_runs(&self, hay: &[u8], extra: u32, out: &mut Vec<Found>) {
+        let before = out.len();
+        let n = hay.len();
+        let digit = |i: usize| i < n && hay[i].is_ascii_digit();
+        let mut i = 0;
+        while let Some(p) = hay[i..].iter().position(u8::is_ascii_digit) {
+            i += p;
+            let start = if i > 0 && matches!(hay[i - 1], b'+' | b'(') { i - 1 } else { i };
+            // Extend over digits, one separator (optionally before `(`), or `)` and one separator.
+            let mut end = i + 1;
+            loop {
+                if digit(end) {
+                    end += 1;
+                    continue;
+                }
+                let mut k = end;
+                if k < n && matches!(hay[k], b' ' | b'.' | b'/' | b'-') {
+                    k += 1;
+                }
+                if k < n && hay[k] == b'(' {
+                    k += 1;
+                }
+                if digit(k) {
+                    end = k + 1;
+                    continue;
+                }
+                if end < n && hay[end] == b')' {
+                    let mut k = end + 1;
+                    if k < n && matches!(hay[k], b' ' | b'.' | b'/' | b'-') {
+                        k += 1;
+                    }
+                    if digit(k) {
+                        end = k + 1;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if !out[..before].iter().any(|f| f.start < end && start < f.end) {
+                self.numbers(hay, start, end, extra, out);
+            }
+            i = end;
+        }
+        if out.len() > before && before > 0 {
+            out.sort_by_key(|f| f.start);
         }
     }
 
@@ -457,7 +583,13 @@ impl Detector {
             Candidate::Ifsc => {
                 if !glued(hay, s, e) {
                     let known = IFSC_BANKS.iter().any(|b| b.as_bytes() == &hay[s..s + 4]);
-                    let confidence = if known { 0.85 + bonus(Entity::Ifsc) } else if ctx(Entity::Ifsc) { 0.8 } else { 0.0 };
+                    let confidence = if known {
+                        0.85 + bonus(Entity::Ifsc)
+                    } else if ctx(Entity::Ifsc) {
+                        0.8
+                    } else {
+                        0.0
+                    };
                     self.push(out, Entity::Ifsc, s, e, confidence);
                 }
             }
@@ -482,7 +614,6 @@ impl Detector {
                     self.push(out, Entity::Ip, s, e, 0.85);
                 }
             }
-            Candidate::Number => self.numbers(hay, s, e, extra, out),
             Candidate::NameContext => self.name_context(hay, s, e, out),
         }
         e
@@ -563,7 +694,7 @@ impl Detector {
             && value.contains(&b'.')
             && !has_digit
             && value.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
-        if code_words.iter().any(|w| value == *w) || member_path {
+        if code_words.contains(&value) || member_path {
             return e;
         }
         self.push(out, Entity::Secret, v, ve, 0.85);
@@ -577,13 +708,13 @@ impl Detector {
             ls += 1;
         }
         let local = &hay[ls..at];
-        if local.is_empty() || local.len() > 64 || find(local, b"..").is_some() {
+        // A token before `@` is a scrubbed URL userinfo (`https://tok_…@host`), not an address.
+        if local.is_empty() || local.len() > 64 || find(local, b"..").is_some() || is_replacement(local) {
             return;
         }
         let domain = &hay[at + 1..e];
         let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
-        let label_ok =
-            |l: &[u8]| !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-';
+        let label_ok = |l: &[u8]| !l.is_empty() && l.len() <= 63 && l[0] != b'-' && l[l.len() - 1] != b'-';
         if !labels.iter().all(|l| label_ok(l)) {
             return;
         }
@@ -593,8 +724,8 @@ impl Detector {
                 && labels[0].ends_with(b"x")
                 && labels[0][..labels[0].len() - 1].iter().all(u8::is_ascii_digit);
             const FILE_TYPES: [&[u8]; 16] = [
-                b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"map", b"ico", b"woff",
-                b"woff2", b"ttf", b"json", b"avif", b"mjs",
+                b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"map", b"ico", b"woff", b"woff2",
+                b"ttf", b"json", b"avif", b"mjs",
             ];
             let file = FILE_TYPES.iter().any(|t| tld.eq_ignore_ascii_case(t));
             if (2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic) && !retina && !file {
@@ -603,7 +734,13 @@ impl Detector {
         } else if local.len() >= 2 {
             let handle = domain.to_ascii_lowercase();
             let known = UPI_HANDLES.iter().any(|h| h.as_bytes() == handle.as_slice());
-            let confidence = if known { 0.9 } else if ctx(Entity::Upi) { 0.8 } else { 0.0 };
+            let confidence = if known {
+                0.9
+            } else if ctx(Entity::Upi) {
+                0.8
+            } else {
+                0.0
+            };
             self.push(out, Entity::Upi, ls, e, confidence);
         }
     }
@@ -674,13 +811,20 @@ impl Detector {
             return;
         }
         let first = self.first_names.contains(lower(words[0]).as_str());
-        let any_known =
-            words[..n].iter().any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
+        let any_known = words[..n]
+            .iter()
+            .any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
         let confident = first || ((by_name || title) && any_known);
         if confident {
             self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });
         }
     }
+}
+
+/// Whether `text` has at least four ASCII digits (nothing digit-based is shorter).
+#[inline]
+fn four_digits(text: &[u8]) -> bool {
+    text.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
 }
 
 /// Whether `hay[s..e]` has a letter or digit glued on either side.

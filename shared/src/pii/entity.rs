@@ -80,7 +80,7 @@ impl Entity {
     ];
 
     /// Position in [`Entity::BUILTIN`], or `None` for a custom entity.
-    pub fn index(self) -> Option<usize> {
+    pub const fn index(self) -> Option<usize> {
         Some(match self {
             Entity::Email => 0,
             Entity::Phone => 1,
@@ -140,7 +140,14 @@ impl Entity {
 
     /// Bit of this entity in a mask of built-in entities (0 for a custom entity).
     pub(crate) fn bit(self) -> u32 {
-        self.index().map_or(0, |i| 1 << i)
+        self.bit_const()
+    }
+
+    pub(crate) const fn bit_const(self) -> u32 {
+        match self.index() {
+            Some(i) => 1 << i,
+            None => 0,
+        }
     }
 }
 

@@ -3,8 +3,30 @@
 //! sensitive. Keys are compared normalized: ASCII lowercase without `_`, `-`, `.` and spaces.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use aho_corasick::AhoCorasick;
 
 use super::{Action, Entity};
+
+/// FNV-1a: field keys are short and not attacker-chosen in bulk (one lookup per key of a batch), so a simple
+/// fast hash beats SipHash here.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// How one string value is handled.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -181,11 +203,64 @@ const BUILTIN_FIELDS: &[(&str, Entity, Cond)] = &[
 
 /// Normalized keys whose values are ids, times, coordinates, sizes or counters: never free text.
 const SKIP_KEYS: &[&str] = &[
-    "id", "ids", "uuid", "guid", "ts", "timestamp", "time", "sentat", "seq", "x", "y", "z", "lat", "lng", "lon",
-    "latitude", "longitude", "width", "height", "w", "h", "count", "index", "idx", "offset", "timeoffset",
-    "top", "left", "right", "bottom", "duration", "delay", "nodeid", "parentid", "nextid", "previd", "rootid",
-    "sessionid", "visitorid", "useragent", "ua", "screen", "viewport", "sdk", "version", "hash", "checksum",
-    "sha", "sha256", "md5", "etag", "scrollx", "scrolly", "pagex", "pagey", "clientx", "clienty", "type",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "ts",
+    "timestamp",
+    "time",
+    "sentat",
+    "seq",
+    "x",
+    "y",
+    "z",
+    "lat",
+    "lng",
+    "lon",
+    "latitude",
+    "longitude",
+    "width",
+    "height",
+    "w",
+    "h",
+    "count",
+    "index",
+    "idx",
+    "offset",
+    "timeoffset",
+    "top",
+    "left",
+    "right",
+    "bottom",
+    "duration",
+    "delay",
+    "nodeid",
+    "parentid",
+    "nextid",
+    "previd",
+    "rootid",
+    "sessionid",
+    "visitorid",
+    "useragent",
+    "ua",
+    "screen",
+    "viewport",
+    "sdk",
+    "version",
+    "hash",
+    "checksum",
+    "sha",
+    "sha256",
+    "md5",
+    "etag",
+    "scrollx",
+    "scrolly",
+    "pagex",
+    "pagey",
+    "clientx",
+    "clienty",
+    "type",
 ];
 
 /// Substrings of a form field's name, id or autocomplete token that mark its value as an entity.
@@ -247,11 +322,9 @@ pub fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]>
     Some(&buf[..n])
 }
 
-/// Whether a key (raw and normalized) names an id, time, coordinate or counter.
-pub fn skip_key(raw: &[u8], norm: &[u8]) -> bool {
-    if SKIP_KEYS.iter().any(|k| k.as_bytes() == norm) {
-        return true;
-    }
+/// Whether a key names an id, time, coordinate or counter by its suffix (`user_id`, `createdAt`); whole
+/// names (`id`, `timestamp`, `lat`) are rules of [`Fields`].
+pub fn skip_key(raw: &[u8]) -> bool {
     let snake = [&b"_id"[..], b"-id", b"_ids", b"_at", b"_ts", b"_ms", b"_uuid"];
     if snake.iter().any(|s| raw.len() > s.len() && raw.ends_with(s)) {
         return true;
@@ -264,7 +337,9 @@ pub fn skip_key(raw: &[u8], norm: &[u8]) -> bool {
 /// Compiled field rules.
 #[derive(Clone, Debug)]
 pub struct Fields {
-    rules: HashMap<Box<[u8]>, Treat>,
+    rules: HashMap<Box<[u8]>, Treat, BuildHasherDefault<Fnv>>,
+    /// `HINT_PARTS` as one automaton.
+    parts: AhoCorasick,
     /// Built-in entities hints may point to.
     hint_entities: u32,
 }
@@ -272,7 +347,10 @@ pub struct Fields {
 impl Fields {
     /// Built-in rules (if `builtin`) whose entity is in `entities`, overridden by `custom` rules.
     pub fn new(builtin: bool, entities: u32, custom: impl IntoIterator<Item = (String, Treat)>) -> Fields {
-        let mut rules = HashMap::new();
+        let mut rules = HashMap::default();
+        for key in SKIP_KEYS {
+            rules.insert(key.as_bytes().into(), Treat::Skip);
+        }
         if builtin {
             for &(key, entity, cond) in BUILTIN_FIELDS {
                 if entities & entity.bit() != 0 {
@@ -283,15 +361,13 @@ impl Fields {
         for (key, treat) in custom {
             rules.insert(key.into_bytes().into_boxed_slice(), treat);
         }
-        Fields { rules, hint_entities: entities }
+        let parts = AhoCorasick::new(HINT_PARTS.iter().map(|(p, _)| p)).expect("built-in hint words compile");
+        Fields { rules, parts, hint_entities: entities }
     }
 
     /// The rule for a normalized key.
     #[inline]
     pub fn lookup(&self, norm: &[u8]) -> Option<Treat> {
-        if self.rules.is_empty() {
-            return None;
-        }
         self.rules.get(norm).copied()
     }
 
@@ -321,8 +397,8 @@ impl Fields {
                 other => other,
             });
         }
-        let part = HINT_PARTS.iter().find(|(p, _)| norm.windows(p.len()).any(|w| w == p.as_bytes()));
-        part.filter(|(_, e)| self.hint_entities & e.bit() != 0).map(|&(_, e)| Treat::whole(e))
+        let entity = HINT_PARTS[self.parts.find(norm)?.pattern().as_usize()].1;
+        (self.hint_entities & entity.bit() != 0).then(|| Treat::whole(entity))
     }
 
     /// Treatment of an input's value by its `type` attribute.
@@ -358,14 +434,15 @@ mod tests {
 
     #[test]
     fn skips_ids_and_times() {
+        let fields = all();
         let mut buf = [0; MAX_KEY];
         for key in ["id", "user_id", "orderId", "sent_at", "createdAt", "timeOffset", "lat"] {
             let norm = normalize(key.as_bytes(), &mut buf).unwrap().to_vec();
-            assert!(skip_key(key.as_bytes(), &norm), "{key}");
+            assert!(skip_key(key.as_bytes()) || fields.lookup(&norm) == Some(Treat::Skip), "{key}");
         }
         for key in ["paid", "email", "valid", "note"] {
             let norm = normalize(key.as_bytes(), &mut buf).unwrap().to_vec();
-            assert!(!skip_key(key.as_bytes(), &norm), "{key}");
+            assert!(!skip_key(key.as_bytes()) && fields.lookup(&norm) != Some(Treat::Skip), "{key}");
         }
     }
 

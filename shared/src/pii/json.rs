@@ -15,6 +15,7 @@ use super::detect::{find, Found, CLASS};
 use super::engine::{Engine, ScrubStats};
 use super::fields::{normalize, skip_key, Cond, Treat, MAX_KEY};
 use super::jsonstr::{escape_into, unescape};
+use super::keys::{self, Key};
 use super::replace::is_replacement;
 use super::Tokens;
 
@@ -33,12 +34,7 @@ pub enum ScrubError {
 impl Engine {
     /// Rewrites a JSON batch, replacing PII inside string values only, and appends the result to `out`.
     /// The output is valid JSON with the same structure, keys, numbers and node ids as the input.
-    pub fn scrub_json(
-        &self,
-        json: &[u8],
-        tokens: &mut dyn Tokens,
-        out: &mut Vec<u8>,
-    ) -> Result<ScrubStats> {
+    pub fn scrub_json(&self, json: &[u8], tokens: &mut dyn Tokens, out: &mut Vec<u8>) -> Result<ScrubStats> {
         let mark = out.len();
         out.reserve(json.len());
         let result = {
@@ -80,7 +76,10 @@ enum Role {
     Node {
         css: bool,
     },
-    Attrs,
+    /// Attributes of an element; `form` when the element may hold a value (input, textarea, select, or unknown).
+    Attrs {
+        form: bool,
+    },
     MutText,
     MutAttr,
     MutAdd,
@@ -117,11 +116,9 @@ enum Defer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Note {
     None,
-    NodeType,
     Id,
     ParentId,
     Tag,
-    IsStyle,
     HintType,
     HintName,
     MergeHint,
@@ -133,16 +130,22 @@ struct Facts {
     node_type: Option<u64>,
     id: Option<u64>,
     parent_id: Option<u64>,
+    tag_seen: bool,
     css_tag: bool,
+    form_tag: bool,
     is_style: bool,
     hint: Option<Treat>,
 }
 
 enum Scalar {
-    Str { start: usize, end: usize },
+    Str {
+        start: usize,
+        end: usize,
+    },
     Num(Option<u64>),
     Bool(bool),
-    Object(Facts),
+    /// An object, with the sensitive-field hint it found (attributes objects report one).
+    Object(Option<Treat>),
     Other,
 }
 
@@ -193,14 +196,6 @@ struct Walker<'a> {
 }
 
 type Result<T> = std::result::Result<T, ScrubError>;
-
-#[inline]
-fn has_byte(word: u64, byte: u8) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (LO * u64::from(byte));
-    x.wrapping_sub(LO) & !x & HI != 0
-}
 
 impl Walker<'_> {
     fn syntax(&self) -> ScrubError {
@@ -278,6 +273,7 @@ impl Walker<'_> {
                     self.skip_container(depth)?;
                     Ok(Scalar::Other)
                 }
+                Slot::Obj(Role::Node { css }) => self.node(css, depth).map(|()| Scalar::Other),
                 Slot::Obj(role) => self.object(role, depth).map(Scalar::Object),
                 Slot::Text(treat, _) | Slot::Defer(_, treat) => {
                     self.object(Role::Generic(treat), depth).map(Scalar::Object)
@@ -293,6 +289,183 @@ impl Walker<'_> {
             },
             b't' | b'f' | b'n' => self.literal(),
             b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Reads `"key":` and returns the key's range and whether it has escapes; leaves `pos` at the value.
+    #[inline]
+    fn key(&mut self) -> Result<(usize, usize, bool)> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return Err(self.syntax());
+        }
+        let key = self.skip_string()?;
+        self.ws();
+        if self.peek()? != b':' {
+            return Err(self.syntax());
+        }
+        self.pos += 1;
+        self.ws();
+        Ok(key)
+    }
+
+    /// After a member: true at `,` (more follow), false at the closing `close`.
+    #[inline]
+    fn more(&mut self, close: u8) -> Result<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.pos += 1;
+                Ok(true)
+            }
+            b if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Whether the object or array just opened is empty (and if so, consumes its end).
+    #[inline]
+    fn empty(&mut self, close: u8) -> Result<bool> {
+        self.ws();
+        if self.peek()? == close {
+            self.pos += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A serialized rrweb node, the bulk of a full snapshot: read with direct key matches instead of the
+    /// generic role dispatch. Same decisions as `classify` for `Role::Node`.
+    fn node(&mut self, css: bool, depth: u32) -> Result<()> {
+        self.enter(depth)?;
+        self.pos += 1;
+        let base = self.pending.len();
+        let mut facts = Facts::default();
+        if self.empty(b'}')? {
+            return Ok(());
+        }
+        loop {
+            let (ks, ke, kesc) = self.key()?;
+            let packed = if kesc {
+                unescape(&self.src[ks..ke], &mut self.key, &mut self.key_map);
+                keys::packed(&self.key, 0, self.key.len())
+            } else {
+                keys::packed(self.src, ks, ke)
+            };
+            match packed {
+                keys::K_TYPE => facts.node_type = self.integer(depth + 1)?,
+                keys::K_ID => facts.id = self.integer(depth + 1)?,
+                keys::K_TAG_NAME => {
+                    let tag = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::Tag, &tag, &mut facts);
+                }
+                keys::K_ATTRIBUTES if self.peek()? == b'{' => {
+                    let form = !facts.tag_seen || facts.form_tag;
+                    facts.hint = self.attrs(form, depth + 1)?.or(facts.hint);
+                }
+                keys::K_CHILD_NODES if self.peek()? == b'[' => self.child_nodes(facts.css_tag, depth + 1)?,
+                keys::K_TEXT_CONTENT if css || facts.is_style => self.skip_value(depth + 1)?,
+                keys::K_TEXT_CONTENT => {
+                    self.value(Slot::Defer(Defer::TextContent, Treat::SCAN), depth + 1)?;
+                }
+                keys::K_IS_STYLE => {
+                    if let Scalar::Bool(b) = self.value(Slot::Capture, depth + 1)? {
+                        facts.is_style = b;
+                    }
+                }
+                _ => self.skip_value(depth + 1)?,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        self.close(Role::Node { css }, &facts, base);
+        Ok(())
+    }
+
+    fn child_nodes(&mut self, css: bool, depth: u32) -> Result<()> {
+        self.enter(depth)?;
+        self.pos += 1;
+        if self.empty(b']')? {
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek()? == b'{' {
+                self.node(css, depth + 1)?;
+            } else {
+                self.skip_value(depth + 1)?;
+            }
+            if !self.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An element's attributes; deferred values are left for the element to decide. Returns the hint found.
+    fn attrs(&mut self, form: bool, depth: u32) -> Result<Option<Treat>> {
+        self.enter(depth)?;
+        self.pos += 1;
+        let mut facts = Facts::default();
+        if self.empty(b'}')? {
+            return Ok(None);
+        }
+        loop {
+            let (ks, ke, kesc) = self.key()?;
+            let src = self.src;
+            let (k, data) = if kesc {
+                unescape(&src[ks..ke], &mut self.key, &mut self.key_map);
+                (keys::key(&self.key), self.key.starts_with(b"data-"))
+            } else {
+                (keys::key_in(src, ks, ke), src[ks..ke].starts_with(b"data-"))
+            };
+            match k {
+                Key::Value => {
+                    self.value(Slot::Defer(Defer::AttrValue, Treat::SCAN), depth + 1)?;
+                }
+                Key::Type if form => {
+                    let v = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::HintType, &v, &mut facts);
+                }
+                Key::Name | Key::Id | Key::Autocomplete if form => {
+                    let v = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::HintName, &v, &mut facts);
+                }
+                _ if scanned_attribute(k, data) => {
+                    self.value(Slot::Text(Treat::SCAN, 0), depth + 1)?;
+                }
+                _ => self.skip_value(depth + 1)?,
+            }
+            if !self.more(b'}')? {
+                return Ok(facts.hint);
+            }
+        }
+    }
+
+    /// An integer value (node type, node id); any other value is skipped and gives `None`.
+    #[inline]
+    fn integer(&mut self, depth: u32) -> Result<Option<u64>> {
+        if self.peek()?.is_ascii_digit() {
+            match self.number()? {
+                Scalar::Num(n) => Ok(n),
+                _ => Ok(None),
+            }
+        } else {
+            self.skip_value(depth).map(|()| None)
+        }
+    }
+
+    /// Skips any value.
+    fn skip_value(&mut self, depth: u32) -> Result<()> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' | b'[' => self.skip_container(depth),
+            b't' | b'f' | b'n' => self.literal().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
             _ => Err(self.syntax()),
         }
     }
@@ -327,7 +500,7 @@ impl Walker<'_> {
         }
     }
 
-    fn object(&mut self, role: Role, depth: u32) -> Result<Facts> {
+    fn object(&mut self, role: Role, depth: u32) -> Result<Option<Treat>> {
         self.enter(depth)?;
         self.pos += 1;
         let base = self.pending.len();
@@ -335,7 +508,7 @@ impl Walker<'_> {
         self.ws();
         if self.peek()? == b'}' {
             self.pos += 1;
-            return Ok(facts);
+            return Ok(None);
         }
         loop {
             self.ws();
@@ -352,9 +525,9 @@ impl Walker<'_> {
             let src = self.src;
             let (slot, note) = if kesc {
                 unescape(&src[ks..ke], &mut self.key, &mut self.key_map);
-                self.classify(role, &self.key, &facts)
+                self.classify(role, &self.key, keys::key(&self.key), &facts)
             } else {
-                self.classify(role, &src[ks..ke], &facts)
+                self.classify(role, &src[ks..ke], keys::key_in(src, ks, ke), &facts)
             };
             let value = self.value(slot, depth + 1)?;
             if note != Note::None {
@@ -371,104 +544,135 @@ impl Walker<'_> {
             }
         }
         self.close(role, &facts, base);
-        Ok(facts)
+        Ok(facts.hint)
     }
 
     /// Decides what the value under `key` is, in a container with this role.
-    fn classify(&self, role: Role, key: &[u8], facts: &Facts) -> (Slot, Note) {
+    fn classify(&self, role: Role, key: &[u8], k: Key, facts: &Facts) -> (Slot, Note) {
         const SCAN: Slot = Slot::Text(Treat::SCAN, 0);
+        const SKIP: (Slot, Note) = (Slot::Skip, Note::None);
         match role {
-            Role::Batch => match key {
-                b"session_id" | b"visitor_id" | b"seq" | b"sent_at" => (Slot::Skip, Note::None),
-                b"context" => (Slot::Obj(Role::Context), Note::None),
-                b"events" => (Slot::Obj(Role::Event), Note::None),
-                b"replay" => (Slot::Obj(Role::RrEvent), Note::None),
+            Role::Batch => match k {
+                Key::SessionId | Key::VisitorId | Key::Seq | Key::SentAt => SKIP,
+                Key::Context => (Slot::Obj(Role::Context), Note::None),
+                Key::Events => (Slot::Obj(Role::Event), Note::None),
+                Key::Replay => (Slot::Obj(Role::RrEvent), Note::None),
                 _ => self.generic_key(Treat::SCAN, key),
             },
-            Role::Context => match key {
-                b"user_agent" | b"screen" | b"sdk" => (Slot::Skip, Note::None),
+            Role::Context => match k {
+                Key::UserAgent | Key::Screen | Key::Sdk => SKIP,
                 _ => self.generic_key(Treat::SCAN, key),
             },
-            Role::Event => match key {
+            Role::Event => match k {
                 // The event's own name is analytics vocabulary, not a person's name.
-                b"name" | b"event" => (SCAN, Note::None),
-                b"value" => (Slot::Defer(Defer::Value, Treat::SCAN), Note::None),
-                b"type" => (Slot::Skip, Note::HintType),
-                b"field" | b"target" | b"selector" | b"input" | b"element" | b"label" | b"autocomplete" => {
-                    (SCAN, Note::HintName)
-                }
+                Key::Name | Key::Event => (SCAN, Note::None),
+                Key::Value => (Slot::Defer(Defer::Value, Treat::SCAN), Note::None),
+                Key::Type => (Slot::Skip, Note::HintType),
+                Key::Field
+                | Key::Target
+                | Key::Selector
+                | Key::Input
+                | Key::Element
+                | Key::Label
+                | Key::Autocomplete => (SCAN, Note::HintName),
                 _ => self.generic_key(Treat::SCAN, key),
             },
             Role::Generic(base @ Treat::Whole { .. }) => (Slot::Text(base, 0), Note::None),
-            Role::Generic(base) => match key {
-                b"value" => (Slot::Defer(Defer::Value, base), Note::None),
-                b"type" | b"inputType" | b"input_type" => (Slot::Skip, Note::HintType),
-                b"field" | b"fieldName" | b"field_name" | b"input" | b"inputName" | b"target" | b"selector"
-                | b"autocomplete" | b"label" => (Slot::Text(base, 0), Note::HintName),
+            Role::Generic(base) => match k {
+                Key::Value => (Slot::Defer(Defer::Value, base), Note::None),
+                Key::Type | Key::InputType | Key::InputTypeSnake => (Slot::Skip, Note::HintType),
+                Key::Field
+                | Key::FieldName
+                | Key::FieldNameSnake
+                | Key::Input
+                | Key::InputName
+                | Key::Target
+                | Key::Selector
+                | Key::Autocomplete
+                | Key::Label => (Slot::Text(base, 0), Note::HintName),
                 _ => self.generic_key(base, key),
             },
-            Role::RrEvent => match key {
-                b"data" => (Slot::Obj(Role::RrData), Note::None),
-                b"type" | b"timestamp" | b"delay" => (Slot::Skip, Note::None),
+            Role::RrEvent => match k {
+                Key::Data => (Slot::Obj(Role::RrData), Note::None),
+                Key::Type | Key::Timestamp | Key::Delay => SKIP,
                 _ => self.generic_key(Treat::SCAN, key),
             },
-            Role::RrData => match key {
-                b"node" => (Slot::Obj(Role::Node { css: false }), Note::None),
-                b"id" => (Slot::Capture, Note::Id),
-                b"href" | b"payload" => (SCAN, Note::None),
-                b"texts" => (Slot::Obj(Role::MutText), Note::None),
-                b"attributes" => (Slot::Obj(Role::MutAttr), Note::None),
-                b"adds" => (Slot::Obj(Role::MutAdd), Note::None),
-                b"text" => (Slot::Defer(Defer::InputText, Treat::SCAN), Note::None),
-                // Positions, sizes, flags, CSS rules and declarations, canvas commands, fonts.
-                b"source" | b"type" | b"x" | b"y" | b"width" | b"height" | b"initialOffset" | b"positions"
-                | b"removes" | b"isChecked" | b"userTriggered" | b"pointerType" | b"timeOffset" | b"speed"
-                | b"styleId" | b"tag" | b"plugin" | b"rule" | b"set" | b"remove" | b"styles" | b"replace"
-                | b"replaceSync" | b"commands" | b"args" | b"fontSource" | b"family" | b"descriptors"
-                | b"adoptedStyleSheets" | b"styleIds" | b"index" | b"isAttachIframe" | b"trace" | b"level"
-                | b"volume" | b"muted" | b"loop" | b"playbackRate" | b"currentTime" => (Slot::Skip, Note::None),
+            Role::RrData => match k {
+                Key::Node => (Slot::Obj(Role::Node { css: false }), Note::None),
+                Key::Id => (Slot::Capture, Note::Id),
+                Key::Href | Key::Payload => (SCAN, Note::None),
+                Key::Texts => (Slot::Obj(Role::MutText), Note::None),
+                Key::Attributes => (Slot::Obj(Role::MutAttr), Note::None),
+                Key::Adds => (Slot::Obj(Role::MutAdd), Note::None),
+                Key::Text => (Slot::Defer(Defer::InputText, Treat::SCAN), Note::None),
+                // Positions, sizes, flags, CSS rules and declarations, canvas commands, fonts, media state.
+                Key::Source
+                | Key::Type
+                | Key::X
+                | Key::Y
+                | Key::Width
+                | Key::Height
+                | Key::InitialOffset
+                | Key::Positions
+                | Key::Removes
+                | Key::IsChecked
+                | Key::UserTriggered
+                | Key::PointerType
+                | Key::TimeOffset
+                | Key::Speed
+                | Key::StyleId
+                | Key::Tag
+                | Key::Plugin
+                | Key::Rule
+                | Key::Set
+                | Key::Remove
+                | Key::Styles
+                | Key::Replace
+                | Key::ReplaceSync
+                | Key::Commands
+                | Key::Args
+                | Key::FontSource
+                | Key::Family
+                | Key::Descriptors
+                | Key::AdoptedStyleSheets
+                | Key::StyleIds
+                | Key::Index
+                | Key::IsAttachIframe
+                | Key::Trace
+                | Key::Level
+                | Key::Volume
+                | Key::Muted
+                | Key::Loop
+                | Key::PlaybackRate
+                | Key::CurrentTime => SKIP,
                 _ => self.generic_key(Treat::SCAN, key),
             },
-            Role::Node { css } => match key {
-                b"type" => (Slot::Capture, Note::NodeType),
-                b"id" => (Slot::Capture, Note::Id),
-                b"tagName" => (Slot::Capture, Note::Tag),
-                b"attributes" => (Slot::Obj(Role::Attrs), Note::MergeHint),
-                b"childNodes" => (Slot::Obj(Role::Node { css: facts.css_tag }), Note::None),
-                b"textContent" if css || facts.is_style => (Slot::Skip, Note::None),
-                b"textContent" => (Slot::Defer(Defer::TextContent, Treat::SCAN), Note::None),
-                b"isStyle" => (Slot::Capture, Note::IsStyle),
-                _ => (Slot::Skip, Note::None),
+            // Nodes are read by `Walker::node`.
+            Role::Node { .. } => SKIP,
+            Role::Attrs { form } => match k {
+                Key::Value => (Slot::Defer(Defer::AttrValue, Treat::SCAN), Note::None),
+                Key::Type if form => (Slot::Capture, Note::HintType),
+                Key::Name | Key::Id | Key::Autocomplete if form => (Slot::Capture, Note::HintName),
+                _ if scanned_attribute(k, key.starts_with(b"data-")) => (SCAN, Note::None),
+                _ => SKIP,
             },
-            Role::Attrs => match key {
-                b"value" => (Slot::Defer(Defer::AttrValue, Treat::SCAN), Note::None),
-                b"type" => (Slot::Capture, Note::HintType),
-                b"name" | b"id" | b"autocomplete" => (Slot::Capture, Note::HintName),
-                b"placeholder" | b"title" | b"alt" | b"aria-label" | b"aria-description" | b"aria-valuetext"
-                | b"label" | b"content" | b"summary" | b"srcdoc" | b"href" | b"src" | b"action" | b"formaction"
-                | b"poster" | b"cite" | b"srcset" | b"background" | b"ping" | b"xlink:href" | b"data" => {
-                    (SCAN, Note::None)
-                }
-                k if k.starts_with(b"data-") => (SCAN, Note::None),
-                _ => (Slot::Skip, Note::None),
+            Role::MutText => match k {
+                Key::Id => (Slot::Capture, Note::Id),
+                Key::Value => (Slot::Defer(Defer::MutText, Treat::SCAN), Note::None),
+                _ => SKIP,
             },
-            Role::MutText => match key {
-                b"id" => (Slot::Capture, Note::Id),
-                b"value" => (Slot::Defer(Defer::MutText, Treat::SCAN), Note::None),
-                _ => (Slot::Skip, Note::None),
+            Role::MutAttr => match k {
+                Key::Id => (Slot::Capture, Note::Id),
+                Key::Attributes => (Slot::Obj(Role::Attrs { form: true }), Note::MergeHint),
+                _ => SKIP,
             },
-            Role::MutAttr => match key {
-                b"id" => (Slot::Capture, Note::Id),
-                b"attributes" => (Slot::Obj(Role::Attrs), Note::MergeHint),
-                _ => (Slot::Skip, Note::None),
-            },
-            Role::MutAdd => match key {
-                b"parentId" => (Slot::Capture, Note::ParentId),
-                b"node" => {
+            Role::MutAdd => match k {
+                Key::ParentId => (Slot::Capture, Note::ParentId),
+                Key::Node => {
                     let css = facts.parent_id.is_some_and(|p| self.nodes.css_elements.contains(&p));
                     (Slot::Obj(Role::Node { css }), Note::None)
                 }
-                _ => (Slot::Skip, Note::None),
+                _ => SKIP,
             },
         }
     }
@@ -491,7 +695,7 @@ impl Walker<'_> {
                 }
             };
         }
-        if skip_key(key, norm) {
+        if skip_key(key) {
             return (Slot::Skip, Note::None);
         }
         (Slot::Text(base, self.engine.detector.context.entities_in(key)), Note::None)
@@ -500,31 +704,31 @@ impl Walker<'_> {
     fn note(&self, note: Note, value: &Scalar, facts: &mut Facts) {
         let fields = &self.engine.fields;
         match (note, value) {
-            (Note::NodeType, Scalar::Num(n)) => facts.node_type = *n,
             (Note::Id, Scalar::Num(n)) => facts.id = *n,
             (Note::ParentId, Scalar::Num(n)) => facts.parent_id = *n,
             (Note::Tag, &Scalar::Str { start, end }) => {
                 let tag = &self.src[start..end];
+                facts.tag_seen = true;
                 facts.css_tag = tag.eq_ignore_ascii_case(b"style") || tag.eq_ignore_ascii_case(b"script");
+                facts.form_tag = [&b"input"[..], b"textarea", b"select"].iter().any(|t| tag.eq_ignore_ascii_case(t));
             }
-            (Note::IsStyle, Scalar::Bool(b)) => facts.is_style = *b,
             (Note::HintType, &Scalar::Str { start, end }) => {
                 facts.hint = fields.input_type(&self.src[start..end]).or(facts.hint);
             }
             (Note::HintName, &Scalar::Str { start, end }) => {
                 facts.hint = facts.hint.or_else(|| fields.hint(&self.src[start..end]));
             }
-            (Note::MergeHint, Scalar::Object(child)) => facts.hint = child.hint.or(facts.hint),
+            (Note::MergeHint, Scalar::Object(hint)) => facts.hint = hint.or(facts.hint),
             _ => {}
         }
     }
 
     /// Decides the strings this object deferred, and records node ids for later events.
     fn close(&mut self, role: Role, facts: &Facts, base: usize) {
-        if let Role::Attrs = role {
+        if let Role::Attrs { .. } = role {
             return; // The element (or mutation record) that owns these attributes decides.
         }
-        let sensitive = facts.id.and_then(|id| self.nodes.sensitive.get(&id).copied());
+        let sensitive = |nodes: &NodeSets| facts.id.and_then(|id| nodes.sensitive.get(&id).copied());
         for i in (base..self.pending.len()).rev() {
             let p = self.pending[i];
             let treat = match p.kind {
@@ -532,7 +736,7 @@ impl Walker<'_> {
                     Role::Node { css } if css || facts.is_style => Treat::Skip,
                     _ => p.treat,
                 },
-                Defer::AttrValue => facts.hint.or(sensitive).unwrap_or(p.treat),
+                Defer::AttrValue => facts.hint.or_else(|| sensitive(&self.nodes)).unwrap_or(p.treat),
                 Defer::MutText => {
                     if facts.id.is_some_and(|id| self.nodes.css_texts.contains(&id)) {
                         Treat::Skip
@@ -540,7 +744,7 @@ impl Walker<'_> {
                         p.treat
                     }
                 }
-                Defer::InputText => sensitive.unwrap_or(p.treat),
+                Defer::InputText => sensitive(&self.nodes).unwrap_or(p.treat),
                 Defer::Value => facts.hint.unwrap_or(p.treat),
             };
             if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
@@ -615,7 +819,7 @@ impl Walker<'_> {
                 true
             }
             Treat::Scan { action } => {
-                if !engine.detector.worth_scanning(mask) {
+                if !engine.detector.worth_scanning(raw, mask) {
                     return false;
                 }
                 self.stats.strings_scanned += 1;
@@ -679,19 +883,26 @@ impl Walker<'_> {
 
     /// Skips a string eight bytes at a time; returns contents range and whether it has escapes.
     fn skip_string(&mut self) -> Result<(usize, usize, bool)> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
         let src = self.src;
         let start = self.pos + 1;
         let mut i = start;
         let mut esc = false;
         loop {
-            while let Some(chunk) = src.get(i..i + 8) {
+            if let Some(chunk) = src.get(i..i + 8) {
                 let word = u64::from_le_bytes([
                     chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
                 ]);
-                if has_byte(word, b'"') || has_byte(word, b'\\') {
-                    break;
+                let q = word ^ (LO * u64::from(b'"'));
+                let b = word ^ (LO * u64::from(b'\\'));
+                // High bit set in the first byte equal to `"` or `\` (later bits may be false positives).
+                let hits = (q.wrapping_sub(LO) & !q | b.wrapping_sub(LO) & !b) & HI;
+                if hits == 0 {
+                    i += 8;
+                    continue;
                 }
-                i += 8;
+                i += (hits.trailing_zeros() / 8) as usize;
             }
             let Some(&b) = src.get(i) else { return Err(self.syntax()) };
             if b == b'"' {
@@ -769,7 +980,38 @@ impl Walker<'_> {
     }
 }
 
+/// Attributes whose values people read or that carry URLs: scanned as free text. Everything else (class, style,
+/// ids, sizes, SVG geometry, event handlers) is copied as it is.
+fn scanned_attribute(k: Key, data_attribute: bool) -> bool {
+    matches!(
+        k,
+        Key::Placeholder
+            | Key::Title
+            | Key::Alt
+            | Key::AriaLabel
+            | Key::AriaDescription
+            | Key::AriaValuetext
+            | Key::Label
+            | Key::Content
+            | Key::Summary
+            | Key::Srcdoc
+            | Key::Href
+            | Key::Src
+            | Key::Action
+            | Key::Formaction
+            | Key::Poster
+            | Key::Cite
+            | Key::Srcset
+            | Key::Background
+            | Key::Ping
+            | Key::XlinkHref
+            | Key::Data
+    ) || (k == Key::Other && data_attribute)
+}
+
 /// `data:…;base64,…` payloads (images, fonts) are never scanned.
 fn base64_data_uri(text: &[u8]) -> bool {
-    text.len() > 5 && text[..5].eq_ignore_ascii_case(b"data:") && find(&text[..text.len().min(128)], b";base64,").is_some()
+    text.len() > 5
+        && text[..5].eq_ignore_ascii_case(b"data:")
+        && find(&text[..text.len().min(128)], b";base64,").is_some()
 }

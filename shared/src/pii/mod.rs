@@ -3,6 +3,13 @@
 //! The engine decides *what* is PII and which [`Action`] applies; a [`Tokens`] implementation (the runner's vault)
 //! decides how a tokenized original is kept. Token text is fixed by DESIGN.md:
 //! `tok_<entity>_<base32 of a keyed HMAC-SHA256>`, convergent per tenant key.
+//!
+//! The engine ([`Engine`]) is built from a [`PiiConfig`] and is pure: no I/O, no clocks. Its parts, a file each:
+//! `detect` (one multi-pattern regex pass over a string, proposing candidates), `number` (digit runs: cards,
+//! phones, Aadhaar, SSN, IPv4, dates), `checksum` (Luhn, Verhoeff, mod-97, GSTIN, issuer prefixes), `context`
+//! (keywords near a candidate), `names` (word lists), `fields` (field-name rules and form-field hints),
+//! `replace` (actions and masks), `json` (the streaming batch and rrweb rewriter), `jsonstr` (JSON string
+//! escapes), `keys` (known JSON keys), `config` (the policy-facing settings and their validation).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +22,7 @@ mod entity;
 mod fields;
 mod json;
 mod jsonstr;
+mod keys;
 mod names;
 mod number;
 mod replace;

@@ -323,7 +323,8 @@ fn date(span: &Span<'_>) -> bool {
         return false;
     }
     let d = span.d();
-    let num = |from: usize, len: u8| d[from..from + usize::from(len)].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let num =
+        |from: usize, len: u8| d[from..from + usize::from(len)].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
     let lens = span.lens();
     let (year, a, b) = match lens {
         [4, l1, l2] if *l1 <= 2 && *l2 <= 2 => (num(0, 4), num(4, *l1), num(4 + usize::from(*l1), *l2)),
