@@ -410,7 +410,23 @@ impl Detector {
             if self.regex_worth(hay, mask, four_digits) {
                 let mut at = 0;
                 while at < hay.len() {
-                    let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else { break };
+                    // Searches are bounded to a window: a leftmost-first search otherwise runs on to the end of
+                    // a long run of word characters (a pattern like `[\w.]+@` stays alive), and one search per
+                    // match made 1 MB of random alphanumerics take minutes. Look-around still sees the whole
+                    // haystack; a match cut by the window's end is searched again from its start.
+                    let limit = (at + SEARCH_WINDOW).min(hay.len());
+                    let m = match regex.search(&Input::new(hay).span(at..limit)) {
+                        Some(m) if m.end() == limit && limit < hay.len() && m.start() > at => {
+                            at = m.start();
+                            continue;
+                        }
+                        Some(m) => m,
+                        None if limit == hay.len() => break,
+                        None => {
+                            at = limit.saturating_sub(SEARCH_OVERLAP).max(at + 1);
+                            continue;
+                        }
+                    };
                     let kind = self.kinds[m.pattern().as_usize()];
                     let end = self.classify(kind, hay, m.start(), m.end(), extra, out);
                     at = end.max(m.end()).max(m.start() + 1);
@@ -833,6 +849,11 @@ pub fn glued(hay: &[u8], s: usize, e: usize) -> bool {
 }
 
 /// Position of `needle` in `hay`.
+/// Bytes one regex search may look at (see `Detector::find`).
+const SEARCH_WINDOW: usize = 16 * 1024;
+/// How far windows overlap: longer than any entity the patterns match (JWTs included).
+const SEARCH_OVERLAP: usize = 4 * 1024;
+
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
