@@ -104,13 +104,15 @@ pub fn run(args: DrainArgs) -> Result<(), String> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
+        let figure = |name: &str| report[name].as_f64().unwrap_or(0.0);
         println!(
-            "buffered during the outage   {:.0} MB uncompressed in {} chunks",
-            report["buffered_mb"], report["chunks"]
+            "buffered during the outage   {:.0} MB uncompressed in {:.0} chunks",
+            figure("buffered_mb"),
+            figure("chunks")
         );
-        println!("drain time                   {:.2} s", report["drain_secs"]);
-        println!("drain rate                   {:.1} MB/s uncompressed payload", report["drain_mb_per_sec"]);
-        println!("wire rate                    {:.1} MB/s of compressed chunks", report["wire_mb_per_sec"]);
+        println!("drain time                   {:.2} s", figure("drain_secs"));
+        println!("drain rate                   {:.1} MB/s uncompressed payload", figure("drain_mb_per_sec"));
+        println!("wire rate                    {:.1} MB/s of compressed chunks", figure("wire_mb_per_sec"));
     }
     Ok(())
 }
