@@ -135,19 +135,29 @@ impl ControlPlane {
         assert!(out.status.success(), "enroll failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
-    /// The stored batches of a session as `(seq, batch JSON)`, in the order the admin API gives them.
+    /// The stored batches of a session as `(seq, batch JSON)`, in the order the admin API gives them, following
+    /// its pages (`next_after_seq`).
     pub fn session_batches(&self, session: &str) -> Vec<(u64, serde_json::Value)> {
-        let (status, body) = self.admin("GET", &format!("/v1/admin/sessions/{session}/events"), None);
-        if status == 404 {
-            return Vec::new();
+        let mut batches = Vec::new();
+        let mut path = format!("/v1/admin/sessions/{session}/events");
+        loop {
+            let (status, body) = self.admin("GET", &path, None);
+            if status == 404 {
+                return batches;
+            }
+            assert_eq!(status, 200, "{body}");
+            batches.extend(
+                body["batches"]
+                    .as_array()
+                    .expect("batches")
+                    .iter()
+                    .map(|b| (b["seq"].as_u64().expect("seq"), b["batch"].clone())),
+            );
+            match body["next_after_seq"].as_u64() {
+                Some(after) => path = format!("/v1/admin/sessions/{session}/events?after_seq={after}"),
+                None => return batches,
+            }
         }
-        assert_eq!(status, 200, "{body}");
-        body["batches"]
-            .as_array()
-            .expect("batches")
-            .iter()
-            .map(|b| (b["seq"].as_u64().expect("seq"), b["batch"].clone()))
-            .collect()
     }
 }
 
