@@ -2,8 +2,6 @@
 //! on loopback with a temp data dir, measures the most it accepts with group-commit fsync (phase 1), then its
 //! ack latency at half that rate (phase 2), sampling the runner's resident memory throughout.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,23 +78,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         args.runner_config.replace("\\n", "\n")
     );
     std::fs::write(&config, text).map_err(|e| e.to_string())?;
-    let mut child = Command::new(&runner)
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", runner.display()))?;
-    let mut line = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
-    let addr = line.trim().rsplit("://").next().unwrap_or_default().to_string();
-    let result = phases(&args, &addr, child.id());
-    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
+    let started = crate::drain::spawn_listening(&runner, &["run", "--config", &config.display().to_string()]);
+    let result = started.and_then(|(child, addr)| {
+        let result = phases(&args, &addr, child.0.id());
+        child.terminate();
+        result
+    });
     let _ = std::fs::remove_dir_all(&dir);
     let (max, half, rss_max, rss_half) = result?;
     if args.json {

@@ -37,7 +37,7 @@ pub struct DrainArgs {
 const KEY: &str = "bench-project-key";
 
 /// A child process killed on drop.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -47,7 +47,7 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    fn terminate(mut self) {
+    pub(crate) fn terminate(mut self) {
         // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
         unsafe {
             libc::kill(self.0.id() as i32, libc::SIGTERM);
@@ -57,7 +57,7 @@ impl Proc {
 }
 
 /// Spawns `binary args…` and waits for its "listening on SCHEME://ADDR" line.
-fn spawn_listening(binary: &Path, args: &[&str]) -> Result<(Proc, String), String> {
+pub(crate) fn spawn_listening(binary: &Path, args: &[&str]) -> Result<(Proc, String), String> {
     let mut child = Command::new(binary)
         .args(args)
         .env("RUST_LOG", "error")

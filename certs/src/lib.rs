@@ -11,6 +11,7 @@
 mod ca;
 pub mod client;
 mod files;
+pub mod listen;
 mod tls;
 
 pub use ca::{generate_key_and_csr, Ca, IssuedCert, KeyAndCert, KeyAndCsr};

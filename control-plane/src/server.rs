@@ -193,24 +193,7 @@ async fn accept_loop(
     connections: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let permit = tokio::select! {
-            _ = stop.changed() => return,
-            permit = connections.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
-        };
-        let (stream, _peer) = tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((permit, stream)) = traceflow_certs::listen::accept(&listener, &connections, &mut stop).await {
         let (app, acceptor, stop) = (app.clone(), acceptor.clone(), stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
@@ -680,16 +663,4 @@ fn error_response(error: &ApiError) -> Response<Body> {
     response
 }
 
-/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when first polled, so a
-/// signal that arrives right after startup still leads to a clean shutdown.
-pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
-}
+pub use traceflow_certs::listen::shutdown_signal;

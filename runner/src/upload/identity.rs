@@ -219,7 +219,7 @@ pub async fn enroll(data_dir: &Path, url: &str, token: &str, ca_pem: &str) -> Re
     Ok(identity)
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -404,7 +404,7 @@ fn checkin_body(shared: &Shared, identity: &Identity) -> Bytes {
     let stats = &shared.stats;
     let body = Checkin {
         version: env!("CARGO_PKG_VERSION"),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string(),
+        hostname: identity::hostname(),
         cert_not_after_ms: identity.info.not_after_ms,
         buffer: serde_json::json!({
             "depth": gauges.depth.load(Ordering::Relaxed),
