@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Compression applied to one record's payload. The tag is stored with every record, so a runner can change
 /// codec (by config or policy) with older records still readable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Codec {
     None,

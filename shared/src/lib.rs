@@ -11,6 +11,7 @@ pub mod codec;
 pub mod frame;
 pub mod limits;
 pub mod pii;
+pub mod policy;
 
 pub use batch::{BatchError, BatchErrorKind, BatchSummary};
 pub use chunk::{Chunk, ChunkError, Record, RecordMeta};

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Entity};
@@ -37,7 +38,7 @@ pub const MAX_NAME_LEN: usize = 32;
 /// custom_patterns = [{ name = "employee_id", regex = "EMP-[0-9]{6}", context = ["employee"] }]
 /// dictionaries = [{ name = "projects", entity = "codename", words = ["Bluebird", "Nightjar"] }]
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PiiConfig {
     /// Action for detected entities that `entities` does not name. Default: `tokenize`.
@@ -76,7 +77,7 @@ impl Default for PiiConfig {
 /// - `entity` set: the whole value is that entity and gets `action` (or the entity's action).
 /// - no `entity`, `action = "allow"`: the field is not scanned at all.
 /// - no `entity`, another action: the field is scanned as free text and whatever is found gets `action`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FieldRule {
     /// Entity of the whole value. Default: none.
@@ -86,7 +87,7 @@ pub struct FieldRule {
 }
 
 /// A regex for an organisation's own identifiers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomPattern {
     /// Name of the pattern (snake_case); also the entity name unless `entity` is set.
@@ -103,7 +104,7 @@ pub struct CustomPattern {
 }
 
 /// A list of words that are an entity wherever they occur as whole words.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dictionary {
     /// Name of the dictionary (snake_case), for error messages and audits.
@@ -135,6 +136,8 @@ pub enum ConfigErrorKind {
     RegexTooBig(usize),
     #[error("regex matches the empty string")]
     RegexMatchesEmpty,
+    #[error("regex scans too slowly: {0}")]
+    RegexTooSlow(String),
     #[error("unknown entity `{0}`")]
     UnknownEntity(String),
     #[error("`{0}` is not a valid name (a lowercase ASCII letter, then lowercase letters, digits or `_`; at most 32)")]
@@ -300,11 +303,96 @@ pub(crate) fn check_regex(pattern: &str) -> Result<(), ConfigErrorKind> {
     let config = meta::Config::new().nfa_size_limit(Some(MAX_REGEX_NFA_BYTES));
     let regex = meta::Regex::builder().configure(config).build(pattern).map_err(|e| match e.size_limit() {
         Some(limit) => ConfigErrorKind::RegexTooBig(limit),
-        None => ConfigErrorKind::Regex(e.to_string()),
+        None => ConfigErrorKind::Regex(match e.syntax_error() {
+            // The syntax error's text points at the offending part of the pattern; keep it on one line.
+            Some(syntax) => syntax.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join(" | "),
+            None => e.to_string(),
+        }),
     })?;
     let hir = regex_automata::util::syntax::parse(pattern).map_err(|e| ConfigErrorKind::Regex(e.to_string()))?;
     if hir.properties().minimum_len() == Some(0) || regex.find("").is_some() {
         return Err(ConfigErrorKind::RegexMatchesEmpty);
     }
+    check_speed(pattern)
+}
+
+/// Bytes of the sample text [`check_speed`] scans.
+const SPEED_SAMPLE_BYTES: usize = 192 * 1024;
+
+/// Rejects patterns the scanner could only run slowly: the pattern is run by a lazy DFA (the engine the scanner
+/// relies on) over a fixed sample of text, with a small cache that may be cleared only a few times. Patterns
+/// whose DFA keeps growing new states (`(a|b)*a(a|b){20}`, huge alternations of counted repetitions) or that
+/// need Unicode word boundaries on non-ASCII text (the DFA gives up and a much slower engine takes over) fail.
+/// Deterministic: no clock, the same answer on every machine.
+fn check_speed(pattern: &str) -> Result<(), ConfigErrorKind> {
+    use regex_automata::hybrid::dfa::DFA;
+    use regex_automata::{nfa::thompson, Input, MatchErrorKind};
+    let config = DFA::config()
+        .cache_capacity(256 << 10)
+        .minimum_cache_clear_count(Some(4))
+        .minimum_bytes_per_state(Some(16));
+    let dfa = DFA::builder()
+        .configure(config)
+        .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_REGEX_NFA_BYTES)))
+        .build(pattern)
+        .map_err(|e| {
+            ConfigErrorKind::RegexTooSlow(if e.to_string().contains("Unicode word boundar") {
+                "it uses Unicode word boundaries (\\b); use ASCII ones: (?-u:\\b)".to_string()
+            } else {
+                format!("no lazy DFA: {e}")
+            })
+        })?;
+    let mut cache = dfa.create_cache();
+    let sample = speed_sample();
+    let mut at = 0;
+    while at < sample.len() {
+        let input = Input::new(&sample[..]).range(at..);
+        match dfa.try_search_fwd(&mut cache, &input) {
+            Ok(Some(found)) => at = found.offset().max(at) + 1,
+            Ok(None) => break,
+            Err(e) => {
+                let why = match e.kind() {
+                    MatchErrorKind::GaveUp { .. } => "its automaton keeps growing on ordinary text".to_string(),
+                    MatchErrorKind::Quit { .. } => {
+                        "it needs Unicode word boundaries on non-ASCII text; use (?-u:\\b)".to_string()
+                    }
+                    _ => e.to_string(),
+                };
+                return Err(ConfigErrorKind::RegexTooSlow(why));
+            }
+        }
+    }
     Ok(())
+}
+
+/// A fixed mix of what the scanner sees: mixed-case alphanumerics (the lazy DFA's worst case), digit runs,
+/// two-letter alphabets (where counted repetitions explode), JSON with addresses, and non-ASCII words.
+fn speed_sample() -> Vec<u8> {
+    const SEGMENTS: [&[u8]; 5] = [
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        b"0123456789 -",
+        b"ab",
+        b"01",
+        b"{}\":,. @-_/=&?",
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out = Vec::with_capacity(SPEED_SAMPLE_BYTES + 4096);
+    let mut segment = 0usize;
+    while out.len() < SPEED_SAMPLE_BYTES {
+        let alphabet = SEGMENTS[segment % SEGMENTS.len()];
+        for _ in 0..16 * 1024 {
+            out.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        out.extend_from_slice(
+            "{\"email\":\"jane.doe@example.com\",\"city\":\"Zürich\",\"note\":\"café déjà vu ünïcödé\"} ".as_bytes(),
+        );
+        segment += 1;
+    }
+    out
 }

@@ -1,0 +1,677 @@
+//! Policies: what admins set in the control plane and runners enforce. One type tree ([`Policy`]) with a default
+//! for every field, parsed from TOML or JSON with unknown fields refused, validated with the path of every
+//! problem ([`Policy::validate`]), hashed over its canonical JSON form ([`Policy::hash`]), signed into bundles
+//! ([`bundle`]) and compared field by field ([`diff`]). The runner's local [`Floor`] is applied here too, so
+//! both sides agree on what a policy means.
+//!
+//! ```toml
+//! compliance = "pci"
+//! [pii]
+//! entities = { card = "mask" }
+//! [sampling]
+//! session_rate = 0.5
+//! [[projects]]
+//! name = "web"
+//! key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! rate_limit = { events_per_second = 500, burst = 2000, daily_quota_events = 10000000 }
+//! [features]
+//! replay = true
+//! ```
+
+pub mod bundle;
+pub mod diff;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::pii::{Action, PiiConfig};
+use crate::Codec;
+
+pub use bundle::{BundleBody, BundleError, SignedBundle};
+pub use diff::{diff, Change};
+
+/// Most projects one policy names.
+pub const MAX_PROJECTS: usize = 1000;
+/// Highest events-per-second rate or burst a policy may set.
+pub const MAX_EVENTS_PER_SECOND: u64 = 10_000_000;
+/// Smallest disk budget a policy may set (below it a runner could not hold one chunk).
+pub const MIN_DISK_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest retention of buffered data a policy may set: 90 days.
+pub const MAX_RETENTION_HOURS: u64 = 90 * 24;
+/// Largest policy document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A runner group's policy. Every field has a default (the default policy tokenizes all PII, keeps every
+/// session and leaves the runner's own settings in charge); unknown fields are errors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Compliance profile this policy claims. Validation refuses a policy that is weaker than its profile
+    /// requires (e.g. `pci` with `card = "allow"`). Default: `none`.
+    pub compliance: Compliance,
+    /// PII detection and the action per entity and per field. Default: tokenize everything detected.
+    pub pii: PiiConfig,
+    /// Which sessions are kept.
+    pub sampling: Sampling,
+    /// Project keys the runners accept (stored as SHA-256, never in clear) with their limits. When empty, the
+    /// runners keep the project keys of their own configuration. When not empty, runners accept exactly these.
+    pub projects: Vec<ProjectPolicy>,
+    /// Rate limit of projects that do not set their own.
+    pub rate_limit: RateLimit,
+    /// Kinds of data collected at all.
+    pub features: Features,
+    /// The runners' durable buffer.
+    pub buffer: BufferPolicy,
+    /// How runners store and upload data.
+    pub upload: UploadPolicy,
+}
+
+/// A compliance profile: a named set of minimums a policy must meet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compliance {
+    /// No minimums beyond the defaults.
+    #[default]
+    None,
+    /// Indian banking (RBI, DPDP): Aadhaar, PAN, UPI, IFSC, GSTIN, cards, accounts, phones and emails protected.
+    BfsiIndia,
+    /// PCI DSS: card numbers protected (masking to the last 4 digits is allowed) and secrets never kept.
+    Pci,
+    /// HIPAA Safe Harbor identifiers: names, contacts, addresses, dates of birth, SSNs, IPs protected.
+    Hipaa,
+    /// GDPR personal data: names, contacts, addresses, dates of birth, IPs and online identifiers protected.
+    Gdpr,
+}
+
+impl Compliance {
+    /// Entities this profile requires to be replaced (any action but `allow`).
+    pub fn protected_entities(self) -> &'static [&'static str] {
+        match self {
+            Compliance::None => &[],
+            Compliance::BfsiIndia => {
+                &["aadhaar", "pan", "upi", "ifsc", "gstin", "card", "account", "iban", "phone", "email", "secret"]
+            }
+            Compliance::Pci => &["card", "secret", "jwt", "url_credential"],
+            Compliance::Hipaa => &["name", "email", "phone", "address", "dob", "ssn", "ip", "postal_code", "account"],
+            Compliance::Gdpr => &["name", "email", "phone", "address", "dob", "ip", "iban", "card", "postal_code"],
+        }
+    }
+}
+
+/// Session sampling: a session is kept when a hash of its id falls under the rate, so every batch of a session
+/// gets the same answer on every runner ([`keep_session`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sampling {
+    /// Share of sessions kept, 0.0 to 1.0. Default: 1.0 (all).
+    pub session_rate: f64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling { session_rate: 1.0 }
+    }
+}
+
+/// A project whose key runners accept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPolicy {
+    /// Project name (letters, digits, `.`, `_`, `-`; at most 64).
+    pub name: String,
+    /// SHA-256 of the project key, 64 lowercase hex digits (`printf %s KEY | sha256sum`).
+    pub key_sha256: String,
+    /// This project's rate limit; default: the policy's `rate_limit`.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket on events (analytics plus replay) and a daily quota, per project.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Sustained events per second; 0 turns the bucket off. Default: 0.
+    pub events_per_second: u64,
+    /// Bucket size; 0 means one second's worth. Default: 0.
+    pub burst: u64,
+    /// Events accepted per UTC day; 0 means no quota. Default: 0.
+    pub daily_quota_events: u64,
+}
+
+/// What SDK data is collected at all; what is off is dropped at the runner and counted as filtered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Features {
+    /// rrweb session replay (`replay` arrays). Default: true.
+    pub replay: bool,
+    /// Console logs (rrweb console plugin events). Default: true.
+    pub console_logs: bool,
+    /// Network capture (`network` events and rrweb network plugin events). Default: true.
+    pub network_capture: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features { replay: true, console_logs: true, network_capture: true }
+    }
+}
+
+/// The runners' durable buffer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BufferPolicy {
+    /// Disk budget in bytes (at least 16 MiB). A runner never exceeds its own configured budget: the smaller of
+    /// the two applies. Default: none (the runner's configuration decides).
+    pub disk_budget_bytes: Option<u64>,
+    /// Hours buffered data may wait for upload before it is moved to the dead-letter tree (reason `expired`);
+    /// 0 keeps it until uploaded. At most 2160 (90 days). Default: 0.
+    pub retention_hours: u64,
+}
+
+/// How runners store and upload data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadPolicy {
+    /// Compression of stored and uploaded batches: `zstd`, `lz4` or `none`. Default: none set (the runner's
+    /// configuration decides).
+    pub compression: Option<Codec>,
+    /// zstd level, 1 to 19. Default: none set.
+    pub zstd_level: Option<i32>,
+    /// How often an idle uploader looks for new data, in milliseconds (10 to 60000). Default: 50.
+    pub interval_ms: u64,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        UploadPolicy { compression: None, zstd_level: None, interval_ms: 50 }
+    }
+}
+
+/// One problem in a policy document, with the path of its field (`pii.custom_patterns[0].regex`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+impl PolicyErrors {
+    fn one(path: impl Into<String>, message: impl Into<String>) -> PolicyErrors {
+        PolicyErrors(vec![PolicyError { path: path.into(), message: message.into() }])
+    }
+}
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyErrors {}
+
+/// How a policy document is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    /// JSON when the document's first non-blank character is `{`, TOML otherwise.
+    pub fn detect(text: &str) -> Format {
+        if text.trim_start().starts_with('{') {
+            Format::Json
+        } else {
+            Format::Toml
+        }
+    }
+}
+
+impl Policy {
+    /// Parses and validates a document. Syntax errors, unknown fields and wrong types are reported with the
+    /// path of the field; then every bound is checked ([`Policy::validate`]).
+    pub fn parse(text: &str, format: Format) -> Result<Policy, PolicyErrors> {
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(PolicyErrors::one("", format!("the document is over {MAX_DOCUMENT_BYTES} bytes")));
+        }
+        let policy: Policy = match format {
+            Format::Json => {
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                    let path = clean_path(&e.path().to_string());
+                    PolicyErrors::one(path, e.into_inner().to_string())
+                })?
+            }
+            Format::Toml => {
+                let deserializer = toml::Deserializer::new(text);
+                serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                    let path = clean_path(&e.path().to_string());
+                    let message = e.into_inner().message().to_string();
+                    PolicyErrors::one(path, message)
+                })?
+            }
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks every bound, name and regex; returns all problems with their field paths.
+    pub fn validate(&self) -> Result<(), PolicyErrors> {
+        let mut errors = Vec::new();
+        let mut err = |path: &str, message: String| errors.push(PolicyError { path: path.to_string(), message });
+        if let Err(pii) = self.pii.validate() {
+            for e in pii.0 {
+                err(&format!("pii.{}", e.path), e.kind.to_string());
+            }
+        }
+        let rate = self.sampling.session_rate;
+        if !(0.0..=1.0).contains(&rate) {
+            err("sampling.session_rate", format!("{rate} is out of range: use 0.0 to 1.0"));
+        }
+        check_rate_limit("rate_limit", &self.rate_limit, &mut err);
+        if self.projects.len() > MAX_PROJECTS {
+            err("projects", format!("more than {MAX_PROJECTS} projects"));
+        }
+        let (mut names, mut keys) = (BTreeSet::new(), BTreeSet::new());
+        for (i, project) in self.projects.iter().enumerate() {
+            let at = |field: &str| format!("projects[{i}].{field}");
+            if !is_project_name(&project.name) {
+                err(&at("name"), format!("`{}` is not a valid name: 1 to 64 of [A-Za-z0-9._-]", project.name));
+            } else if !names.insert(project.name.as_str()) {
+                err(&at("name"), format!("project `{}` is listed twice", project.name));
+            }
+            let key = &project.key_sha256;
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                err(&at("key_sha256"), "must be a SHA-256 in 64 lowercase hex digits".into());
+            } else if !keys.insert(key.as_str()) {
+                err(&at("key_sha256"), "this key is already used by another project".into());
+            }
+            if let Some(limit) = &project.rate_limit {
+                check_rate_limit(&at("rate_limit"), limit, &mut err);
+            }
+        }
+        if let Some(budget) = self.buffer.disk_budget_bytes {
+            if budget < MIN_DISK_BUDGET_BYTES {
+                err("buffer.disk_budget_bytes", format!("{budget} is below the minimum of {MIN_DISK_BUDGET_BYTES}"));
+            }
+        }
+        if self.buffer.retention_hours > MAX_RETENTION_HOURS {
+            err("buffer.retention_hours", format!("more than {MAX_RETENTION_HOURS} hours (90 days)"));
+        }
+        if let Some(level) = self.upload.zstd_level {
+            if !(1..=19).contains(&level) {
+                err("upload.zstd_level", format!("{level} is out of range: use 1 to 19"));
+            }
+        }
+        if !(10..=60_000).contains(&self.upload.interval_ms) {
+            err("upload.interval_ms", format!("{} is out of range: use 10 to 60000", self.upload.interval_ms));
+        }
+        self.check_compliance(&mut err);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyErrors(errors))
+        }
+    }
+
+    fn check_compliance(&self, err: &mut impl FnMut(&str, String)) {
+        let profile = self.compliance;
+        if profile == Compliance::None {
+            return;
+        }
+        let name = serde_json::to_value(profile).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        if self.pii.default_action == Action::Allow {
+            err("pii.default_action", format!("`allow` is not permitted by the `{name}` compliance profile"));
+        }
+        if !self.pii.builtin_fields {
+            err("pii.builtin_fields", format!("must be true under the `{name}` compliance profile"));
+        }
+        for entity in profile.protected_entities() {
+            if self.pii.entities.get(*entity) == Some(&Action::Allow) {
+                err(
+                    &format!("pii.entities.{entity}"),
+                    format!("`allow` is not permitted for {entity} by the `{name}` compliance profile"),
+                );
+            }
+        }
+        for (key, rule) in &self.pii.fields {
+            let entity = rule.entity.as_deref();
+            let protected = entity.is_some_and(|e| profile.protected_entities().contains(&e));
+            if rule.action == Some(Action::Allow) && (protected || entity.is_none()) {
+                err(
+                    &format!("pii.fields.{key}.action"),
+                    format!("`allow` is not permitted by the `{name}` compliance profile"),
+                );
+            }
+        }
+    }
+
+    /// The canonical form: compact JSON with fields in declaration order and maps sorted. Two documents that
+    /// mean the same policy (whatever their format, order, comments or omitted defaults) have the same form.
+    pub fn canonical(&self) -> String {
+        // Serializing plain data into memory cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `sha256:` and the hex SHA-256 of the canonical form.
+    pub fn hash(&self) -> String {
+        sha256_hex(self.canonical().as_bytes())
+    }
+
+    /// The policy after a runner's local floor: actions below the floor are raised to it and the sampling rate
+    /// is raised to what the floor lets be dropped. Returns the policy and the paths that were changed.
+    pub fn with_floor(&self, floor: &Floor) -> (Policy, Vec<String>) {
+        let mut policy = self.clone();
+        let mut raised = Vec::new();
+        let min = floor.min_pii_action;
+        let mut raise = |action: &mut Action, path: String| {
+            if strength(*action) < strength(min) {
+                *action = min;
+                raised.push(path);
+            }
+        };
+        let pii = &mut policy.pii;
+        raise(&mut pii.default_action, "pii.default_action".into());
+        for (name, action) in pii.entities.iter_mut() {
+            raise(action, format!("pii.entities.{name}"));
+        }
+        for (key, rule) in pii.fields.iter_mut() {
+            if let Some(action) = rule.action.as_mut() {
+                raise(action, format!("pii.fields.{key}.action"));
+            }
+        }
+        for (i, pattern) in pii.custom_patterns.iter_mut().enumerate() {
+            if let Some(action) = pattern.action.as_mut() {
+                raise(action, format!("pii.custom_patterns[{i}].action"));
+            }
+        }
+        for (i, dictionary) in pii.dictionaries.iter_mut().enumerate() {
+            if let Some(action) = dictionary.action.as_mut() {
+                raise(action, format!("pii.dictionaries[{i}].action"));
+            }
+        }
+        if strength(min) > strength(Action::Allow) && !pii.builtin_fields {
+            pii.builtin_fields = true;
+            raised.push("pii.builtin_fields".into());
+        }
+        let lowest_rate = (1.0 - floor.max_sampling_drop).clamp(0.0, 1.0);
+        if policy.sampling.session_rate < lowest_rate {
+            policy.sampling.session_rate = lowest_rate;
+            raised.push("sampling.session_rate".into());
+        }
+        (policy, raised)
+    }
+}
+
+fn check_rate_limit(path: &str, limit: &RateLimit, err: &mut impl FnMut(&str, String)) {
+    for (field, value) in [("events_per_second", limit.events_per_second), ("burst", limit.burst)] {
+        if value > MAX_EVENTS_PER_SECOND {
+            err(&format!("{path}.{field}"), format!("{value} is over the maximum of {MAX_EVENTS_PER_SECOND}"));
+        }
+    }
+    if limit.burst > 0 && limit.events_per_second == 0 {
+        err(&format!("{path}.burst"), "a burst needs `events_per_second` above 0".into());
+    }
+}
+
+/// `serde_path_to_error` writes `.` for the root and `?` for unknown positions; keep only real paths.
+fn clean_path(path: &str) -> String {
+    if path == "." || path == "?" {
+        String::new()
+    } else {
+        path.to_string()
+    }
+}
+
+/// Whether `name` is a valid project name (the control plane's entity names).
+pub fn is_project_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// How strongly an action protects a value: allow < mask < tokenize < hash < redact.
+pub fn strength(action: Action) -> u8 {
+    match action {
+        Action::Allow => 0,
+        Action::Mask => 1,
+        Action::Tokenize => 2,
+        Action::Hash => 3,
+        Action::Redact => 4,
+    }
+}
+
+/// What a runner's own configuration guarantees whatever policy arrives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Floor {
+    /// The weakest PII action a policy may set; weaker ones are raised to it
+    /// (allow < mask < tokenize < hash < redact). Default: `allow` (no floor).
+    pub min_pii_action: Action,
+    /// The largest share of sessions a policy may sample out, 0.0 to 1.0; a lower `session_rate` is raised to
+    /// `1 - max_sampling_drop`. Default: 1.0 (no floor).
+    pub max_sampling_drop: f64,
+}
+
+impl Default for Floor {
+    fn default() -> Self {
+        Floor { min_pii_action: Action::Allow, max_sampling_drop: 1.0 }
+    }
+}
+
+/// FNV-1a, 64 bits: the documented hash behind sampling and canary cohorts (simple enough for any SDK).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Whether a session is kept at `rate`: FNV-1a of the session id, as a fraction of 2^64, below the rate.
+pub fn keep_session(session_id: &str, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    (fnv1a64(session_id.as_bytes()) as f64) / 18_446_744_073_709_551_616.0 < rate
+}
+
+/// Whether a runner belongs to a canary of `percent` %: FNV-1a of `canary:<runner_id>` modulo 100 below it.
+pub fn in_canary(runner_id: &str, percent: u8) -> bool {
+    fnv1a64(format!("canary:{runner_id}").as_bytes()) % 100 < u64::from(percent)
+}
+
+/// `sha256:<hex>`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The JSON Schema of policy documents, generated from these types (`policies/policy.schema.json`).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Policy);
+    serde_json::to_value(schema).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str, format: Format) -> Vec<String> {
+        match Policy::parse(text, format) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_documents_are_the_default_policy() {
+        assert_eq!(Policy::parse("", Format::Toml).unwrap(), Policy::default());
+        assert_eq!(Policy::parse("{}", Format::Json).unwrap(), Policy::default());
+        assert_eq!(Format::detect("  {\"a\":1}"), Format::Json);
+        assert_eq!(Format::detect("[pii]"), Format::Toml);
+    }
+
+    #[test]
+    fn the_hash_ignores_format_order_comments_and_spelled_out_defaults() {
+        let toml = "# comment\n[sampling]\nsession_rate = 0.5\n[pii]\nentities = { ip = \"allow\", card = \"mask\" }\n";
+        let json = r#"{"pii":{"entities":{"card":"mask","ip":"allow"},"builtin_fields":true},"sampling":{"session_rate":0.5}}"#;
+        let a = Policy::parse(toml, Format::Toml).unwrap();
+        let b = Policy::parse(json, Format::Json).unwrap();
+        assert_eq!(a.hash(), b.hash());
+        assert!(a.hash().starts_with("sha256:") && a.hash().len() == 71);
+        assert_ne!(a.hash(), Policy::default().hash());
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_name_their_path() {
+        let found = errors("[pii]\nentities = { card = \"mask\" }\nbogus = 1\n", Format::Toml);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("pii.bogus: unknown field `bogus`"), "{found:?}");
+        let found = errors(r#"{"sampling":{"session_rate":"half"}}"#, Format::Json);
+        assert!(found[0].starts_with("sampling.session_rate: invalid type"), "{found:?}");
+        let found = errors("[pii.entities]\ncard = \"scramble\"\n", Format::Toml);
+        assert!(found[0].starts_with("pii.entities.card: unknown variant `scramble`"), "{found:?}");
+        let found = errors("[features\n", Format::Toml);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
+    fn bounds_regexes_and_names_are_checked_with_paths() {
+        let text = r#"
+            [sampling]
+            session_rate = 1.5
+            [rate_limit]
+            burst = 10
+            [buffer]
+            disk_budget_bytes = 1000
+            retention_hours = 99999
+            [upload]
+            zstd_level = 22
+            interval_ms = 1
+            [pii]
+            custom_patterns = [
+                { name = "broken", regex = "EMP-[0-9" },
+                { name = "blowup", regex = "(a|b)*a(a|b){20}" },
+                { name = "unicode_word", regex = "\\bfoo\\w+" },
+            ]
+            [[projects]]
+            name = "web"
+            key_sha256 = "ABC"
+            [[projects]]
+            name = "web"
+            key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        "#;
+        let found = errors(text, Format::Toml);
+        let paths: Vec<&str> = found.iter().map(|e| e.split(": ").next().unwrap()).collect();
+        for expected in [
+            "pii.custom_patterns[0].regex",
+            "pii.custom_patterns[1].regex",
+            "pii.custom_patterns[2].regex",
+            "sampling.session_rate",
+            "rate_limit.burst",
+            "projects[0].key_sha256",
+            "projects[1].name",
+            "buffer.disk_budget_bytes",
+            "buffer.retention_hours",
+            "upload.zstd_level",
+            "upload.interval_ms",
+        ] {
+            assert!(paths.contains(&expected), "{expected} missing from {found:#?}");
+        }
+        assert!(found.iter().any(|e| e.contains("[1].regex: regex scans too slowly")), "{found:#?}");
+        assert!(found.iter().any(|e| e.contains("[2].regex: regex scans too slowly")), "{found:#?}");
+    }
+
+    #[test]
+    fn ordinary_custom_patterns_pass_the_speed_check() {
+        for regex in ["EMP-[0-9]{6}", "(?i)acct[ _-]?[0-9]{8,12}", "(?-u:\\b)[A-Z]{3}[0-9]{7}(?-u:\\b)"] {
+            let text = format!("[pii]\ncustom_patterns = [{{ name = \"p\", regex = '{regex}' }}]\n");
+            assert_eq!(errors(&text, Format::Toml), Vec::<String>::new(), "{regex}");
+        }
+    }
+
+    #[test]
+    fn compliance_profiles_refuse_weaker_settings() {
+        let text = "compliance = \"pci\"\n[pii]\nentities = { card = \"allow\", ip = \"allow\" }\n";
+        let found = errors(text, Format::Toml);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("pii.entities.card: `allow` is not permitted"), "{found:?}");
+        assert!(errors("compliance = \"pci\"\n[pii]\nentities = { card = \"mask\" }\n", Format::Toml).is_empty());
+        let found = errors("compliance = \"gdpr\"\n[pii]\ndefault_action = \"allow\"\n", Format::Toml);
+        assert!(found[0].starts_with("pii.default_action"), "{found:?}");
+        let found = errors("compliance = \"sox\"\n", Format::Toml);
+        assert!(found[0].starts_with("compliance: unknown variant"), "{found:?}");
+    }
+
+    #[test]
+    fn the_floor_raises_weaker_actions_and_sampling() {
+        let text = r#"
+            [sampling]
+            session_rate = 0.1
+            [pii]
+            default_action = "mask"
+            builtin_fields = false
+            entities = { card = "allow", email = "redact" }
+            fields = { comment = { action = "allow" } }
+        "#;
+        let policy = Policy::parse(text, Format::Toml).unwrap();
+        let floor = Floor { min_pii_action: Action::Tokenize, max_sampling_drop: 0.5 };
+        let (floored, raised) = policy.with_floor(&floor);
+        assert_eq!(floored.pii.default_action, Action::Tokenize);
+        assert_eq!(floored.pii.entities["card"], Action::Tokenize);
+        assert_eq!(floored.pii.entities["email"], Action::Redact, "stronger actions stay");
+        assert_eq!(floored.pii.fields["comment"].action, Some(Action::Tokenize));
+        assert!(floored.pii.builtin_fields);
+        assert_eq!(floored.sampling.session_rate, 0.5);
+        assert_eq!(raised.len(), 5, "{raised:?}");
+        let (same, none) = policy.with_floor(&Floor::default());
+        assert_eq!((same, none.len()), (policy, 0));
+    }
+
+    #[test]
+    fn sampling_and_cohorts_are_deterministic_and_proportional() {
+        let kept = (0..10_000).filter(|i| keep_session(&format!("session-{i}"), 0.25)).count();
+        assert!((2200..2800).contains(&kept), "{kept}");
+        assert!(keep_session("x", 1.0) && !keep_session("x", 0.0));
+        assert_eq!(keep_session("abc", 0.5), keep_session("abc", 0.5));
+        let canary = (0..1000).filter(|i| in_canary(&format!("r-{i}"), 10)).count();
+        assert!((60..140).contains(&canary), "{canary}");
+        assert!((0..100).all(|i| !in_canary(&format!("r-{i}"), 0) && in_canary(&format!("r-{i}"), 100)));
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn the_schema_describes_the_types() {
+        let schema = json_schema();
+        let properties = &schema["properties"];
+        for field in ["compliance", "pii", "sampling", "projects", "rate_limit", "features", "buffer", "upload"] {
+            assert!(properties.get(field).is_some(), "{field}");
+        }
+        assert_eq!(schema["additionalProperties"], false);
+        assert!(schema["definitions"]["PiiConfig"]["properties"]["custom_patterns"].is_object());
+    }
+}
