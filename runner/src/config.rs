@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use traceflow_shared::pii::PiiConfig;
+use traceflow_shared::policy::Floor;
 use traceflow_shared::{Codec, Limits};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +44,11 @@ pub struct RunnerConfig {
     pub log: LogConfig,
     pub upload: UploadConfig,
     pub vault: VaultConfig,
-    /// PII detection and the action per entity and per field (tokenize by default).
+    /// PII detection and the action per entity and per field (tokenize by default). A signed policy from the
+    /// control plane replaces this section (within `floor`).
     pub pii: PiiConfig,
+    /// What no remote policy can lower: the weakest PII action and the largest share of sessions sampled out.
+    pub floor: Floor,
 }
 
 impl Default for RunnerConfig {
@@ -65,6 +69,7 @@ impl Default for RunnerConfig {
             upload: UploadConfig::default(),
             pii: PiiConfig::default(),
             vault: VaultConfig::default(),
+            floor: Floor::default(),
         }
     }
 }
@@ -244,8 +249,12 @@ impl RunnerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         self.limits.validate().map_err(ConfigError::Invalid)?;
-        if self.project_keys.is_empty() {
-            return invalid("no project keys: set `project_keys` or pass --project-key".into());
+        // An enrolled runner may get its project keys from its signed policy instead.
+        if self.project_keys.is_empty() && !crate::upload::Identity::exists(&self.data_dir) {
+            return invalid("no project keys: set `project_keys` or pass --project-key (or enroll the runner with a control plane whose policy lists projects)".into());
+        }
+        if !(0.0..=1.0).contains(&self.floor.max_sampling_drop) {
+            return invalid(format!("floor.max_sampling_drop = {} is outside 0.0..=1.0", self.floor.max_sampling_drop));
         }
         if let Some(key) =
             self.project_keys.iter().find(|k| k.len() < 8 || k.len() > 256 || k.chars().any(|c| !c.is_ascii_graphic()))

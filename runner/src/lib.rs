@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod config;
 pub mod ingest;
 pub mod metrics;
+pub mod policy;
 pub mod server;
 pub mod telemetry;
 pub mod upload;

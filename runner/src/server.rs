@@ -27,9 +27,9 @@ use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
 use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
+use crate::policy::Policies;
 use crate::upload::{self, Identity, IdentityError};
 use crate::vault::{Vault, VaultError, VaultOptions};
-use traceflow_shared::pii::Engine;
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,8 +44,8 @@ pub enum ServerError {
     Buffer(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
-    #[error("invalid [pii] configuration: {0}")]
-    Pii(String),
+    #[error("{0}")]
+    Policy(String),
     #[error("cannot open the token vault: {0}")]
     Vault(#[from] VaultError),
     #[error("cannot load the runner identity: {0}")]
@@ -73,6 +73,7 @@ pub struct Server {
     metrics: Arc<Metrics>,
     /// Set when the data dir holds an enrolled identity and uploads are enabled.
     uploader: Option<(Identity, UploadConfig, PathBuf)>,
+    policies: Arc<Policies>,
 }
 
 impl Server {
@@ -81,11 +82,19 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
         let buffer = Arc::new(buffer);
-        let pii = Engine::new(&config.pii).map_err(|e| ServerError::Pii(e.to_string()))?;
         let vault =
             Vault::open(&buffer.store().db, VaultOptions::new(&config.data_dir, &config.vault), metrics.clone())?;
-        let uploader = match (config.upload.enabled, Identity::exists(&config.data_dir)) {
-            (true, true) => Some((Identity::load(&config.data_dir)?, config.upload.clone(), config.data_dir.clone())),
+        let identity =
+            if Identity::exists(&config.data_dir) { Some(Identity::load(&config.data_dir)?) } else { None };
+        let policies = Arc::new(
+            Policies::open(config, buffer.clone(), metrics.clone(), identity.as_ref().map(|i| &i.info))
+                .map_err(ServerError::Policy)?,
+        );
+        if policies.active().projects.is_empty() {
+            tracing::warn!("no project keys yet: every batch gets 401 until a policy with projects arrives");
+        }
+        let uploader = match (config.upload.enabled, identity) {
+            (true, Some(identity)) => Some((identity, config.upload.clone(), config.data_dir.clone())),
             _ => None,
         };
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
@@ -93,7 +102,7 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let app = Arc::new(App {
-            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), Arc::new(pii), metrics.clone()),
+            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), policies.clone(), metrics.clone()),
             metrics: metrics.clone(),
             in_flight: AtomicUsize::new(0),
         });
@@ -107,6 +116,7 @@ impl Server {
             recovery,
             metrics,
             uploader,
+            policies,
         })
     }
 
@@ -124,11 +134,11 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains and flushes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server { app, buffer, listener, tls, max_connections, grace, metrics, uploader, .. } = self;
+        let Server { app, buffer, listener, tls, max_connections, grace, metrics, uploader, policies, .. } = self;
         let uploader = match uploader {
             Some((identity, config, data_dir)) => {
                 tracing::info!(runner_id = %identity.info.runner_id, url = %identity.url(config.control_plane_url.as_deref()), "uploading to the control plane");
-                match upload::start(buffer.clone(), metrics, identity, config, data_dir) {
+                match upload::start(buffer.clone(), metrics, policies, identity, config, data_dir) {
                     Ok(handle) => Some(handle),
                     Err(e) => {
                         tracing::error!(error = %e, "cannot start the uploader; buffering only");
@@ -256,10 +266,23 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     app.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut response = match &result {
         Ok(accepted) => {
-            app.metrics.outcome(if accepted.duplicate { "duplicate" } else { "accepted" }, accepted.events);
+            let stored = accepted.events > 0 || accepted.filtered == 0;
+            if stored {
+                app.metrics.outcome(if accepted.duplicate { "duplicate" } else { "accepted" }, accepted.events);
+            }
+            if accepted.filtered > 0 {
+                if stored {
+                    app.metrics.events.get_or_create(&crate::metrics::OutcomeLabel { outcome: "filtered" }).inc_by(accepted.filtered as u64);
+                } else {
+                    app.metrics.outcome("filtered", accepted.filtered);
+                }
+            }
             let mut body = serde_json::json!({ "accepted": accepted.events });
             if accepted.duplicate {
                 body["duplicate"] = true.into();
+            }
+            if accepted.filtered > 0 {
+                body["filtered"] = accepted.filtered.into();
             }
             json_response(StatusCode::ACCEPTED, &body)
         }
@@ -304,12 +327,17 @@ fn readiness(app: &App) -> Response<Body> {
     if buffer.is_full() {
         problems.push("buffer_full");
     }
+    let active = app.ingest.policies().active();
+    if active.projects.is_empty() {
+        problems.push("no_project_keys");
+    }
+    let policy = serde_json::json!({ "revision": active.revision, "hash": active.hash });
     if problems.is_empty() {
-        json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+        json_response(StatusCode::OK, &serde_json::json!({ "status": "ready", "policy": policy }))
     } else {
         json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &serde_json::json!({ "status": "not_ready", "problems": problems }),
+            &serde_json::json!({ "status": "not_ready", "problems": problems, "policy": policy }),
         )
     }
 }

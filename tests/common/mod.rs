@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod cp;
+pub mod fake_cp;
 
 pub const KEY: &str = "test-project-key-1";
 

@@ -116,7 +116,8 @@ pub struct Buffer {
     store: Store,
     tx: mpsc::Sender<Command>,
     gauges: Arc<Gauges>,
-    disk_budget_bytes: u64,
+    /// The smaller of the configured budget and the active policy's.
+    disk_budget_bytes: AtomicU64,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -135,7 +136,7 @@ impl Buffer {
             store,
             tx,
             gauges,
-            disk_budget_bytes: options.disk_budget_bytes,
+            disk_budget_bytes: AtomicU64::new(options.disk_budget_bytes),
             writer: Mutex::new(Some(handle)),
         };
         Ok((buffer, recovery))
@@ -179,8 +180,17 @@ impl Buffer {
     pub fn is_full(&self) -> bool {
         let disk = self.gauges.disk_bytes.load(Ordering::Relaxed);
         let live = self.gauges.live_bytes.load(Ordering::Relaxed);
-        let budget = self.disk_budget_bytes;
+        let budget = self.disk_budget();
         disk >= budget && live >= budget / 2
+    }
+
+    pub fn disk_budget(&self) -> u64 {
+        self.disk_budget_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Changes the disk budget (a policy's, capped by the configuration by the caller).
+    pub fn set_disk_budget(&self, bytes: u64) {
+        self.disk_budget_bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub fn is_writable(&self) -> bool {

@@ -1,5 +1,7 @@
 //! Which project a request belongs to: the key from `Authorization: Bearer`, `X-Traceflow-Key` or `?key=`
-//! (for `navigator.sendBeacon`, which cannot set headers), looked up among the configured keys.
+//! (for `navigator.sendBeacon`, which cannot set headers), looked up by its SHA-256 among the keys of the
+//! active policy or, without one, of the local configuration. Keys themselves are never kept: policies carry
+//! only their SHA-256.
 
 use std::collections::HashMap;
 
@@ -12,29 +14,74 @@ use super::error::IngestError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Project {
     pub fingerprint: String,
+    /// The project's name in the policy (none for keys of the local configuration).
+    pub name: Option<String>,
 }
 
 /// `pk_` and the first 8 bytes of the key's SHA-256, in hex.
 pub fn fingerprint(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    fingerprint_of(&Sha256::digest(key.as_bytes()).into())
+}
+
+fn fingerprint_of(hash: &[u8; 32]) -> String {
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("pk_{hex}")
 }
 
+#[derive(Default)]
 pub struct Projects {
-    by_key: HashMap<String, Project>,
+    by_hash: HashMap<[u8; 32], Project>,
 }
 
 impl Projects {
+    /// The keys of the local configuration.
     pub fn new<'a>(keys: impl IntoIterator<Item = &'a String>) -> Projects {
-        let by_key = keys.into_iter().map(|key| (key.clone(), Project { fingerprint: fingerprint(key) })).collect();
-        Projects { by_key }
+        let by_hash = keys
+            .into_iter()
+            .map(|key| {
+                let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+                (hash, Project { fingerprint: fingerprint_of(&hash), name: None })
+            })
+            .collect();
+        Projects { by_hash }
+    }
+
+    /// The projects of a (validated) policy, by the SHA-256 of their keys.
+    pub fn from_policy(projects: &[traceflow_shared::policy::ProjectPolicy]) -> Projects {
+        let mut by_hash = HashMap::new();
+        for project in projects {
+            let Some(hash) = decode_hex32(&project.key_sha256) else { continue };
+            by_hash.insert(hash, Project { fingerprint: fingerprint_of(&hash), name: Some(project.name.clone()) });
+        }
+        Projects { by_hash }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
     }
 
     pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&Project, IngestError> {
         let key = key_from(headers, query).ok_or(IngestError::MissingKey)?;
-        self.by_key.get(key.as_str()).ok_or(IngestError::UnknownKey)
+        let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        self.by_hash.get(&hash).ok_or(IngestError::UnknownKey)
     }
+}
+
+fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| (b as char).to_digit(16);
+        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+    }
+    Some(out)
 }
 
 fn key_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
@@ -97,5 +144,18 @@ mod tests {
         assert_eq!(project.fingerprint, fingerprint("key-one-1234"));
         assert!(project.fingerprint.starts_with("pk_") && project.fingerprint.len() == 19);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn policy_projects_match_by_key_hash() {
+        let hash: String = Sha256::digest(b"policy-key-1").iter().map(|b| format!("{b:02x}")).collect();
+        let project = traceflow_shared::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
+        let projects = Projects::from_policy(&[project]);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-traceflow-key", HeaderValue::from_static("policy-key-1"));
+        let found = projects.authenticate(&headers, None).unwrap();
+        assert_eq!((found.fingerprint.clone(), found.name.as_deref()), (fingerprint("policy-key-1"), Some("web")));
+        headers.insert("x-traceflow-key", HeaderValue::from_static("key-one-1234"));
+        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::UnknownKey)));
     }
 }

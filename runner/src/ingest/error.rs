@@ -31,6 +31,8 @@ pub enum IngestError {
     Batch(#[from] BatchError),
     #[error("rate limit exceeded for this project")]
     RateLimited { retry_after: u64 },
+    #[error("this project has used its daily event quota")]
+    QuotaExceeded { retry_after: u64 },
     #[error("the buffer has reached its disk budget")]
     BufferFull { retry_after: u64 },
     #[error("the runner is shutting down")]
@@ -54,7 +56,7 @@ impl IngestError {
             IngestError::BodyTooLarge(_) | IngestError::DecompressedTooLarge(_) | IngestError::RatioTooHigh(_) => 413,
             IngestError::Batch(e) if e.kind == BatchErrorKind::TooManyEvents => 413,
             IngestError::UnsupportedEncoding | IngestError::UnsupportedMediaType => 415,
-            IngestError::RateLimited { .. } => 429,
+            IngestError::RateLimited { .. } | IngestError::QuotaExceeded { .. } => 429,
             IngestError::BufferFull { .. } | IngestError::ShuttingDown { .. } | IngestError::Unavailable { .. } => 503,
             IngestError::CorruptEncoding(_) | IngestError::BodyRead | IngestError::Batch(_) => 400,
         }
@@ -75,6 +77,7 @@ impl IngestError {
             IngestError::Timeout => "request_timeout",
             IngestError::Batch(e) => e.code(),
             IngestError::RateLimited { .. } => "rate_limited",
+            IngestError::QuotaExceeded { .. } => "quota_exceeded",
             IngestError::BufferFull { .. } => "buffer_full",
             IngestError::ShuttingDown { .. } => "shutting_down",
             IngestError::Unavailable { .. } => "buffer_unavailable",
@@ -96,6 +99,7 @@ impl IngestError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             IngestError::RateLimited { retry_after }
+            | IngestError::QuotaExceeded { retry_after }
             | IngestError::BufferFull { retry_after }
             | IngestError::ShuttingDown { retry_after }
             | IngestError::Unavailable { retry_after } => Some(*retry_after),

@@ -1,7 +1,9 @@
 //! The ingest chain for `POST /v1/batch`, one layer per step, each testable alone:
 //! origin ([`cors`]) → authenticate ([`auth`]) → media type and size → decode ([`decode`]) → validate
-//! (`traceflow_shared::batch`) → traffic control ([`ratelimit`]) → PII tokenization (`traceflow_shared::pii`,
-//! originals to the [`Vault`]) → compress → append to the durable buffer. Nothing raw goes past the tokenizer:
+//! (`traceflow_shared::batch`) → sampling → traffic control ([`ratelimit`]) → features ([`features`]) → PII
+//! tokenization (`traceflow_shared::pii`, originals to the [`Vault`]) → compress → append to the durable buffer.
+//! Keys, sampling, limits, features, PII rules and compression come from the active policy ([`Policies`]),
+//! taken once when a request starts, so a policy swap never changes the rules under a request in flight. Nothing raw goes past the tokenizer:
 //! the buffer, the uploader, logs, metrics and error messages only ever see tokenized text.
 //! Every failure is an [`IngestError`], turned into an HTTP answer in one place by the server.
 
@@ -9,6 +11,7 @@ pub mod auth;
 pub mod cors;
 pub mod decode;
 pub mod error;
+pub mod features;
 pub mod ratelimit;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,11 +25,13 @@ use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::Request;
 use tokio::sync::Semaphore;
 use traceflow_shared::pii::{Engine, Entity, Tokens};
-use traceflow_shared::{batch, Codec, Limits, Record, RecordMeta};
+use traceflow_shared::policy::keep_session;
+use traceflow_shared::{batch, Limits, Record, RecordMeta};
 
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
 use crate::metrics::{EntityLabel, Metrics};
+use crate::policy::{Active, Policies};
 use crate::vault::Vault;
 pub use error::IngestError;
 
@@ -38,22 +43,28 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a successful request gets back.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Accepted {
+    /// Events stored (or already stored, for a duplicate).
     pub events: usize,
     pub duplicate: bool,
+    /// Events dropped by sampling or switched-off features (counted as `filtered`).
+    pub filtered: usize,
+}
+
+/// What the CPU-heavy middle of the chain decided.
+enum Prepared {
+    Store { events: usize, filtered: usize, record: Record, session: [u8; 16] },
+    /// Nothing of the batch is kept.
+    Filtered { events: usize },
 }
 
 pub struct Ingest {
     limits: Limits,
-    projects: auth::Projects,
     pub cors: cors::Cors,
-    rate_limiter: Option<ratelimit::RateLimiter>,
     buffer: Arc<Buffer>,
     /// Keeps the originals of tokenized values; its writes are made durable by the buffer's flush.
     vault: Arc<Vault>,
-    pii: Arc<Engine>,
+    policies: Arc<Policies>,
     metrics: Arc<Metrics>,
-    codec: Codec,
-    level: i32,
     retry_after: u64,
     /// Permits are KiB of decompressed body held by in-flight requests.
     inflight: Semaphore,
@@ -66,21 +77,17 @@ impl Ingest {
         config: &RunnerConfig,
         buffer: Arc<Buffer>,
         vault: Arc<Vault>,
-        pii: Arc<Engine>,
+        policies: Arc<Policies>,
         metrics: Arc<Metrics>,
     ) -> Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         Ingest {
             limits: config.limits.clone(),
-            projects: auth::Projects::new(&config.project_keys),
             cors: cors::Cors::new(&config.cors),
-            rate_limiter: ratelimit::RateLimiter::new(&config.rate_limit),
             buffer,
             vault,
-            pii,
+            policies,
             metrics,
-            codec: config.buffer.compression,
-            level: config.buffer.zstd_level,
             retry_after: config.retry_after_secs,
             inflight: Semaphore::new(inflight_kib),
             inflight_kib,
@@ -101,10 +108,16 @@ impl Ingest {
         &self.buffer
     }
 
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
     /// Runs the whole chain for one request. CORS is checked by the caller, which also decorates the answer.
     pub async fn handle(&self, request: Request<Incoming>) -> Result<Accepted, IngestError> {
         let (head, body) = request.into_parts();
-        let project = match self.check_head(&head) {
+        // The rules this request runs under, whatever policy arrives meanwhile.
+        let active = self.policies.active();
+        let project = match self.check_head(&head, &active) {
             Ok(project) => project,
             Err(error) => {
                 // Answering before the body is read would close the connection under a client still sending,
@@ -125,11 +138,14 @@ impl Ingest {
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
         let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
-        let (events, record, session) = self.prepare(project, &json)?;
+        let (events, filtered, record, session) = match self.prepare(&active, project, &json)? {
+            Prepared::Store { events, filtered, record, session } => (events, filtered, record, session),
+            Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
+        };
         drop(json);
         match self.buffer.append(Pending { record, session }, preparing).await {
-            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false }),
-            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true }),
+            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered }),
+            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true, filtered }),
             Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
             Err(BufferError::Storage(reason)) => {
                 tracing::error!(%reason, "buffer write failed");
@@ -138,35 +154,55 @@ impl Ingest {
         }
     }
 
-    /// Validation, traffic control and compression: the CPU-heavy middle of the chain.
-    fn prepare(&self, project: auth::Project, json: &[u8]) -> Result<(usize, Record, [u8; 16]), IngestError> {
-        let summary = batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(self.redact(e)))?;
-        let events = summary.total_events();
-        if let Some(limiter) = &self.rate_limiter {
-            limiter
-                .take(&project.fingerprint, events, Instant::now())
-                .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
+    /// Validation, sampling, traffic control, features, tokenization and compression: the CPU-heavy middle.
+    fn prepare(&self, active: &Active, project: auth::Project, json: &[u8]) -> Result<Prepared, IngestError> {
+        let summary =
+            batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
+        let mut events = summary.total_events();
+        if !keep_session(&summary.session_id, active.sampling_rate) {
+            return Ok(Prepared::Filtered { events });
         }
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        self.policies.limiter.take(active.limit_for(&project), &project.fingerprint, events, Instant::now(), now_ms).map_err(
+            |refusal| match refusal {
+                ratelimit::Refusal::RateLimited(retry_after) => IngestError::RateLimited { retry_after },
+                ratelimit::Refusal::QuotaExceeded(retry_after) => IngestError::QuotaExceeded { retry_after },
+            },
+        )?;
+        let filtered_json = features::apply(json, &active.features).map_err(|e| {
+            tracing::error!(error = %e, "feature filter refused a validated batch");
+            IngestError::Batch(traceflow_shared::BatchError {
+                kind: traceflow_shared::BatchErrorKind::Syntax,
+                message: "the batch could not be filtered".into(),
+                path: "$".into(),
+            })
+        })?;
+        let (json, filtered, filtered_replay) = match &filtered_json {
+            Some(out) if out.empty => return Ok(Prepared::Filtered { events }),
+            Some(out) => (out.json.as_slice(), out.dropped, out.dropped_replay),
+            None => (json, 0, 0),
+        };
+        events -= filtered;
         let session = session_key(&project.fingerprint, &summary.session_id);
         let meta = RecordMeta {
             project: project.fingerprint,
             session_id: summary.session_id,
             seq: summary.seq,
             received_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-            events: summary.events as u32,
-            replay: summary.replay as u32,
+            events: (summary.events - (filtered - filtered_replay)) as u32,
+            replay: (summary.replay - filtered_replay) as u32,
         };
-        let scrubbed = self.tokenize(json)?;
-        let record = Record::new(meta, self.codec, self.level, &scrubbed)
+        let scrubbed = self.tokenize(&active.pii, json)?;
+        let record = Record::new(meta, active.codec, active.level, &scrubbed)
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
-        Ok((events, record, session))
+        Ok(Prepared::Store { events, filtered, record, session })
     }
 
     /// Replaces PII in the batch; the originals of tokenized values go to the vault (flushed with the batch).
-    fn tokenize(&self, json: &[u8]) -> Result<Vec<u8>, IngestError> {
+    fn tokenize(&self, pii: &Engine, json: &[u8]) -> Result<Vec<u8>, IngestError> {
         let mut session = self.vault.session();
         let mut scrubbed = Vec::with_capacity(json.len() + json.len() / 16);
-        let stats = self.pii.scrub_json(json, &mut session, &mut scrubbed).map_err(|e| {
+        let stats = pii.scrub_json(json, &mut session, &mut scrubbed).map_err(|e| {
             // The validator accepted this batch, so the scrubber refusing it means the two disagree.
             tracing::error!(error = %e, "PII scrubber refused a validated batch");
             IngestError::Batch(traceflow_shared::BatchError {
@@ -192,35 +228,13 @@ impl Ingest {
         Ok(scrubbed)
     }
 
-    /// A validation error with any PII in its message or path replaced, since errors go back to the client
-    /// and into logs.
-    fn redact(&self, mut error: traceflow_shared::BatchError) -> traceflow_shared::BatchError {
-        struct Redact;
-        impl Tokens for Redact {
-            fn tokenize(&mut self, entity: &str, _: &str) -> String {
-                format!("[redacted:{entity}]")
-            }
-            fn hash(&mut self, entity: &str, _: &str) -> String {
-                format!("[redacted:{entity}]")
-            }
-        }
-        for text in [&mut error.message, &mut error.path] {
-            let mut out = String::with_capacity(text.len());
-            let stats = self.pii.scrub_text(text, &mut Redact, &mut out);
-            if stats.total_replaced() > 0 {
-                *text = out;
-            }
-        }
-        error
-    }
-
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
-    fn check_head(&self, head: &hyper::http::request::Parts) -> Result<auth::Project, IngestError> {
+    fn check_head(&self, head: &hyper::http::request::Parts, active: &Active) -> Result<auth::Project, IngestError> {
         let retry_after = self.retry_after;
         if self.is_shutting_down() {
             return Err(IngestError::ShuttingDown { retry_after });
         }
-        let project = self.projects.authenticate(&head.headers, head.uri.query())?.clone();
+        let project = active.projects.authenticate(&head.headers, head.uri.query())?.clone();
         check_media_type(&head.headers)?;
         let declared =
             head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -256,6 +270,28 @@ impl Ingest {
             Ok(Err(_)) => Err(IngestError::BodyRead),
         }
     }
+}
+
+/// A validation error with any PII in its message or path replaced, since errors go back to the client
+/// and into logs.
+fn redact(pii: &Engine, mut error: traceflow_shared::BatchError) -> traceflow_shared::BatchError {
+    struct Redact;
+    impl Tokens for Redact {
+        fn tokenize(&mut self, entity: &str, _: &str) -> String {
+            format!("[redacted:{entity}]")
+        }
+        fn hash(&mut self, entity: &str, _: &str) -> String {
+            format!("[redacted:{entity}]")
+        }
+    }
+    for text in [&mut error.message, &mut error.path] {
+        let mut out = String::with_capacity(text.len());
+        let stats = pii.scrub_text(text, &mut Redact, &mut out);
+        if stats.total_replaced() > 0 {
+            *text = out;
+        }
+    }
+    error
 }
 
 fn check_media_type(headers: &HeaderMap) -> Result<(), IngestError> {

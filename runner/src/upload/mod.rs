@@ -6,8 +6,10 @@
 //! latency and on 429/503/timeouts) and the limit is remembered across restarts; transient failures pause the
 //! whole uploader with exponential backoff and full jitter (honouring `Retry-After`), because an outage or an
 //! overloaded receiver concerns every chunk alike. A permanent 4xx moves the chunk to the dead-letter tree with
-//! its reason. Alongside, a status task reports to `POST /v1/runner/checkin` and a renewal task replaces the
-//! client certificate at two thirds of its lifetime, switching only after a call with the new one succeeded.
+//! its reason; chunks older than the policy's retention go there too (reason `expired`). Alongside, a check-in
+//! task long-polls `POST /v1/runner/checkin` with the runner's status and policy state, and applies the signed
+//! policies it gets back; a renewal task replaces the client certificate at two thirds of its lifetime,
+//! switching only after a call with the new one succeeded.
 
 pub mod control;
 pub mod dlq;
@@ -28,6 +30,7 @@ use tokio::task::JoinSet;
 use crate::buffer::Buffer;
 use crate::config::UploadConfig;
 use crate::metrics::{Metrics, OutcomeLabel};
+use crate::policy::Policies;
 use control::{Aimd, Backoff, Signal};
 use http::{Conn, Reply, TimeoutExt};
 pub use identity::{Identity, IdentityError};
@@ -38,8 +41,8 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Key of the remembered concurrency limit in the `state` tree.
 const AIMD_KEY: &[u8] = b"upload.concurrency";
-/// How often the uploader looks for new chunks when it has nothing to send.
-const IDLE_POLL: Duration = Duration::from_millis(50);
+/// Longest a check-in answer may take beyond the long-poll wait it asked for.
+const CHECKIN_SLACK: Duration = Duration::from_secs(15);
 
 /// Upload figures for status reports and metrics.
 #[derive(Debug, Default)]
@@ -73,6 +76,7 @@ struct Current {
 struct Shared {
     buffer: Arc<Buffer>,
     metrics: Arc<Metrics>,
+    policies: Arc<Policies>,
     stats: Arc<UploadStats>,
     config: UploadConfig,
     data_dir: PathBuf,
@@ -102,6 +106,7 @@ impl UploaderHandle {
 pub fn start(
     buffer: Arc<Buffer>,
     metrics: Arc<Metrics>,
+    policies: Arc<Policies>,
     identity: Identity,
     config: UploadConfig,
     data_dir: PathBuf,
@@ -116,6 +121,7 @@ pub fn start(
     let shared = Arc::new(Shared {
         buffer,
         metrics,
+        policies,
         stats: stats.clone(),
         config,
         data_dir,
@@ -231,8 +237,14 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 },
             };
             let Some((seq, chunk)) = next else { break };
+            let received_at = traceflow_shared::Chunk::first_received_at_ms(&chunk).unwrap_or_else(now_ms);
+            if expired(&shared, seq, &chunk, received_at) {
+                pending_since.remove(&seq);
+                delivered.push(seq);
+                continue;
+            }
             if let std::collections::btree_map::Entry::Vacant(slot) = pending_since.entry(seq) {
-                slot.insert(traceflow_shared::Chunk::first_received_at_ms(&chunk).unwrap_or_else(now_ms));
+                slot.insert(received_at);
             }
             in_flight.insert(seq);
             let shared = shared.clone();
@@ -249,7 +261,7 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 
         let wait = match paused_until {
             Some(until) if until > Instant::now() => until - Instant::now(),
-            _ => IDLE_POLL,
+            _ => shared.policies.upload_interval(),
         };
         tokio::select! {
             _ = stop.changed() => break,
@@ -337,6 +349,36 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let _ = shared.state.insert(AIMD_KEY, &aimd.raw().to_le_bytes());
 }
 
+/// Moves a chunk older than the policy's retention to the dead-letter tree (reason `expired`); true if it did.
+fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> bool {
+    let Some(retention) = shared.policies.retention() else { return false };
+    let age = Duration::from_millis(now_ms().saturating_sub(received_at_ms));
+    if age <= retention {
+        return false;
+    }
+    let letter = dlq::DeadLetter {
+        chunk_seq: seq,
+        status: 0,
+        code: "expired".into(),
+        message: format!("buffered for {}s, longer than the policy's retention of {}s", age.as_secs(), retention.as_secs()),
+        at_ms: now_ms(),
+        bytes: chunk.len() as u64,
+        batches: traceflow_shared::Chunk::count(chunk).unwrap_or(0) as u64,
+    };
+    match dlq::put(shared.buffer.store(), &letter, chunk) {
+        Ok(()) => {
+            tracing::warn!(chunk = seq, age_secs = age.as_secs(), "chunk older than the retention; moved to the dead-letter tree");
+            shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "expired" }).inc();
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write the dead letter of an expired chunk; keeping it");
+            false
+        }
+    }
+}
+
 /// The next chunk at or after `cursor` that is not already on its way; damaged chunks are dead-lettered.
 fn next_chunk(
     shared: &Shared,
@@ -396,9 +438,23 @@ struct Checkin<'a> {
     buffer: serde_json::Value,
     outcomes: serde_json::Value,
     upload: serde_json::Value,
+    policy: crate::policy::Report,
+    /// How long the control plane may hold this check-in when it has nothing new (long poll).
+    wait_ms: u64,
 }
 
-fn checkin_body(shared: &Shared, identity: &Identity) -> Bytes {
+/// What a check-in answer says.
+#[derive(Default, serde::Deserialize)]
+struct CheckinAnswer {
+    /// The most to wait (with jitter) before the next check-in.
+    #[serde(default)]
+    poll_after_ms: u64,
+    /// A newer signed policy for this runner.
+    #[serde(default)]
+    policy: Option<traceflow_shared::policy::SignedBundle>,
+}
+
+fn checkin_body(shared: &Shared, identity: &Identity, wait: Duration) -> Bytes {
     let gauges = shared.buffer.gauges();
     let outcome = |name: &'static str| shared.metrics.batches.get_or_create(&OutcomeLabel { outcome: name }).get();
     let stats = &shared.stats;
@@ -418,6 +474,7 @@ fn checkin_body(shared: &Shared, identity: &Identity) -> Bytes {
             "unauthorized": outcome("unauthorized"),
             "rate_limited": outcome("rate_limited"),
             "unavailable": outcome("unavailable"),
+            "filtered": outcome("filtered"),
         }),
         upload: serde_json::json!({
             "lag_ms": stats.lag_ms(),
@@ -427,36 +484,66 @@ fn checkin_body(shared: &Shared, identity: &Identity) -> Bytes {
             "dead_letters": stats.dead_letters.load(Ordering::Relaxed),
             "concurrency": stats.concurrency.load(Ordering::Relaxed),
         }),
+        policy: shared.policies.report(),
+        wait_ms: wait.as_millis() as u64,
     };
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-/// One checkin with `identity`; Ok means a 2xx.
-async fn checkin(shared: &Shared, identity: &Identity) -> Result<(), String> {
-    let body = checkin_body(shared, identity);
-    let reply = http::call_once(identity.tls.clone(), &shared.url, "/v1/runner/checkin", &[], body)
+/// One check-in with `identity`, held by the control plane up to `wait` when it has nothing new.
+async fn checkin(shared: &Shared, identity: &Identity, wait: Duration) -> Result<CheckinAnswer, String> {
+    let body = checkin_body(shared, identity, wait);
+    let mut connection = traceflow_certs::client::Connection::connect(identity.tls.clone(), &shared.url)
         .await
         .map_err(|e| e.to_string())?;
-    shared.metrics.checkins.get_or_create(&crate::metrics::StatusLabel { status: reply.status }).inc();
-    if (200..300).contains(&reply.status) {
-        Ok(())
+    let headers = [("content-type", "application/json")];
+    let response = connection
+        .send("POST", "/v1/runner/checkin", &headers, body, wait + CHECKIN_SLACK)
+        .await
+        .map_err(|e| e.to_string())?;
+    shared.metrics.checkins.get_or_create(&crate::metrics::StatusLabel { status: response.status }).inc();
+    if (200..300).contains(&response.status) {
+        Ok(serde_json::from_slice(&response.body).unwrap_or_default())
     } else {
+        let reply = http::Reply { status: response.status, retry_after: None, body: response.body };
         Err(reply.describe())
     }
 }
 
+/// Long-polls the control plane with the runner's status and policy state; applies the policies it pushes.
+/// Each answer is followed at once by the next check-in (after a policy, to report it) or after a jittered
+/// pause of at most `poll_after_ms`; failures back off exponentially with full jitter.
 async fn status_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let every = Duration::from_secs(shared.config.status_interval_secs.max(1));
+    let wait = Duration::from_secs(shared.config.status_interval_secs.max(1));
+    let backoff = Backoff { base: Duration::from_millis(500), max: Duration::from_secs(60) };
+    let mut failures = 0u32;
     loop {
         let identity = shared.identity.borrow().identity.clone();
-        if let Err(reason) = checkin(&shared, &identity).await {
-            tracing::warn!(%reason, "status report failed");
-        }
-        // Jittered so a fleet restarted together does not report in lockstep.
-        let wait = every.mul_f64(0.8 + 0.4 * fastrand::f64());
+        let pause = tokio::select! {
+            _ = stop.changed() => return,
+            result = checkin(&shared, &identity, wait) => match result {
+                Ok(answer) => {
+                    failures = 0;
+                    match answer.policy {
+                        Some(bundle) => {
+                            let policies = shared.policies.clone();
+                            let _ = tokio::task::spawn_blocking(move || policies.apply(&bundle)).await;
+                            Duration::ZERO
+                        }
+                        None => Duration::from_millis(answer.poll_after_ms.min(60_000)).mul_f64(fastrand::f64()),
+                    }
+                }
+                Err(reason) => {
+                    failures = failures.saturating_add(1);
+                    let delay = backoff.delay(failures, None, fastrand::f64());
+                    tracing::warn!(%reason, retry_in_ms = delay.as_millis() as u64, "check-in failed");
+                    delay
+                }
+            }
+        };
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }
@@ -515,7 +602,9 @@ async fn renew(shared: &Shared, identity: &Identity) -> Result<Identity, String>
         .with_certificate(traceflow_certs::KeyAndCert { key_pem: pair.key_pem, cert_pem }, now_ms(), not_after_ms)
         .map_err(|e| e.to_string())?;
     renewed.save_next(&shared.data_dir).map_err(|e| e.to_string())?;
-    checkin(shared, &renewed).await.map_err(|e| format!("the renewed certificate does not work yet: {e}"))?;
+    checkin(shared, &renewed, Duration::ZERO)
+        .await
+        .map_err(|e| format!("the renewed certificate does not work yet: {e}"))?;
     renewed.promote_next(&shared.data_dir).map_err(|e| e.to_string())?;
     Ok(renewed)
 }
