@@ -55,6 +55,23 @@ enum Command {
         #[command(subcommand)]
         command: VaultCommand,
     },
+    /// The signed policy a stopped runner will start on (its last-known-good).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the last-known-good policy: revision, hash, issue time and the policy as JSON.
+    Show {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Print the whole bundle body as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +192,7 @@ fn main() -> ExitCode {
         Command::Enroll { control_plane, token, ca, data_dir } => enroll(&control_plane, &token, &ca, &data_dir),
         Command::Dlq { command } => dlq(command),
         Command::Vault { command } => vault(command),
+        Command::Policy { command: PolicyCommand::Show { data_dir, json } } => policy_show(&data_dir, json),
     }
 }
 
@@ -242,6 +260,26 @@ fn open_store(dir: &Path) -> Result<Store, String> {
         return Err(format!("{} holds no runner buffer", dir.display()));
     }
     Store::open(dir, 16 * 1024 * 1024).map_err(|e| e.to_string())
+}
+
+fn policy_show(data_dir: &std::path::Path, json: bool) -> ExitCode {
+    let result = open_store(data_dir).and_then(|store| traceflow_runner::policy::stored_lkg(&store.db));
+    match result {
+        Ok(Some(body)) if json => {
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(Some(body)) => {
+            println!("revision {} of {}/{}, {}, issued at {} (epoch ms)", body.revision, body.tenant, body.group, body.hash, body.issued_at_ms);
+            println!("{}", serde_json::to_string_pretty(&body.policy).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("no signed policy yet: the runner runs on its own configuration");
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message, 1),
+    }
 }
 
 fn buffer(command: BufferCommand) -> ExitCode {
