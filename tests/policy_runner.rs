@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::fake_cp::{new_key, FakeCp, GROUP};
 use common::{batch, Runner, TempDir, KEY};
 use traceflow_shared::policy::keep_session;
@@ -75,10 +73,10 @@ fn bundles_are_verified_and_bad_ones_refused_with_the_active_policy_kept() {
 fn restarts_without_a_control_plane_on_the_last_known_good_policy() {
     let (_dir, fake, runner) = started("policy-lkg", "");
     fake.push_and_wait(fake.bundle(7, &with_project(OTHER_KEY, "")), 7);
+    let data = runner.data_dir.clone();
     assert_eq!(runner.stop().code(), Some(0));
 
     // The control plane is unreachable from now on.
-    let data = runner.data_dir.clone();
     let offline = format!("{UPLOAD}control_plane_url = \"https://127.0.0.1:9\"\n");
     let runner = Runner::start(&data, &offline);
     assert_eq!(runner.get("/readyz").json()["policy"]["revision"], 7);
