@@ -1,5 +1,6 @@
 //! The admin API's reads and changes: authentication by admin token, sessions and their events, runners and
-//! revocation. Every function works within the tenant the admin token belongs to.
+//! revocation, the audit log. Every function works within the tenant the admin token belongs to. (Policies have
+//! their own endpoints in `policies::admin`.)
 
 use serde_json::{json, Value};
 
@@ -15,9 +16,22 @@ pub const MAX_BATCHES: usize = 10_000;
 /// Uncompressed batch bytes one events answer holds at most; at least one batch is always returned.
 pub const MAX_EVENTS_BYTES: usize = 64 * 1024 * 1024;
 
-/// The tenant of the admin token in an `Authorization: Bearer …` header. The presented token's SHA-256 is compared
+/// Most audit entries one answer holds, and the default.
+pub const DEFAULT_AUDIT: usize = 100;
+pub const MAX_AUDIT: usize = 10_000;
+
+/// An authenticated admin: the token's tenant, and how the audit log names the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admin {
+    pub tenant: String,
+    /// `admin:` and the first 16 hex digits of the token's SHA-256 (enough to tell tokens apart, useless to
+    /// guess one).
+    pub actor: String,
+}
+
+/// The admin of the token in an `Authorization: Bearer …` header. The presented token's SHA-256 is compared
 /// with every stored one in constant time.
-pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<String, ApiError> {
+pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<Admin, ApiError> {
     let token =
         authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or(ApiError::AdminTokenInvalid)?;
     let presented = sha256(token.as_bytes());
@@ -30,7 +44,9 @@ pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<String
             tenant = Some(record.tenant);
         }
     }
-    tenant.ok_or(ApiError::AdminTokenInvalid)
+    let tenant = tenant.ok_or(ApiError::AdminTokenInvalid)?;
+    let hex: String = presented[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Admin { tenant, actor: format!("admin:{hex}") })
 }
 
 /// Query parameters, percent-decoded.
@@ -73,7 +89,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
-fn number(params: &[(String, String)], name: &str) -> Result<Option<u64>, ApiError> {
+pub fn number(params: &[(String, String)], name: &str) -> Result<Option<u64>, ApiError> {
     param(params, name)
         .map(|v| {
             v.parse::<u64>().map_err(|_| ApiError::InvalidRequest(format!("`{name}` must be a non-negative integer")))
@@ -218,7 +234,8 @@ pub fn runners(store: &Store, tenant: &str) -> Result<Value, ApiError> {
 }
 
 /// `POST /v1/admin/runners/{runner_id}/revoke`: from now on every call with any of its certificates gets 403.
-pub async fn revoke(store: &Store, tenant: &str, runner_id: &str) -> Result<Value, ApiError> {
+pub async fn revoke(store: &Store, admin: &Admin, runner_id: &str) -> Result<Value, ApiError> {
+    let tenant = admin.tenant.as_str();
     match store.runner(runner_id)? {
         Some(runner) if runner.tenant == tenant => {}
         _ => return Err(ApiError::RunnerNotFound),
@@ -233,13 +250,37 @@ pub async fn revoke(store: &Store, tenant: &str, runner_id: &str) -> Result<Valu
     store.audit(&AuditEntry {
         at_ms: now,
         tenant: tenant.to_string(),
-        actor: "admin".into(),
+        actor: admin.actor.clone(),
         action: "revoke_runner".into(),
         target: runner_id.to_string(),
+        detail: Value::Null,
     })?;
     store.flush().await?;
     tracing::info!(runner_id, "runner revoked");
     Ok(json!({ "runner_id": runner_id, "revoked": true }))
+}
+
+/// `GET /v1/admin/audit?limit=`: the tenant's audit log, newest first.
+pub fn audit(store: &Store, tenant: &str, query: Option<&str>) -> Result<Value, ApiError> {
+    let limit = number(&query_params(query), "limit")?.map_or(DEFAULT_AUDIT, |n| n as usize);
+    if limit == 0 || limit > MAX_AUDIT {
+        return Err(ApiError::InvalidRequest(format!("`limit` must be 1 to {MAX_AUDIT}")));
+    }
+    let entries: Vec<Value> = store
+        .audit_entries(tenant, limit)?
+        .into_iter()
+        .map(|(id, e)| {
+            json!({
+                "id": id,
+                "at_ms": e.at_ms,
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(json!({ "entries": entries }))
 }
 
 #[cfg(test)]

@@ -87,6 +87,95 @@ impl AdminClient {
         self.call("GET", "/v1/admin/runners", None).await
     }
 
+    /// `GET /v1/admin/audit?limit=`.
+    pub async fn audit(&self, limit: usize) -> Result<Value, AdminClientError> {
+        self.call("GET", &format!("/v1/admin/audit?limit={limit}"), None).await
+    }
+
+    fn policy_path(group: &str, rest: &str) -> Result<String, AdminClientError> {
+        if !crate::is_entity_name(group) {
+            return Err(AdminClientError::Config(format!("`{group}` is not a group name: 1 to 64 of [A-Za-z0-9._-]")));
+        }
+        Ok(format!("/v1/admin/groups/{group}/policy{rest}"))
+    }
+
+    /// `POST /v1/admin/groups/{group}/policy`: a new revision from a TOML or JSON document.
+    pub async fn policy_apply(
+        &self,
+        group: &str,
+        document: &str,
+        message: &str,
+        author: Option<&str>,
+        canary_percent: Option<u8>,
+    ) -> Result<Value, AdminClientError> {
+        let mut body = json!({ "document": document, "message": message });
+        if let Some(author) = author {
+            body["author"] = author.into();
+        }
+        if let Some(percent) = canary_percent {
+            body["canary_percent"] = percent.into();
+        }
+        self.call("POST", &Self::policy_path(group, "")?, Some(body)).await
+    }
+
+    /// `GET /v1/admin/groups/{group}/policy`: the stable revision and the canary.
+    pub async fn policy_rollout(&self, group: &str) -> Result<Value, AdminClientError> {
+        self.call("GET", &Self::policy_path(group, "")?, None).await
+    }
+
+    /// `GET /v1/admin/groups/{group}/policy/revisions?limit=`.
+    pub async fn policy_history(&self, group: &str, limit: usize) -> Result<Value, AdminClientError> {
+        self.call("GET", &Self::policy_path(group, &format!("/revisions?limit={limit}"))?, None).await
+    }
+
+    /// `GET /v1/admin/groups/{group}/policy/revisions/{revision}`.
+    pub async fn policy_revision(&self, group: &str, revision: u64) -> Result<Value, AdminClientError> {
+        self.call("GET", &Self::policy_path(group, &format!("/revisions/{revision}"))?, None).await
+    }
+
+    /// `POST /v1/admin/groups/{group}/policy/diff`; each side is a revision number or `{"document": text}`.
+    pub async fn policy_diff(&self, group: &str, from: Value, to: Value) -> Result<Value, AdminClientError> {
+        self.call("POST", &Self::policy_path(group, "/diff")?, Some(json!({ "from": from, "to": to }))).await
+    }
+
+    /// `POST /v1/admin/groups/{group}/policy/rollback`.
+    pub async fn policy_rollback(
+        &self,
+        group: &str,
+        revision: u64,
+        message: Option<&str>,
+        author: Option<&str>,
+    ) -> Result<Value, AdminClientError> {
+        let mut body = note(message, author);
+        body["revision"] = revision.into();
+        self.call("POST", &Self::policy_path(group, "/rollback")?, Some(body)).await
+    }
+
+    /// `POST /v1/admin/groups/{group}/policy/promote`.
+    pub async fn policy_promote(
+        &self,
+        group: &str,
+        message: Option<&str>,
+        author: Option<&str>,
+    ) -> Result<Value, AdminClientError> {
+        self.call("POST", &Self::policy_path(group, "/promote")?, Some(note(message, author))).await
+    }
+
+    /// `POST /v1/admin/groups/{group}/policy/abort`.
+    pub async fn policy_abort(
+        &self,
+        group: &str,
+        message: Option<&str>,
+        author: Option<&str>,
+    ) -> Result<Value, AdminClientError> {
+        self.call("POST", &Self::policy_path(group, "/abort")?, Some(note(message, author))).await
+    }
+
+    /// `GET /v1/admin/groups/{group}/policy/status`.
+    pub async fn policy_status(&self, group: &str) -> Result<Value, AdminClientError> {
+        self.call("GET", &Self::policy_path(group, "/status")?, None).await
+    }
+
     /// `POST /v1/admin/runners/{runner_id}/revoke`.
     pub async fn revoke(&self, runner_id: &str) -> Result<Value, AdminClientError> {
         if !crate::receiver::is_runner_id(runner_id) {
@@ -94,6 +183,18 @@ impl AdminClient {
         }
         self.call("POST", &format!("/v1/admin/runners/{runner_id}/revoke"), None).await
     }
+}
+
+/// `{"message"?, "author"?}` of a change request.
+fn note(message: Option<&str>, author: Option<&str>) -> Value {
+    let mut body = json!({});
+    if let Some(message) = message {
+        body["message"] = message.into();
+    }
+    if let Some(author) = author {
+        body["author"] = author.into();
+    }
+    body
 }
 
 /// A duration such as `30s`, `15m`, `1h` or `7d`, in seconds.

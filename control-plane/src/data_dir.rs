@@ -11,6 +11,7 @@
 //! `ca.pem` is written last, so its presence means initialisation finished.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -90,6 +91,8 @@ pub struct InitReport {
 pub struct Loaded {
     pub ca: Ca,
     pub server: KeyAndCert,
+    /// The policy-signing key: it signs every policy revision once, when the revision is created.
+    pub policy_key: Arc<Ed25519KeyPair>,
     /// The raw 32-byte Ed25519 public key of the policy-signing key.
     pub policy_public_key: Vec<u8>,
 }
@@ -191,7 +194,8 @@ pub fn load(dir: &Path) -> Result<Loaded, DataDirError> {
         _ => return Err(DataDirError::PolicyKey("no PKCS#8 PRIVATE KEY block".into())),
     };
     let key = Ed25519KeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|e| DataDirError::PolicyKey(e.to_string()))?;
-    Ok(Loaded { ca, server, policy_public_key: key.public_key().as_ref().to_vec() })
+    let policy_public_key = key.public_key().as_ref().to_vec();
+    Ok(Loaded { ca, server, policy_key: Arc::new(key), policy_public_key })
 }
 
 fn pkcs8_pem(der: &[u8]) -> String {

@@ -131,6 +131,7 @@ impl Enrollment {
             actor: format!("enrollment:{}", token.id),
             action: "enroll".into(),
             target: runner_id.clone(),
+            detail: serde_json::json!({ "group": token.group }),
         })?;
         self.store.flush().await?;
         tracing::info!(runner_id, tenant = token.tenant, group = token.group, token = token.id, "runner enrolled");
@@ -160,16 +161,18 @@ impl Enrollment {
             actor: format!("runner:{}", runner.runner_id),
             action: "renew".into(),
             target: issued.fingerprint.clone(),
+            detail: serde_json::json!({ "not_after_ms": issued.not_after_ms }),
         })?;
         self.store.flush().await?;
         tracing::info!(runner_id = runner.runner_id, not_after_ms = issued.not_after_ms, "certificate renewed");
         Ok(RenewAnswer { cert_pem: issued.cert_pem, not_after_ms: issued.not_after_ms })
     }
 
-    /// `POST /v1/admin/enrollment-tokens`.
+    /// `POST /v1/admin/enrollment-tokens`; `actor` is the admin as the audit log names it.
     pub async fn create_token(
         &self,
         tenant: &str,
+        actor: &str,
         group: &str,
         uses: u32,
         ttl_secs: u64,
@@ -204,9 +207,10 @@ impl Enrollment {
         self.store.audit(&AuditEntry {
             at_ms: now,
             tenant: tenant.to_string(),
-            actor: "admin".into(),
+            actor: actor.to_string(),
             action: "create_enrollment_token".into(),
             target: record.id.clone(),
+            detail: serde_json::json!({ "group": group, "uses": uses, "expires_at_ms": record.expires_at_ms }),
         })?;
         self.store.flush().await?;
         Ok(NewToken { token, id: record.id, group: record.group, uses, expires_at_ms: record.expires_at_ms })
@@ -313,7 +317,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_enrollments_never_exceed_uses() {
         let (enrollment, dir) = setup("uses");
-        let token = enrollment.create_token("t", "g", 3, 60).await.unwrap();
+        let token = enrollment.create_token("t", "admin", "g", 3, 60).await.unwrap();
         let attempts: Vec<_> = (0..10)
             .map(|_| {
                 let enrollment = enrollment.clone();
@@ -341,7 +345,7 @@ mod tests {
     #[tokio::test]
     async fn bad_requests_do_not_burn_a_use() {
         let (enrollment, dir) = setup("bad");
-        let token = enrollment.create_token("t", "g", 1, 60).await.unwrap();
+        let token = enrollment.create_token("t", "admin", "g", 1, 60).await.unwrap();
         let bad_csr = serde_json::to_vec(&serde_json::json!({"token": token.token, "csr_pem": "nope"})).unwrap();
         assert_eq!(enrollment.enroll(&bad_csr).await.unwrap_err().code(), "invalid_csr");
         assert_eq!(enrollment.enroll(b"{").await.unwrap_err().code(), "invalid_request");
@@ -349,8 +353,8 @@ mod tests {
         assert_eq!(enrollment.enroll(&forged).await.unwrap_err().code(), "enrollment_token_invalid");
         assert!(enrollment.enroll(&request(&token.token)).await.is_ok());
         assert_eq!(enrollment.enroll(&request(&token.token)).await.unwrap_err().code(), "enrollment_token_used_up");
-        assert_eq!(enrollment.create_token("t", "a/b", 1, 60).await.unwrap_err().code(), "invalid_request");
-        assert_eq!(enrollment.create_token("t", "g", 0, 60).await.unwrap_err().code(), "invalid_request");
+        assert_eq!(enrollment.create_token("t", "admin", "a/b", 1, 60).await.unwrap_err().code(), "invalid_request");
+        assert_eq!(enrollment.create_token("t", "admin", "g", 0, 60).await.unwrap_err().code(), "invalid_request");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -2,6 +2,8 @@
 //! Storage failures become `503 unavailable` with `Retry-After` (the caller retries); nothing an outside party
 //! sends can produce another 5xx.
 
+use traceflow_shared::policy::PolicyErrors;
+
 use crate::store::StoreError;
 
 /// Seconds a `503` asks the caller to wait.
@@ -45,6 +47,16 @@ pub enum ApiError {
     SessionNotFound,
     #[error("runner not found")]
     RunnerNotFound,
+    #[error("{0}")]
+    InvalidPolicy(PolicyErrors),
+    #[error("runner group not found")]
+    GroupNotFound,
+    #[error("policy revision not found")]
+    RevisionNotFound,
+    #[error("the group has no canary")]
+    NoCanary,
+    #[error("canary revision {revision} is halted: runner {runner} reported it failed: {error}")]
+    CanaryHalted { revision: u64, runner: String, error: String },
     #[error("no such endpoint")]
     NotFound,
     #[error("method not allowed")]
@@ -55,6 +67,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::InvalidRequest(_)
+            | ApiError::InvalidPolicy(_)
             | ApiError::InvalidCsr(_)
             | ApiError::InvalidChunkId
             | ApiError::InvalidChunk(_) => 400,
@@ -64,8 +77,13 @@ impl ApiError {
             | ApiError::ClientCertificateRequired
             | ApiError::AdminTokenInvalid => 401,
             ApiError::UnknownCertificate | ApiError::RunnerRevoked | ApiError::ChunkIdMismatch(_) => 403,
-            ApiError::SessionNotFound | ApiError::RunnerNotFound | ApiError::NotFound => 404,
+            ApiError::SessionNotFound
+            | ApiError::RunnerNotFound
+            | ApiError::GroupNotFound
+            | ApiError::RevisionNotFound
+            | ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
+            ApiError::NoCanary | ApiError::CanaryHalted { .. } => 409,
             ApiError::RequestTooLarge(_) | ApiError::ChunkTooLarge(_) => 413,
             ApiError::UnsupportedEncoding(_) => 415,
             ApiError::Unavailable(_) => 503,
@@ -93,6 +111,11 @@ impl ApiError {
             ApiError::AdminTokenInvalid => "admin_token_invalid",
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RunnerNotFound => "runner_not_found",
+            ApiError::InvalidPolicy(_) => "invalid_policy",
+            ApiError::GroupNotFound => "group_not_found",
+            ApiError::RevisionNotFound => "revision_not_found",
+            ApiError::NoCanary => "no_canary",
+            ApiError::CanaryHalted { .. } => "canary_halted",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
         }
@@ -102,8 +125,16 @@ impl ApiError {
         matches!(self, ApiError::Unavailable(_)).then_some(RETRY_AFTER_SECS)
     }
 
+    /// `{"error":{"code","message"}}`; an invalid policy adds the first problem's `path` and every problem as
+    /// `errors: [{path, message}]`.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } })
+        let mut body = serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        if let ApiError::InvalidPolicy(errors) = self {
+            let first = errors.0.first().map(|e| e.path.as_str()).unwrap_or_default();
+            body["error"]["path"] = first.into();
+            body["error"]["errors"] = serde_json::json!(errors.0);
+        }
+        body
     }
 }
 

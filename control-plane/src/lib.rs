@@ -4,18 +4,22 @@
 //! server certificate, the policy-signing key, the first tenant and admin token); [`enroll`] turns enrollment
 //! tokens and runner CSRs into client certificates (and renews them); [`runners`] identifies runners by their
 //! certificate and records their check-ins; [`receiver`] verifies uploaded chunks and stores their batches
-//! exactly once with a group-commit flush before answering; [`admin`] serves sessions, runners and enrollment tokens
-//! to admins. [`server`] puts these behind one TLS 1.3 listener and maps each layer's errors to answers once
-//! ([`error`]); [`store`] is the only module that knows the storage engine (sled). [`admin_client`] is the admin
-//! CLI's side of the admin API, and [`bench`] measures the upload path.
+//! exactly once with a group-commit flush before answering; [`admin`] serves sessions, runners, enrollment tokens
+//! and the audit log to admins; [`policies`] keeps each runner group's signed policy revisions and rollout (stable
+//! and canary) and pushes them to runners through their long-poll check-ins. [`server`] puts these behind one TLS
+//! 1.3 listener and maps each layer's errors to answers once ([`error`]); [`store`] is the only module that knows
+//! the storage engine (sled). [`admin_client`] is the admin CLI's side of the admin API; [`bench`] measures the
+//! upload path and [`bench_policy`] the policy push to many long-polling runners.
 
 pub mod admin;
 pub mod admin_client;
 pub mod bench;
+pub mod bench_policy;
 pub mod data_dir;
 pub mod enroll;
 pub mod error;
 pub mod metrics;
+pub mod policies;
 pub mod receiver;
 pub mod runners;
 pub mod server;

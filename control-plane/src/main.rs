@@ -7,11 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use serde_json::Value;
+use serde_json::{json, Value};
 use traceflow_cp::admin_client::{parse_ttl, AdminClient};
 use traceflow_cp::bench::{self, BenchOptions};
+use traceflow_cp::bench_policy::{self, BenchPolicyOptions};
+use traceflow_cp::policies::render;
 use traceflow_cp::server::{self, ServeOptions, Server};
 use traceflow_cp::{init, telemetry, InitOptions};
+use traceflow_shared::policy::{json_schema, Format, Policy, MAX_DOCUMENT_BYTES};
 
 #[derive(Parser)]
 #[command(name = "traceflow-cp", version, about = "TRACEFLOW control plane: runner enrollment, uploads, admin API")]
@@ -36,8 +39,21 @@ enum Command {
         #[command(subcommand)]
         command: RunnerCommand,
     },
+    /// Apply, inspect, roll back and roll out runner group policies (admin API); validate documents locally.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Read the audit log of admin changes (admin API).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Measure upload throughput against an in-process control plane on loopback.
     BenchUpload(BenchArgs),
+    /// Measure policy push: many long-polling runners on one control plane (a child process), time from
+    /// `policy apply` to every runner holding the new revision, and the control plane's memory.
+    BenchPolicy(BenchPolicyArgs),
 }
 
 #[derive(Args)]
@@ -69,9 +85,12 @@ struct ServeArgs {
     /// at two thirds of it.
     #[arg(long, default_value = "30d", value_parser = traceflow_cp::admin_client::parse_ttl)]
     runner_cert_ttl: u64,
-    /// How long runners wait between check-ins.
-    #[arg(long, default_value_t = 30_000)]
+    /// The most a runner waits (with jitter) before its next check-in, answered in every check-in.
+    #[arg(long, default_value_t = 500)]
     poll_after_ms: u64,
+    /// The longest a check-in is held waiting for a newer policy (30s, 5m); runners may ask for less.
+    #[arg(long, default_value = "30s", value_parser = parse_ttl)]
+    poll_timeout: u64,
     /// Uploads handled at once; more get 503 with Retry-After.
     #[arg(long, default_value_t = 64)]
     max_uploads: usize,
@@ -138,6 +157,144 @@ enum RunnerCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Apply a TOML or JSON policy document as a new revision (stable, or a canary with --canary).
+    Apply {
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        group: String,
+        /// Why the policy changes (kept in the history and the audit log).
+        #[arg(short, long)]
+        message: String,
+        /// Roll out to this share of the group's runners first (1 to 99 %); then `promote` or `abort`.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+        canary: Option<u8>,
+        /// Author recorded with the revision (default: admin).
+        #[arg(long)]
+        author: Option<String>,
+        /// Print the new revision as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Field changes from B (default: the stable revision) to A; each is a file or a revision number.
+    Diff {
+        a: String,
+        b: Option<String>,
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// The group's revisions, newest first.
+    History {
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// One revision with its policy.
+    Show {
+        revision: u64,
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// A new stable revision with the content of an older one (history is never rewritten).
+    Rollback {
+        revision: u64,
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(short, long)]
+        message: String,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Make the canary revision stable for every runner of the group.
+    Promote {
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(short, long)]
+        message: Option<String>,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// End the canary: a new stable revision with the stable content moves its runners back.
+    Abort {
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(short, long)]
+        message: Option<String>,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Each runner's cohort, target revision, applied revision and state, and a summary per cohort.
+    Status {
+        #[arg(long, default_value = "default")]
+        group: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Check a policy document without a control plane: prints `ok <hash>`, or one `path: message` line per
+    /// problem on stderr and exits 1.
+    Validate { file: PathBuf },
+    /// Print the JSON Schema of policy documents (for editors).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Audit entries, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Args)]
+struct BenchPolicyArgs {
+    /// Simulated runners, each enrolled and long-polling on its own mTLS connection.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Policy changes applied, one after the other.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Enrollments in flight at once while setting up.
+    #[arg(long, default_value_t = 16)]
+    enroll_concurrency: usize,
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Args)]
 struct BenchArgs {
     /// Concurrent upload connections.
@@ -162,7 +319,15 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::EnrollmentToken { command } => block_on(token_command(command)),
         Command::Runner { command } => block_on(runner_command(command)),
+        Command::Policy { command: PolicyCommand::Validate { file } } => validate(&file),
+        Command::Policy { command: PolicyCommand::Schema } => {
+            print_json(&json_schema());
+            ExitCode::SUCCESS
+        }
+        Command::Policy { command } => block_on(policy_command(command)),
+        Command::Audit { command } => block_on(audit_command(command)),
         Command::BenchUpload(args) => block_on(bench_upload(args)),
+        Command::BenchPolicy(args) => block_on(bench_policy(args)),
     }
 }
 
@@ -221,6 +386,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let mut options = ServeOptions::new(args.data_dir, args.listen);
     options.runner_cert_ttl = std::time::Duration::from_secs(args.runner_cert_ttl);
     options.poll_after_ms = args.poll_after_ms;
+    options.poll_timeout = Duration::from_secs(args.poll_timeout);
     options.max_uploads = args.max_uploads.max(1);
     runtime.block_on(async {
         // Registered before the listening line, so a SIGTERM right after startup still shuts down cleanly.
@@ -316,6 +482,136 @@ async fn runner_command(command: RunnerCommand) -> Result<(), String> {
             admin_client(&admin)?.revoke(&runner_id).await.map_err(|e| e.to_string())?;
             println!("runner {runner_id} revoked");
         }
+    }
+    Ok(())
+}
+
+/// A policy document from a file, refused early when over the API's limit.
+fn read_document(path: &PathBuf) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?.len();
+    if size > MAX_DOCUMENT_BYTES as u64 {
+        return Err(format!("{} is over {MAX_DOCUMENT_BYTES} bytes", path.display()));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn validate(file: &PathBuf) -> ExitCode {
+    let document = match read_document(file) {
+        Ok(document) => document,
+        Err(message) => return fail(&message, 1),
+    };
+    match Policy::parse(&document, Format::detect(&document)) {
+        Ok(policy) => {
+            println!("ok {}", policy.hash());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in errors.0 {
+                eprintln!("{error}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A `policy diff` side: an existing file is a document, else a number is a revision.
+fn diff_side(arg: &str) -> Result<(String, Value), String> {
+    let path = PathBuf::from(arg);
+    if path.is_file() {
+        return Ok((arg.to_string(), json!({ "document": read_document(&path)? })));
+    }
+    match arg.parse::<u64>() {
+        Ok(revision) => Ok((format!("revision {revision}"), json!(revision))),
+        Err(_) => Err(format!("`{arg}` is neither a file nor a revision number")),
+    }
+}
+
+fn print_or(json: bool, answer: &Value, text: impl FnOnce(&Value) -> String) {
+    if json {
+        print_json(answer);
+    } else {
+        print!("{}", text(answer));
+    }
+}
+
+async fn policy_command(command: PolicyCommand) -> Result<(), String> {
+    let error = |e: traceflow_cp::admin_client::AdminClientError| e.to_string();
+    match command {
+        PolicyCommand::Apply { file, group, message, canary, author, json, admin } => {
+            let document = read_document(&file)?;
+            let client = admin_client(&admin)?;
+            let answer =
+                client.policy_apply(&group, &document, &message, author.as_deref(), canary).await.map_err(error)?;
+            print_or(json, &answer, render::created);
+        }
+        PolicyCommand::Diff { a, b, group, json, admin } => {
+            let client = admin_client(&admin)?;
+            let (to_label, to) = diff_side(&a)?;
+            let (from_label, from) = match b {
+                Some(b) => diff_side(&b)?,
+                None => match client.policy_rollout(&group).await.map_err(error)?["stable"].as_u64() {
+                    Some(stable) => (format!("revision {stable} (stable)"), json!(stable)),
+                    None => ("default policy (no stable revision)".to_string(), json!({ "document": "" })),
+                },
+            };
+            let answer = client.policy_diff(&group, from, to).await.map_err(error)?;
+            print_or(json, &answer, |answer| render::diff(&from_label, &to_label, answer));
+        }
+        PolicyCommand::History { group, limit, json, admin } => {
+            let answer = admin_client(&admin)?.policy_history(&group, limit).await.map_err(error)?;
+            print_or(json, &answer, render::history);
+        }
+        PolicyCommand::Show { revision, group, json, admin } => {
+            let answer = admin_client(&admin)?.policy_revision(&group, revision).await.map_err(error)?;
+            print_or(json, &answer, render::show);
+        }
+        PolicyCommand::Rollback { revision, group, message, author, json, admin } => {
+            let client = admin_client(&admin)?;
+            let answer =
+                client.policy_rollback(&group, revision, Some(&message), author.as_deref()).await.map_err(error)?;
+            print_or(json, &answer, render::created);
+        }
+        PolicyCommand::Promote { group, message, author, json, admin } => {
+            let client = admin_client(&admin)?;
+            let answer = client.policy_promote(&group, message.as_deref(), author.as_deref()).await.map_err(error)?;
+            print_or(json, &answer, render::rollout);
+        }
+        PolicyCommand::Abort { group, message, author, json, admin } => {
+            let client = admin_client(&admin)?;
+            let answer = client.policy_abort(&group, message.as_deref(), author.as_deref()).await.map_err(error)?;
+            print_or(json, &answer, render::created);
+        }
+        PolicyCommand::Status { group, json, admin } => {
+            let answer = admin_client(&admin)?.policy_status(&group).await.map_err(error)?;
+            print_or(json, &answer, render::status);
+        }
+        // Local commands, handled in `main`.
+        PolicyCommand::Validate { .. } | PolicyCommand::Schema => {}
+    }
+    Ok(())
+}
+
+async fn audit_command(command: AuditCommand) -> Result<(), String> {
+    match command {
+        AuditCommand::List { limit, json, admin } => {
+            let answer = admin_client(&admin)?.audit(limit).await.map_err(|e| e.to_string())?;
+            print_or(json, &answer, render::audit);
+        }
+    }
+    Ok(())
+}
+
+async fn bench_policy(args: BenchPolicyArgs) -> Result<(), String> {
+    let options = BenchPolicyOptions {
+        clients: args.clients.max(1),
+        rounds: args.rounds.max(1),
+        enroll_concurrency: args.enroll_concurrency.max(1),
+    };
+    let report = bench_policy::run(&options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        report.print();
     }
     Ok(())
 }

@@ -2,11 +2,12 @@
 //! the check-in that keeps the runner's status current for admins.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::enroll::MAX_LABEL_LEN;
 use crate::error::ApiError;
 use crate::now_ms;
+use crate::policies::checkin::PolicyReport;
 use crate::store::{RunnerRecord, Store};
 
 /// The runner a `/v1/runner/*` call comes from, by the SHA-256 fingerprint of its client certificate.
@@ -29,11 +30,22 @@ struct Checkin {
     outcomes: Option<Value>,
     upload: Option<Value>,
     policy: Option<Value>,
+    #[serde(default)]
+    wait_ms: u64,
 }
 
-/// `POST /v1/runner/checkin`: records what the runner reports and tells it when to check in next. (Policies will
-/// make this a long poll that returns early with a newer signed policy.)
-pub fn checkin(store: &Store, runner: &RunnerRecord, body: &[u8], poll_after_ms: u64) -> Result<Value, ApiError> {
+/// What a check-in asks of the policy push.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckinRequest {
+    /// How long the runner is willing to wait for a newer policy (bounded by the server's poll timeout).
+    pub wait_ms: u64,
+    /// Its policy report (the last one when it sent none).
+    pub policy: PolicyReport,
+}
+
+/// `POST /v1/runner/checkin`, first half: records what the runner reports (its status for admins, its policy
+/// report for the rollout status) and returns what the long poll needs.
+pub fn checkin(store: &Store, runner: &RunnerRecord, body: &[u8]) -> Result<CheckinRequest, ApiError> {
     let report: Checkin = if body.iter().all(u8::is_ascii_whitespace) {
         Checkin::default()
     } else {
@@ -54,6 +66,12 @@ pub fn checkin(store: &Store, runner: &RunnerRecord, body: &[u8], poll_after_ms:
             return Err(ApiError::InvalidRequest(format!("`{name}` must be an object")));
         }
     }
+    let policy = match &report.policy {
+        Some(policy) => serde_json::from_value(policy.clone())
+            .map_err(|e| ApiError::InvalidRequest(format!("invalid `policy` report: {e}")))?,
+        // A check-in without a report keeps the last one.
+        None => serde_json::from_value(runner.policy.clone()).unwrap_or_default(),
+    };
     let now = now_ms();
     store.update_runner(&runner.runner_id, |r| {
         r.last_seen_ms = Some(now);
@@ -77,5 +95,5 @@ pub fn checkin(store: &Store, runner: &RunnerRecord, body: &[u8], poll_after_ms:
             }
         }
     })?;
-    Ok(json!({ "poll_after_ms": poll_after_ms }))
+    Ok(CheckinRequest { wait_ms: report.wait_ms, policy })
 }

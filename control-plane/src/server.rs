@@ -1,6 +1,7 @@
 //! The control plane's HTTPS front: one TLS 1.3 listener (client certificates optional at the handshake), routing,
-//! the runner identity taken from the peer certificate, bounded bodies and uploads, [`ApiError`]s turned into
-//! answers, and graceful shutdown (new uploads get 503, in-flight ones finish, the store flushes, then exit).
+//! the runner identity taken from the peer certificate, bounded bodies and uploads, the long-poll check-in,
+//! [`ApiError`]s turned into answers, and graceful shutdown (held check-ins answer at once, new uploads get 503,
+//! in-flight ones finish, the store flushes, then exit).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,6 +34,7 @@ use crate::data_dir::{self, DataDirError};
 use crate::enroll::Enrollment;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, OutcomeLabel, RouteLabel};
+use crate::policies::{self, Policies};
 use crate::receiver::{self, Committer, Stored, Upload, MAX_CHUNK_BYTES};
 use crate::store::{RunnerRecord, Store, StoreError};
 use crate::{admin, now_ms, runners};
@@ -43,6 +45,8 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest JSON request body (enroll, renew, check-in, admin).
 const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Largest body of the policy endpoints: a policy document of up to 4 MiB, JSON-escaped, plus the rest.
+const MAX_POLICY_BODY_BYTES: usize = 2 * traceflow_shared::policy::MAX_DOCUMENT_BYTES + MAX_JSON_BYTES;
 /// A refused request's unread body is read and dropped up to this size (and for at most [`DRAIN_TIMEOUT`]), so
 /// the client gets to read the answer instead of a connection reset; bigger bodies close the connection.
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
@@ -57,8 +61,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Validity of runner certificates issued at enrollment and renewal.
     pub runner_cert_ttl: Duration,
-    /// `poll_after_ms` answered to check-ins.
+    /// `poll_after_ms` answered to check-ins: the most a runner waits (with jitter) before its next check-in.
     pub poll_after_ms: u64,
+    /// The longest a check-in is held waiting for a newer policy (the runner's `wait_ms` may ask for less).
+    pub poll_timeout: Duration,
     /// Uploads received or committed at once; beyond that, 503 with Retry-After.
     pub max_uploads: usize,
     /// Upload body bytes held in memory at once (a chunk without Content-Length or with a Content-Encoding counts
@@ -78,7 +84,8 @@ impl ServeOptions {
             data_dir: data_dir.into(),
             listen,
             runner_cert_ttl: Duration::from_secs(30 * 86_400),
-            poll_after_ms: 30_000,
+            poll_after_ms: 500,
+            poll_timeout: Duration::from_secs(30),
             max_uploads: 64,
             upload_memory_bytes: 1024 * 1024 * 1024,
             max_connections: 4096,
@@ -108,6 +115,7 @@ struct App {
     store: Arc<Store>,
     committer: Committer,
     enrollment: Enrollment,
+    policies: Policies,
     metrics: Arc<Metrics>,
     uploads: Semaphore,
     /// Permits are KiB of upload bodies.
@@ -133,6 +141,7 @@ impl Server {
         let committer = Committer::start(store.clone(), metrics.clone()).map_err(ServerError::Thread)?;
         let policy_key = loaded.policy_public_key_base64();
         let enrollment = Enrollment::new(store.clone(), loaded.ca, policy_key, options.runner_cert_ttl);
+        let policies = Policies::new(store.clone(), loaded.policy_key);
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
@@ -140,6 +149,7 @@ impl Server {
             store,
             committer,
             enrollment,
+            policies,
             metrics,
             uploads: Semaphore::new(options.max_uploads),
             upload_memory: Semaphore::new((options.upload_memory_bytes / 1024).max(1)),
@@ -166,8 +176,9 @@ impl Server {
         let accepting = tokio::spawn(accept_loop(listener, acceptor, app.clone(), connections.clone(), stop_rx));
 
         shutdown.await;
-        tracing::info!("shutting down: refusing new uploads, finishing in-flight ones");
+        tracing::info!("shutting down: ending held check-ins, refusing new uploads, finishing in-flight ones");
         app.shutting_down.store(true, Ordering::SeqCst);
+        app.policies.close();
         let deadline = Instant::now() + app.options.shutdown_grace;
         while app.uploads.available_permits() < app.options.max_uploads && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -333,11 +344,20 @@ async fn enroll(app: &Arc<App>, request: &mut Exchange) -> Result<Response<Body>
     result
 }
 
+/// `POST /v1/runner/checkin`: records the report, halts a canary the report says failed, then answers at once
+/// with a newer signed policy if there is one for this runner, or holds the request until there is one or the wait
+/// (`wait_ms`, at most the poll timeout) is over.
 async fn checkin(app: &Arc<App>, peer: Option<&str>, request: &mut Exchange) -> Result<Response<Body>, ApiError> {
     let result = async {
         let runner = identify(app, peer)?;
         let body = request.json_body().await?;
-        let answer = runners::checkin(&app.store, &runner, &body, app.options.poll_after_ms)?;
+        let checkin = runners::checkin(&app.store, &runner, &body)?;
+        app.policies.report(&runner, &checkin.policy).await?;
+        let wait = Duration::from_millis(checkin.wait_ms).min(app.options.poll_timeout);
+        let mut answer = json!({ "poll_after_ms": app.options.poll_after_ms });
+        if let Some(bundle) = app.policies.next_bundle(&runner, &checkin.policy, wait).await? {
+            answer["policy"] = json!(bundle);
+        }
         Ok(json_response(StatusCode::OK, &answer))
     }
     .await;
@@ -515,7 +535,8 @@ async fn admin_route(
     request: &mut Exchange,
 ) -> Result<Response<Body>, ApiError> {
     let result = async {
-        let tenant = admin::authenticate(&app.store, request.header(AUTHORIZATION))?;
+        let caller = admin::authenticate(&app.store, request.header(AUTHORIZATION))?;
+        let tenant = caller.tenant.clone();
         let query = request.head.uri.query().map(str::to_string);
         let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
         let (get, post) = (method == Method::GET, method == Method::POST);
@@ -530,13 +551,41 @@ async fn admin_route(
             }
             ["runners"] if get => admin::runners(&app.store, &tenant).map(ok),
             ["runners", runner_id, "revoke"] if post => {
-                admin::revoke(&app.store, &tenant, &admin::percent_decode(runner_id)).await.map(ok)
+                admin::revoke(&app.store, &caller, &admin::percent_decode(runner_id)).await.map(ok)
+            }
+            ["audit"] if get => {
+                let store = app.store.clone();
+                blocking(move || admin::audit(&store, &tenant, query.as_deref())).await.map(ok)
+            }
+            ["groups", group, "policy", rest @ ..] => {
+                let body = if post {
+                    request
+                        .body(MAX_POLICY_BODY_BYTES)
+                        .await
+                        .map_err(|e| e.into_api(ApiError::RequestTooLarge(MAX_POLICY_BODY_BYTES)))?
+                } else {
+                    Vec::new()
+                };
+                let policy_caller = policies::admin::Caller { tenant: &caller.tenant, actor: &caller.actor };
+                let group = admin::percent_decode(group);
+                let (status, answer) = policies::admin::route(
+                    &app.policies,
+                    &policy_caller,
+                    &group,
+                    method,
+                    rest,
+                    query.as_deref(),
+                    &body,
+                )
+                .await?;
+                Ok(json_response(status, &answer))
             }
             ["enrollment-tokens"] if post => {
                 let body = request.json_body().await?;
                 let new: NewTokenRequest = serde_json::from_slice(&body)
                     .map_err(|e| ApiError::InvalidRequest(format!("invalid enrollment token request: {e}")))?;
-                let token = app.enrollment.create_token(&tenant, &new.group, new.uses, new.ttl_secs).await?;
+                let token =
+                    app.enrollment.create_token(&tenant, &caller.actor, &new.group, new.uses, new.ttl_secs).await?;
                 Ok(json_response(StatusCode::CREATED, &json!(token)))
             }
             ["enrollment-tokens"] if get => {
@@ -561,6 +610,7 @@ async fn admin_route(
             | ["sessions", _, "events"]
             | ["runners"]
             | ["runners", _, "revoke"]
+            | ["audit"]
             | ["enrollment-tokens"] => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }

@@ -83,6 +83,25 @@ pub fn recent_entry(key: &[u8], prefix_len: usize) -> Option<(String, String)> {
     reader.0.is_empty().then_some((project, session))
 }
 
+/// All revisions of one runner group's policy.
+pub fn policy_prefix(tenant: &str, group: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    push(&mut out, tenant);
+    push(&mut out, group);
+    out
+}
+
+pub fn policy_key(tenant: &str, group: &str, revision: u64) -> Vec<u8> {
+    let mut out = policy_prefix(tenant, group);
+    out.extend_from_slice(&revision.to_be_bytes());
+    out
+}
+
+/// The revision of a policy key, given the length of its group prefix.
+pub fn policy_revision(key: &[u8], prefix_len: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(prefix_len..)?.try_into().ok()?))
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
@@ -119,5 +138,14 @@ mod tests {
         assert_eq!(recent_entry(&newer, prefix.len()), Some(("p".into(), "b".into())));
         assert!(!recent_key("t", "p", 1, "p", "a").starts_with(&prefix));
         assert_eq!(recent_entry(b"\0", 0), None);
+    }
+
+    #[test]
+    fn policy_keys_sort_by_revision_within_their_group() {
+        assert!(policy_key("t", "g", 2) < policy_key("t", "g", 10));
+        assert!(!policy_key("t", "g10", 1).starts_with(&policy_prefix("t", "g1")));
+        let prefix = policy_prefix("t", "g");
+        assert_eq!(policy_revision(&policy_key("t", "g", 7), prefix.len()), Some(7));
+        assert_eq!(policy_revision(&prefix, prefix.len()), None);
     }
 }

@@ -10,12 +10,15 @@
 //! sessions  tenant|session|project                                 -> SessionSummary JSON
 //! recent    tenant|scope|inverted last_received_ms|project|session  -> "" (newest-first session listing)
 //! audit     id u64 BE                                              -> AuditEntry JSON
+//! policies  tenant|group|revision u64 BE                           -> PolicyRevision JSON (immutable)
 //! ```
 //! (`|` joins length-prefixed components, see [`keys`].) What one upload writes to `chunks`, `batches`,
-//! `sessions` and `recent` goes in one sled transaction, so after a crash they always agree.
+//! `sessions` and `recent` goes in one sled transaction, so after a crash they always agree. `meta` also holds
+//! each group's policy rollout under `rollout/<tenant>/<group>` (see [`policies`]).
 
 pub mod batch;
 pub mod keys;
+pub mod policies;
 pub mod records;
 
 use std::path::Path;
@@ -23,6 +26,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use policies::{Canary, CanaryStatus, PolicyRevision, RevisionSource, Rollout};
 pub use records::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,7 @@ pub struct Store {
     pub sessions: sled::Tree,
     pub recent: sled::Tree,
     pub audit: sled::Tree,
+    pub policies: sled::Tree,
 }
 
 impl Store {
@@ -90,6 +95,7 @@ impl Store {
             sessions: db.open_tree("sessions")?,
             recent: db.open_tree("recent")?,
             audit: db.open_tree("audit")?,
+            policies: db.open_tree("policies")?,
             db,
         })
     }

@@ -89,8 +89,13 @@ pub struct SessionSummary {
 pub struct AuditEntry {
     pub at_ms: u64,
     pub tenant: String,
-    /// `admin`, or `runner:<id>`, or `enrollment:<token id>`.
+    /// `admin:<first 16 hex digits of the admin token's SHA-256>` (older entries: `admin`), `runner:<id>`, or
+    /// `enrollment:<token id>`.
     pub actor: String,
     pub action: String,
     pub target: String,
+    /// What changed, by action (for policy changes: revision, hash, message, author and the diff); null when
+    /// there is nothing to add. Entries written before it existed read as null.
+    #[serde(default)]
+    pub detail: serde_json::Value,
 }
