@@ -318,13 +318,14 @@ async fn checkin_shows_in_the_runner_list() {
         "upload": {"lag_ms": 5, "chunks": 7, "bytes": 700, "retries": 1, "dead_letters": 0, "concurrency": 2},
         "policy": {"revision": 3, "hash": "abc", "state": "applied", "error": null},
     });
+    // No policy applied yet and no wait asked for: the answer comes at once, with no bundle.
     let response = runner.checkin(report.clone()).await;
     assert_eq!((response.status, json_of(&response)), (200, json!({"poll_after_ms": 1234})));
     let (status, runners) = cp.admin("GET", "/v1/admin/runners", Value::Null).await;
     assert_eq!(status, 200);
     let listed = &runners["runners"][0];
     assert_eq!(listed["runner_id"].as_str(), Some(runner.id.as_str()));
-    for field in ["version", "hostname", "cert_not_after_ms", "buffer", "outcomes", "upload"] {
+    for field in ["version", "hostname", "cert_not_after_ms", "buffer", "outcomes", "upload", "policy"] {
         assert_eq!(listed[field], report[field], "{field}");
     }
     assert!(listed["last_seen_ms"].as_u64().unwrap() >= now_ms() - 60_000);
@@ -332,8 +333,10 @@ async fn checkin_shows_in_the_runner_list() {
     assert!(listed["enrolled_at_ms"].is_u64());
     // An empty check-in is fine; a malformed one is a 400.
     assert_eq!(runner.post("/v1/runner/checkin", &[], Bytes::new()).await.unwrap().status, 200);
-    let bad = runner.checkin(json!({"buffer": 5})).await;
-    assert_eq!((bad.status, error_code(&bad).as_str()), (400, "invalid_request"));
+    for bad in [json!({"buffer": 5}), json!({"policy": {"state": "weird"}}), json!({"wait_ms": -1})] {
+        let bad = runner.checkin(bad).await;
+        assert_eq!((bad.status, error_code(&bad).as_str()), (400, "invalid_request"));
+    }
 }
 
 #[tokio::test]
