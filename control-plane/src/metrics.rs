@@ -1,6 +1,6 @@
 //! Prometheus metrics of the control plane (prefix `traceflow_cp_`): requests by route and status, uploads,
-//! enrollments, renewals and check-ins by outcome, bytes received and stored, records stored and duplicated, and
-//! group-commit latency. Label values are fixed strings from this code, never from input.
+//! enrollments, renewals and check-ins by outcome, bytes received and stored, records stored and duplicated,
+//! group-commit latency, held check-ins and policy bundles pushed. Label values are fixed strings from this code, never from input.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -38,6 +38,10 @@ pub struct Metrics {
     /// Records already stored from another chunk (same tenant, project, session and seq).
     pub records_duplicate: Counter,
     pub uploads_in_flight: Gauge,
+    /// Check-ins held waiting for a newer policy.
+    pub checkins_waiting: Gauge,
+    /// Signed policy bundles sent in check-in answers.
+    pub policy_pushes: Counter,
     pub upload_seconds: Histogram,
     pub flush_seconds: Histogram,
     pub group_uploads: Histogram,
@@ -78,6 +82,9 @@ impl Metrics {
             counter(&mut registry, "records_duplicate", "Records already stored from another chunk, not stored again");
         let uploads_in_flight = Gauge::default();
         registry.register("uploads_in_flight", "Uploads being received or committed", uploads_in_flight.clone());
+        let checkins_waiting = Gauge::default();
+        registry.register("checkins_waiting", "Check-ins held waiting for a newer policy", checkins_waiting.clone());
+        let policy_pushes = counter(&mut registry, "policy_pushes", "Signed policy bundles sent in check-in answers");
         let upload_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         registry.register("upload_seconds", "Time from request head to answer for uploads", upload_seconds.clone());
         let flush_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
@@ -98,6 +105,8 @@ impl Metrics {
             records_stored,
             records_duplicate,
             uploads_in_flight,
+            checkins_waiting,
+            policy_pushes,
             upload_seconds,
             flush_seconds,
             group_uploads,

@@ -355,7 +355,12 @@ async fn checkin(app: &Arc<App>, peer: Option<&str>, request: &mut Exchange) -> 
         app.policies.report(&runner, &checkin.policy).await?;
         let wait = Duration::from_millis(checkin.wait_ms).min(app.options.poll_timeout);
         let mut answer = json!({ "poll_after_ms": app.options.poll_after_ms });
-        if let Some(bundle) = app.policies.next_bundle(&runner, &checkin.policy, wait).await? {
+        let bundle = {
+            let _waiting = Waiting::new(&app.metrics);
+            app.policies.next_bundle(&runner, &checkin.policy, wait).await?
+        };
+        if let Some(bundle) = bundle {
+            app.metrics.policy_pushes.inc();
             answer["policy"] = json!(bundle);
         }
         Ok(json_response(StatusCode::OK, &answer))
@@ -383,6 +388,22 @@ fn identify(app: &App, peer: Option<&str>) -> Result<RunnerRecord, ApiError> {
         tracing::info!(code = error.code(), fingerprint = peer.unwrap_or("-"), "runner call refused");
     }
     result
+}
+
+/// Counts a check-in as waiting for a policy while it lives.
+struct Waiting<'a>(&'a Metrics);
+
+impl<'a> Waiting<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.checkins_waiting.inc();
+        Waiting(metrics)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.checkins_waiting.dec();
+    }
 }
 
 /// Counts an upload as in flight while it lives.

@@ -346,6 +346,10 @@ async fn held_checkins_return_on_apply_and_at_shutdown() {
         tokio::spawn(async move { (checkin_answer(&runner, applied(1, 20_000)).await, Instant::now()) })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = cp.call("GET", "/metrics", &[], Value::Null).await;
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(metrics.contains("traceflow_cp_checkins_waiting 1\n"), "{metrics}");
+    assert!(metrics.contains("traceflow_cp_policy_pushes_total 1\n"), "{metrics}");
     let stopping = Instant::now();
     let code = tokio::task::spawn_blocking(move || cp.terminate()).await.unwrap();
     let (answer, answered_at) = held.await.unwrap();

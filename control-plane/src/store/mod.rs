@@ -41,6 +41,8 @@ pub enum StoreError {
     Commit(String),
     #[error("the storage writer has stopped")]
     WriterStopped,
+    #[error("a flush was interrupted")]
+    FlushInterrupted,
 }
 
 impl<E: Into<StoreError>> From<sled::transaction::TransactionError<E>> for StoreError {
@@ -100,9 +102,12 @@ impl Store {
         })
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable. The blocking flush runs on tokio's blocking pool: sled 0.34's
+    /// `flush_async` deadlocks when several run at once (sled issue #1308, fixed only after that release), which
+    /// concurrent enrollments hit.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush()).await.map_err(|_| StoreError::FlushInterrupted)??;
         Ok(())
     }
 
