@@ -132,7 +132,13 @@ pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, Stri
     let dir =
         std::env::temp_dir().join(format!("traceflow-cp-bench-policy-{}-{}", std::process::id(), fastrand::u32(..)));
     let init = data_dir::init(&InitOptions::new(&dir)).map_err(|e| e.to_string())?;
-    let (plane, url) = spawn(dir).await?;
+    let (plane, url) = match spawn(dir.clone()).await {
+        Ok(spawned) => spawned,
+        Err(message) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(message);
+        }
+    };
     let admin = AdminClient::new(&url, &init.admin_token, &init.ca_cert).map_err(|e| e.to_string())?;
 
     let started = Instant::now();
@@ -142,14 +148,13 @@ pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, Stri
     let (rss_before, _) = rss(pid)?;
 
     let errors = Arc::new(AtomicU64::new(0));
-    let connected = Arc::new(AtomicUsize::new(0));
     let (held_tx, mut held_rx) = mpsc::unbounded_channel();
     let clients: Vec<_> = identities
         .into_iter()
         .enumerate()
         .map(|(index, identity)| {
-            let (url, errors, connected, held) = (url.clone(), errors.clone(), connected.clone(), held_tx.clone());
-            tokio::spawn(async move { poll(index, identity, &url, &errors, &connected, held).await })
+            let (url, errors, held) = (url.clone(), errors.clone(), held_tx.clone());
+            tokio::spawn(async move { poll(index, identity, &url, &errors, held).await })
         })
         .collect();
 
@@ -158,38 +163,11 @@ pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, Stri
         let (mut round_all, mut apply_calls, mut missing) = (Vec::new(), Vec::new(), 0);
         for round in 1..=options.rounds {
             settle(&admin, options.clients, round as u64 - 1).await?;
-            // A value per round, so every round changes the policy.
-            let document = format!("[sampling]\nsession_rate = {}\n", 1.0 - round as f64 / 1000.0);
-            let t0 = Instant::now();
-            let answer = admin
-                .policy_apply("default", &document, &format!("bench round {round}"), Some("bench"), None)
-                .await
-                .map_err(|e| e.to_string())?;
-            apply_calls.push(t0.elapsed().as_secs_f64() * 1000.0);
-            let revision = answer["revision"].as_u64().ok_or("the apply answer has no revision")?;
-            let mut got = vec![false; options.clients];
-            let (mut count, mut last) = (0, 0.0);
-            let deadline = tokio::time::Instant::from_std(t0 + ROUND_TIMEOUT);
-            while count < options.clients {
-                let Ok(Some(held)) = tokio::time::timeout_at(deadline, held_rx.recv()).await else { break };
-                if held.revision == revision && !got[held.client] {
-                    got[held.client] = true;
-                    count += 1;
-                    let ms = held.at.saturating_duration_since(t0).as_secs_f64() * 1000.0;
-                    last = f64::max(last, ms);
-                    samples.push(ms);
-                }
-            }
-            missing += options.clients - count;
-            if count < options.clients {
-                let absent: Vec<usize> =
-                    got.iter().enumerate().filter(|(_, g)| !**g).map(|(i, _)| i).take(20).collect();
-                eprintln!(
-                    "round {round}: {} clients missing after {ROUND_TIMEOUT:?} (first: {absent:?})",
-                    options.clients - count
-                );
-            }
-            round_all.push(last);
+            let measured = measure_round(&admin, &mut held_rx, options.clients, round).await?;
+            samples.extend_from_slice(&measured.samples_ms);
+            round_all.push(measured.samples_ms.iter().copied().fold(0.0, f64::max));
+            apply_calls.push(measured.apply_ms);
+            missing += measured.missing;
         }
         let (rss_now, rss_peak) = rss(pid)?;
         samples.sort_by(f64::total_cmp);
@@ -220,6 +198,48 @@ pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, Stri
     }
     drop(plane);
     result
+}
+
+/// One round's figures.
+struct Round {
+    /// Per client that got the revision in time: milliseconds from the apply call to holding it.
+    samples_ms: Vec<f64>,
+    apply_ms: f64,
+    missing: usize,
+}
+
+/// Applies a changed policy and waits until every client holds it (or the round times out).
+async fn measure_round(
+    admin: &AdminClient,
+    held_rx: &mut mpsc::UnboundedReceiver<Held>,
+    clients: usize,
+    round: usize,
+) -> Result<Round, String> {
+    // A value per round, so every round changes the policy.
+    let document = format!("[sampling]\nsession_rate = {}\n", 1.0 - round as f64 / 1000.0);
+    let t0 = Instant::now();
+    let answer = admin
+        .policy_apply("default", &document, &format!("bench round {round}"), Some("bench"), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let apply_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let revision = answer["revision"].as_u64().ok_or("the apply answer has no revision")?;
+    let mut got = vec![false; clients];
+    let mut samples_ms = Vec::with_capacity(clients);
+    let deadline = tokio::time::Instant::from_std(t0 + ROUND_TIMEOUT);
+    while samples_ms.len() < clients {
+        let Ok(Some(held)) = tokio::time::timeout_at(deadline, held_rx.recv()).await else { break };
+        if held.revision == revision && !got[held.client] {
+            got[held.client] = true;
+            samples_ms.push(held.at.saturating_duration_since(t0).as_secs_f64() * 1000.0);
+        }
+    }
+    let missing = clients - samples_ms.len();
+    if missing > 0 {
+        let absent: Vec<usize> = got.iter().enumerate().filter(|(_, g)| !**g).map(|(i, _)| i).take(20).collect();
+        eprintln!("round {round}: {missing} clients missing after {ROUND_TIMEOUT:?} (first: {absent:?})");
+    }
+    Ok(Round { samples_ms, apply_ms, missing })
 }
 
 /// Starts `traceflow-cp serve` on a free loopback port and waits for its listening line.
@@ -311,17 +331,9 @@ async fn enroll(url: &str, token: &str, ca_pem: &str) -> Result<Identity, String
 }
 
 /// One simulated runner: check in with what it holds, wait for a newer revision, verify it, hold it, repeat.
-async fn poll(
-    index: usize,
-    identity: Identity,
-    url: &str,
-    errors: &AtomicU64,
-    connected: &AtomicUsize,
-    held_tx: mpsc::UnboundedSender<Held>,
-) {
+async fn poll(index: usize, identity: Identity, url: &str, errors: &AtomicU64, held_tx: mpsc::UnboundedSender<Held>) {
     let (mut revision, mut hash) = (0u64, Value::Null);
     let mut connection: Option<Connection> = None;
-    let mut counted = false;
     loop {
         let mut open = match connection.take() {
             Some(open) if !open.is_closed() => open,
@@ -334,10 +346,6 @@ async fn poll(
                 }
             },
         };
-        if !counted {
-            connected.fetch_add(1, Ordering::Relaxed);
-            counted = true;
-        }
         let state = if revision == 0 { "none" } else { "applied" };
         let body = json!({
             "wait_ms": WAIT_MS,
