@@ -97,7 +97,10 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
     let revision = policy_json(&cp, &["apply", &first, "--group", "default", "-m", "policy keys", "--json"]);
     assert_eq!(revision["revision"], 1, "{revision}");
     let took = wait_revision(&all, 1, Duration::from_secs(2));
-    eprintln!("revision 1 on both runners {:?} after the apply command started ({took:?} after it returned)", applied.elapsed());
+    eprintln!(
+        "revision 1 on both runners {:?} after the apply command started ({took:?} after it returned)",
+        applied.elapsed()
+    );
     for runner in &runners {
         let header = [("authorization", format!("Bearer {OTHER_KEY}"))];
         let refs: Vec<(&str, &str)> = header.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -118,7 +121,11 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
     assert_eq!(runners[0].post(&batch("local", 1, 1), &[]).status, 202);
 
     let rollback = policy_json(&cp, &["rollback", "1", "--group", "default", "-m", "undo", "--json"]);
-    assert_eq!((rollback["revision"].as_u64(), rollback["hash"].clone()), (Some(3), revision["hash"].clone()), "{rollback}");
+    assert_eq!(
+        (rollback["revision"].as_u64(), rollback["hash"].clone()),
+        (Some(3), revision["hash"].clone()),
+        "{rollback}"
+    );
     wait_revision(&all, 3, Duration::from_secs(2));
     assert_eq!(runners[1].post(&batch("rolled", 1, 1), &[]).status, 401, "revision 1's keys are back");
 

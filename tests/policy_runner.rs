@@ -93,7 +93,10 @@ fn keys_sampling_limits_and_features_follow_the_policy() {
     let kept = (0..100).map(|i| format!("s-{i}")).find(|s| keep_session(s, 0.5)).unwrap();
     let dropped = (0..100).map(|i| format!("s-{i}")).find(|s| !keep_session(s, 0.5)).unwrap();
     let answer = runner.post(&batch(&dropped, 1, 3), &[]);
-    assert_eq!((answer.status, answer.json()["accepted"].as_u64(), answer.json()["filtered"].as_u64()), (202, Some(0), Some(4)));
+    assert_eq!(
+        (answer.status, answer.json()["accepted"].as_u64(), answer.json()["filtered"].as_u64()),
+        (202, Some(0), Some(4))
+    );
     let answer = runner.post(&batch(&kept, 1, 3), &[]);
     assert_eq!((answer.status, answer.json()["accepted"].as_u64()), (202, Some(4)));
     assert_eq!(runner.metric("traceflow_runner_events_total{outcome=\"filtered\"}"), 4.0);

@@ -270,7 +270,10 @@ fn policy_show(data_dir: &std::path::Path, json: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Some(body)) => {
-            println!("revision {} of {}/{}, {}, issued at {} (epoch ms)", body.revision, body.tenant, body.group, body.hash, body.issued_at_ms);
+            println!(
+                "revision {} of {}/{}, {}, issued at {} (epoch ms)",
+                body.revision, body.tenant, body.group, body.hash, body.issued_at_ms
+            );
             println!("{}", serde_json::to_string_pretty(&body.policy).unwrap_or_default());
             ExitCode::SUCCESS
         }

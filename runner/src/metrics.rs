@@ -123,10 +123,19 @@ impl Metrics {
         registry.register("checkins", "Status reports to the control plane by answer status", checkins.clone());
         let renewals = Family::<OutcomeLabel, Counter>::default();
         registry.register("certificate_renewals", "Client certificate renewals by outcome", renewals.clone());
-        let policy_revision = gauge(&mut registry, "policy_revision", "Revision of the active signed policy (0: local configuration)");
+        let policy_revision =
+            gauge(&mut registry, "policy_revision", "Revision of the active signed policy (0: local configuration)");
         let policy_applies = Family::<OutcomeLabel, Counter>::default();
-        registry.register("policy_applies", "Signed policies received, by outcome (applied, failed)", policy_applies.clone());
-        let buffer_disk_budget = gauge(&mut registry, "buffer_disk_budget_bytes", "Disk budget in force (the smaller of the configuration's and the policy's)");
+        registry.register(
+            "policy_applies",
+            "Signed policies received, by outcome (applied, failed)",
+            policy_applies.clone(),
+        );
+        let buffer_disk_budget = gauge(
+            &mut registry,
+            "buffer_disk_budget_bytes",
+            "Disk budget in force (the smaller of the configuration's and the policy's)",
+        );
         Metrics {
             policy_revision,
             buffer_disk_budget,

@@ -87,8 +87,9 @@ impl Active {
     /// The rules of a verified policy, after the local floor.
     fn from_policy(config: &RunnerConfig, body: &BundleBody) -> Result<Active, ApplyError> {
         let (policy, floored) = body.policy.with_floor(&config.floor);
-        let pii = Engine::new(&policy.pii)
-            .map_err(|e| ApplyError::new("compile_failed", format!("the PII rules do not compile: {e}"), Some("pii")))?;
+        let pii = Engine::new(&policy.pii).map_err(|e| {
+            ApplyError::new("compile_failed", format!("the PII rules do not compile: {e}"), Some("pii"))
+        })?;
         let projects = if policy.projects.is_empty() {
             Projects::new(&config.project_keys)
         } else {

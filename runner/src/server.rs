@@ -84,8 +84,7 @@ impl Server {
         let buffer = Arc::new(buffer);
         let vault =
             Vault::open(&buffer.store().db, VaultOptions::new(&config.data_dir, &config.vault), metrics.clone())?;
-        let identity =
-            if Identity::exists(&config.data_dir) { Some(Identity::load(&config.data_dir)?) } else { None };
+        let identity = if Identity::exists(&config.data_dir) { Some(Identity::load(&config.data_dir)?) } else { None };
         let policies = Arc::new(
             Policies::open(config, buffer.clone(), metrics.clone(), identity.as_ref().map(|i| &i.info))
                 .map_err(ServerError::Policy)?,
@@ -272,7 +271,10 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
             }
             if accepted.filtered > 0 {
                 if stored {
-                    app.metrics.events.get_or_create(&crate::metrics::OutcomeLabel { outcome: "filtered" }).inc_by(accepted.filtered as u64);
+                    app.metrics
+                        .events
+                        .get_or_create(&crate::metrics::OutcomeLabel { outcome: "filtered" })
+                        .inc_by(accepted.filtered as u64);
                 } else {
                     app.metrics.outcome("filtered", accepted.filtered);
                 }

@@ -26,7 +26,11 @@ fn every_ready_document_is_valid_and_claims_its_profile() {
         assert_eq!(policy.compliance, profile, "{name}");
     }
     let default = std::fs::read_to_string(dir().join("default.toml")).unwrap();
-    assert_eq!(Policy::parse(&default, Format::Toml).unwrap(), Policy::default(), "default.toml spells out the defaults");
+    assert_eq!(
+        Policy::parse(&default, Format::Toml).unwrap(),
+        Policy::default(),
+        "default.toml spells out the defaults"
+    );
 }
 
 #[test]

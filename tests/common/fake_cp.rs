@@ -136,7 +136,11 @@ impl FakeCp {
             if let Some(found) = self.reports.lock().unwrap().iter().skip(seen).find(|r| matches(r)) {
                 return found.clone();
             }
-            assert!(Instant::now() < deadline, "no matching policy report; last: {:?}", self.reports.lock().unwrap().last());
+            assert!(
+                Instant::now() < deadline,
+                "no matching policy report; last: {:?}",
+                self.reports.lock().unwrap().last()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

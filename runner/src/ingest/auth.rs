@@ -149,7 +149,8 @@ mod tests {
     #[test]
     fn policy_projects_match_by_key_hash() {
         let hash: String = Sha256::digest(b"policy-key-1").iter().map(|b| format!("{b:02x}")).collect();
-        let project = traceflow_shared::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
+        let project =
+            traceflow_shared::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
         let projects = Projects::from_policy(&[project]);
         let mut headers = HeaderMap::new();
         headers.insert("x-traceflow-key", HeaderValue::from_static("policy-key-1"));

@@ -104,7 +104,9 @@ fn keep_replay_event(item: &RawValue, features: &Features) -> bool {
         return true;
     }
     let plugin = event.data.and_then(|d| d.plugin).unwrap_or_default().to_ascii_lowercase();
-    !((!features.console_logs && plugin.contains("console")) || (!features.network_capture && plugin.contains("network")))
+    let dropped_console = !features.console_logs && plugin.contains("console");
+    let dropped_network = !features.network_capture && plugin.contains("network");
+    !dropped_console && !dropped_network
 }
 
 #[cfg(test)]

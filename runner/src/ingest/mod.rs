@@ -52,9 +52,16 @@ pub struct Accepted {
 
 /// What the CPU-heavy middle of the chain decided.
 enum Prepared {
-    Store { events: usize, filtered: usize, record: Record, session: [u8; 16] },
+    Store {
+        events: usize,
+        filtered: usize,
+        record: Record,
+        session: [u8; 16],
+    },
     /// Nothing of the batch is kept.
-    Filtered { events: usize },
+    Filtered {
+        events: usize,
+    },
 }
 
 pub struct Ingest {
@@ -156,19 +163,19 @@ impl Ingest {
 
     /// Validation, sampling, traffic control, features, tokenization and compression: the CPU-heavy middle.
     fn prepare(&self, active: &Active, project: auth::Project, json: &[u8]) -> Result<Prepared, IngestError> {
-        let summary =
-            batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
+        let summary = batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
         let mut events = summary.total_events();
         if !keep_session(&summary.session_id, active.sampling_rate) {
             return Ok(Prepared::Filtered { events });
         }
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        self.policies.limiter.take(active.limit_for(&project), &project.fingerprint, events, Instant::now(), now_ms).map_err(
-            |refusal| match refusal {
+        self.policies
+            .limiter
+            .take(active.limit_for(&project), &project.fingerprint, events, Instant::now(), now_ms)
+            .map_err(|refusal| match refusal {
                 ratelimit::Refusal::RateLimited(retry_after) => IngestError::RateLimited { retry_after },
                 ratelimit::Refusal::QuotaExceeded(retry_after) => IngestError::QuotaExceeded { retry_after },
-            },
-        )?;
+            })?;
         let filtered_json = features::apply(json, &active.features).map_err(|e| {
             tracing::error!(error = %e, "feature filter refused a validated batch");
             IngestError::Batch(traceflow_shared::BatchError {

@@ -61,9 +61,8 @@ impl RateLimiter {
         let rate = limit.events_per_second as f64;
         let burst = if limit.burst == 0 { rate } else { limit.burst as f64 };
         let day = now_ms / DAY_MS;
-        let state = projects
-            .entry(project.to_owned())
-            .or_insert(State { tokens: burst, updated: now, day, used_today: 0 });
+        let state =
+            projects.entry(project.to_owned()).or_insert(State { tokens: burst, updated: now, day, used_today: 0 });
         if state.day != day {
             state.day = day;
             state.used_today = 0;

@@ -360,14 +360,22 @@ fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> boo
         chunk_seq: seq,
         status: 0,
         code: "expired".into(),
-        message: format!("buffered for {}s, longer than the policy's retention of {}s", age.as_secs(), retention.as_secs()),
+        message: format!(
+            "buffered for {}s, longer than the policy's retention of {}s",
+            age.as_secs(),
+            retention.as_secs()
+        ),
         at_ms: now_ms(),
         bytes: chunk.len() as u64,
         batches: traceflow_shared::Chunk::count(chunk).unwrap_or(0) as u64,
     };
     match dlq::put(shared.buffer.store(), &letter, chunk) {
         Ok(()) => {
-            tracing::warn!(chunk = seq, age_secs = age.as_secs(), "chunk older than the retention; moved to the dead-letter tree");
+            tracing::warn!(
+                chunk = seq,
+                age_secs = age.as_secs(),
+                "chunk older than the retention; moved to the dead-letter tree"
+            );
             shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
             shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "expired" }).inc();
             true

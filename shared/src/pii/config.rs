@@ -327,10 +327,8 @@ const SPEED_SAMPLE_BYTES: usize = 192 * 1024;
 fn check_speed(pattern: &str) -> Result<(), ConfigErrorKind> {
     use regex_automata::hybrid::dfa::DFA;
     use regex_automata::{nfa::thompson, Input, MatchErrorKind};
-    let config = DFA::config()
-        .cache_capacity(256 << 10)
-        .minimum_cache_clear_count(Some(4))
-        .minimum_bytes_per_state(Some(16));
+    let config =
+        DFA::config().cache_capacity(256 << 10).minimum_cache_clear_count(Some(4)).minimum_bytes_per_state(Some(16));
     let dfa = DFA::builder()
         .configure(config)
         .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_REGEX_NFA_BYTES)))

@@ -37,7 +37,9 @@ pub use json::{ScrubError, MAX_DEPTH};
 pub use replace::{is_replacement, mask};
 
 /// What happens to a detected value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Leave the value as it is.

@@ -94,8 +94,7 @@ impl SignedBundle {
         UnparsedPublicKey::new(&ED25519, public_key)
             .verify(self.bundle.as_bytes(), &signature)
             .map_err(|_| BundleError::BadSignature)?;
-        let body: BundleBody =
-            serde_json::from_str(&self.bundle).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let body: BundleBody = serde_json::from_str(&self.bundle).map_err(|e| BundleError::Malformed(e.to_string()))?;
         let actual = body.policy.hash();
         if actual != body.hash {
             return Err(BundleError::HashMismatch { declared: body.hash, actual });
@@ -135,14 +134,7 @@ mod tests {
 
     fn body(revision: u64) -> BundleBody {
         let policy = Policy::default();
-        BundleBody {
-            tenant: "t".into(),
-            group: "g".into(),
-            revision,
-            issued_at_ms: 1,
-            hash: policy.hash(),
-            policy,
-        }
+        BundleBody { tenant: "t".into(), group: "g".into(), revision, issued_at_ms: 1, hash: policy.hash(), policy }
     }
 
     #[test]
@@ -156,7 +148,8 @@ mod tests {
         assert!(matches!(verified.check_target("t", "g", 3), Err(BundleError::Replay { revision: 3, current: 3 })));
         assert!(matches!(verified.check_target("t", "other", 0), Err(BundleError::WrongTarget { .. })));
 
-        let tampered = SignedBundle { bundle: signed.bundle.replace("\"revision\":3", "\"revision\":4"), ..signed.clone() };
+        let tampered =
+            SignedBundle { bundle: signed.bundle.replace("\"revision\":3", "\"revision\":4"), ..signed.clone() };
         assert!(matches!(tampered.verify(&public), Err(BundleError::BadSignature)));
         let other = SignedBundle::sign(&body(3), &self::key());
         assert!(matches!(other.verify(&public), Err(BundleError::BadSignature)));

@@ -77,7 +77,8 @@ mod tests {
     #[test]
     fn reports_changed_added_and_removed_fields_by_path() {
         let old = json!({"pii":{"entities":{"card":"tokenize","ip":"allow"}},"projects":[{"name":"a"}],"x":1});
-        let new = json!({"pii":{"entities":{"card":"mask","email":"redact"}},"projects":[{"name":"a"},{"name":"b"}],"x":1});
+        let new =
+            json!({"pii":{"entities":{"card":"mask","email":"redact"}},"projects":[{"name":"a"},{"name":"b"}],"x":1});
         let changes: Vec<String> = diff(&old, &new).iter().map(ToString::to_string).collect();
         assert_eq!(
             changes,
