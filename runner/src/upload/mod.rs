@@ -352,10 +352,7 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 /// Moves a chunk older than the policy's retention to the dead-letter tree (reason `expired`); true if it did.
 fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> bool {
     let Some(retention) = shared.policies.retention() else { return false };
-    let age = Duration::from_millis(now_ms().saturating_sub(received_at_ms));
-    if age <= retention {
-        return false;
-    }
+    let Some(age) = past_retention(received_at_ms, now_ms(), retention) else { return false };
     let letter = dlq::DeadLetter {
         chunk_seq: seq,
         status: 0,
@@ -384,6 +381,25 @@ fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> boo
             tracing::error!(error = %e, "cannot write the dead letter of an expired chunk; keeping it");
             false
         }
+    }
+}
+
+/// How long ago a chunk was received, if that is longer than `retention`.
+fn past_retention(received_at_ms: u64, now_ms: u64, retention: Duration) -> Option<Duration> {
+    let age = Duration::from_millis(now_ms.saturating_sub(received_at_ms));
+    (age > retention).then_some(age)
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn chunks_expire_only_past_the_retention() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(past_retention(0, 3_600_000, hour), None);
+        assert_eq!(past_retention(0, 3_600_001, hour), Some(Duration::from_millis(3_600_001)));
+        assert_eq!(past_retention(5_000, 1_000, hour), None, "a clock going back expires nothing");
     }
 }
 
