@@ -157,13 +157,32 @@ enum RunnerCommand {
     },
 }
 
+/// The runner group a policy command works on, the admin API, and the output format.
+#[derive(Args)]
+struct GroupArgs {
+    #[arg(long, default_value = "default")]
+    group: String,
+    /// Print the API's JSON answer instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+/// Optional message and author of a rollout change (promote, abort).
+#[derive(Args)]
+struct ChangeNote {
+    #[arg(short, long)]
+    message: Option<String>,
+    #[arg(long)]
+    author: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Apply a TOML or JSON policy document as a new revision (stable, or a canary with --canary).
     Apply {
         file: PathBuf,
-        #[arg(long, default_value = "default")]
-        group: String,
         /// Why the policy changes (kept in the history and the audit log).
         #[arg(short, long)]
         message: String,
@@ -173,92 +192,57 @@ enum PolicyCommand {
         /// Author recorded with the revision (default: admin).
         #[arg(long)]
         author: Option<String>,
-        /// Print the new revision as JSON.
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// Field changes from B (default: the stable revision) to A; each is a file or a revision number.
     Diff {
         a: String,
         b: Option<String>,
-        #[arg(long, default_value = "default")]
-        group: String,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// The group's revisions, newest first.
     History {
-        #[arg(long, default_value = "default")]
-        group: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// One revision with its policy.
     Show {
         revision: u64,
-        #[arg(long, default_value = "default")]
-        group: String,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// A new stable revision with the content of an older one (history is never rewritten).
     Rollback {
         revision: u64,
-        #[arg(long, default_value = "default")]
-        group: String,
         #[arg(short, long)]
         message: String,
         #[arg(long)]
         author: Option<String>,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// Make the canary revision stable for every runner of the group.
     Promote {
-        #[arg(long, default_value = "default")]
-        group: String,
-        #[arg(short, long)]
-        message: Option<String>,
-        #[arg(long)]
-        author: Option<String>,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        note: ChangeNote,
+        #[command(flatten)]
+        target: GroupArgs,
     },
     /// End the canary: a new stable revision with the stable content moves its runners back.
     Abort {
-        #[arg(long, default_value = "default")]
-        group: String,
-        #[arg(short, long)]
-        message: Option<String>,
-        #[arg(long)]
-        author: Option<String>,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        note: ChangeNote,
+        #[command(flatten)]
+        target: GroupArgs,
     },
     /// Each runner's cohort, target revision, applied revision and state, and a summary per cohort.
     Status {
-        #[arg(long, default_value = "default")]
-        group: String,
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        admin: AdminArgs,
+        target: GroupArgs,
     },
     /// Check a policy document without a control plane: prints `ok <hash>`, or one `path: message` line per
     /// problem on stderr and exits 1.
@@ -537,14 +521,14 @@ fn print_or(json: bool, answer: &Value, text: impl FnOnce(&Value) -> String) {
 async fn policy_command(command: PolicyCommand) -> Result<(), String> {
     let error = |e: traceflow_cp::admin_client::AdminClientError| e.to_string();
     match command {
-        PolicyCommand::Apply { file, group, message, canary, author, json, admin } => {
+        PolicyCommand::Apply { file, message, canary, author, target: GroupArgs { group, json, admin } } => {
             let document = read_document(&file)?;
             let client = admin_client(&admin)?;
             let answer =
                 client.policy_apply(&group, &document, &message, author.as_deref(), canary).await.map_err(error)?;
             print_or(json, &answer, render::created);
         }
-        PolicyCommand::Diff { a, b, group, json, admin } => {
+        PolicyCommand::Diff { a, b, target: GroupArgs { group, json, admin } } => {
             let client = admin_client(&admin)?;
             let (to_label, to) = diff_side(&a)?;
             let (from_label, from) = match b {
@@ -557,31 +541,31 @@ async fn policy_command(command: PolicyCommand) -> Result<(), String> {
             let answer = client.policy_diff(&group, from, to).await.map_err(error)?;
             print_or(json, &answer, |answer| render::diff(&from_label, &to_label, answer));
         }
-        PolicyCommand::History { group, limit, json, admin } => {
+        PolicyCommand::History { limit, target: GroupArgs { group, json, admin } } => {
             let answer = admin_client(&admin)?.policy_history(&group, limit).await.map_err(error)?;
             print_or(json, &answer, render::history);
         }
-        PolicyCommand::Show { revision, group, json, admin } => {
+        PolicyCommand::Show { revision, target: GroupArgs { group, json, admin } } => {
             let answer = admin_client(&admin)?.policy_revision(&group, revision).await.map_err(error)?;
             print_or(json, &answer, render::show);
         }
-        PolicyCommand::Rollback { revision, group, message, author, json, admin } => {
+        PolicyCommand::Rollback { revision, message, author, target: GroupArgs { group, json, admin } } => {
             let client = admin_client(&admin)?;
             let answer =
                 client.policy_rollback(&group, revision, Some(&message), author.as_deref()).await.map_err(error)?;
             print_or(json, &answer, render::created);
         }
-        PolicyCommand::Promote { group, message, author, json, admin } => {
+        PolicyCommand::Promote { note: ChangeNote { message, author }, target: GroupArgs { group, json, admin } } => {
             let client = admin_client(&admin)?;
             let answer = client.policy_promote(&group, message.as_deref(), author.as_deref()).await.map_err(error)?;
             print_or(json, &answer, render::rollout);
         }
-        PolicyCommand::Abort { group, message, author, json, admin } => {
+        PolicyCommand::Abort { note: ChangeNote { message, author }, target: GroupArgs { group, json, admin } } => {
             let client = admin_client(&admin)?;
             let answer = client.policy_abort(&group, message.as_deref(), author.as_deref()).await.map_err(error)?;
             print_or(json, &answer, render::created);
         }
-        PolicyCommand::Status { group, json, admin } => {
+        PolicyCommand::Status { target: GroupArgs { group, json, admin } } => {
             let answer = admin_client(&admin)?.policy_status(&group).await.map_err(error)?;
             print_or(json, &answer, render::status);
         }

@@ -1,6 +1,6 @@
 //! A scripted control plane for runner tests: a real mTLS server in this process that enrolls runners with its
 //! own CA and policy-signing key, answers check-ins with the signed bundles a test queues (or nothing), records
-//! every policy report, and keeps the records of every uploaded chunk. Tests sign bundles themselves, so they
+//! every policy report, keeps the records of every uploaded chunk, and refuses uploads for good on request. Tests sign bundles themselves, so they
 //! can also send tampered, foreign-key, replayed and misdirected ones.
 
 use std::collections::VecDeque;
@@ -33,7 +33,7 @@ pub struct FakeCp {
     pending: Mutex<VecDeque<SignedBundle>>,
     reports: Mutex<Vec<serde_json::Value>>,
     records: Mutex<Vec<Record>>,
-    /// While set, uploads get 503.
+    /// While set, uploads get a permanent `400 invalid_chunk` (the runner dead-letters them).
     pub refuse_uploads: AtomicBool,
 }
 
@@ -194,9 +194,10 @@ async fn answer(fake: Arc<FakeCp>, request: Request<Incoming>) -> Result<Respons
                 None => json(200, serde_json::json!({"poll_after_ms": 50})),
             }
         }
-        "/v1/runner/upload" if fake.refuse_uploads.load(Ordering::SeqCst) => {
-            json(503, serde_json::json!({"error": {"code": "unavailable", "message": "held by the test"}}))
-        }
+        "/v1/runner/upload" if fake.refuse_uploads.load(Ordering::SeqCst) => json(
+            400,
+            serde_json::json!({"error": {"code": "invalid_chunk", "message": "record 0 does not decompress"}}),
+        ),
         "/v1/runner/upload" => match Chunk::decode(&body) {
             Ok(chunk) => {
                 let stored = chunk.records.len();

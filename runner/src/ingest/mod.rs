@@ -195,7 +195,7 @@ impl Ingest {
             project: project.fingerprint,
             session_id: summary.session_id,
             seq: summary.seq,
-            received_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            received_at_ms: now_ms,
             events: (summary.events - (filtered - filtered_replay)) as u32,
             replay: (summary.replay - filtered_replay) as u32,
         };
