@@ -57,3 +57,45 @@ fn permanently_refused_chunks_are_dead_lettered_then_retried() {
     }
     assert_eq!(runner.stop().code(), Some(0));
 }
+
+#[test]
+fn a_backlog_goes_up_joined_and_only_the_refused_chunk_is_dead_lettered() {
+    let dir = TempDir::new("dlq-joined");
+    let fake = FakeCp::start();
+    *fake.poison_session.lock().unwrap() = Some("poison".into());
+    let data = dir.path().join("runner");
+    fake.enroll(&data);
+
+    // A backlog of one chunk per batch (sequential requests, one group commit each) while uploads are off.
+    let runner = Runner::start(&data, "[upload]\nenabled = false\n");
+    let sessions = ["ok-1", "ok-2", "poison", "ok-3", "ok-4"];
+    for session in sessions {
+        assert_eq!(runner.post(&batch(session, 1, 2), &[]).status, 202);
+    }
+    assert_eq!(runner.metric("traceflow_runner_buffer_depth_chunks"), sessions.len() as f64);
+    assert_eq!(runner.stop().code(), Some(0));
+
+    let runner = Runner::start(&data, "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\n");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while runner.metric("traceflow_runner_buffer_depth_chunks") > 0.0 {
+        assert!(Instant::now() < deadline, "the backlog did not drain");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(runner.metric("traceflow_runner_upload_chunks_total{outcome=\"dead_letter\"}"), 1.0);
+    assert_eq!(runner.metric("traceflow_runner_upload_chunks_total{outcome=\"delivered\"}"), 4.0);
+    assert_eq!(runner.stop().code(), Some(0));
+
+    // The backlog was offered as one upload of the five chunks, then one by one once refused.
+    let ids = fake.chunk_ids();
+    let first = ids.first().expect("an upload").rsplit_once('/').unwrap().1.to_string();
+    let (low, high) = first.split_once('-').expect("the first upload joins chunks");
+    assert_eq!(high.parse::<u64>().unwrap() - low.parse::<u64>().unwrap(), 4, "{ids:?}");
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    let mut delivered: Vec<String> = fake.records().into_iter().map(|r| r.meta.session_id).collect();
+    delivered.sort();
+    assert_eq!(delivered, ["ok-1", "ok-2", "ok-3", "ok-4"]);
+    let listed = runner_command(&["dlq", "list", "--json"], &data);
+    let letters: Vec<serde_json::Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(letters.len(), 1, "{listed}");
+    assert_eq!((letters[0]["code"].as_str(), letters[0]["batches"].as_u64()), (Some("invalid_chunk"), Some(1)));
+}

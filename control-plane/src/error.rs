@@ -29,7 +29,7 @@ pub enum ApiError {
     UnknownCertificate,
     #[error("this runner is revoked")]
     RunnerRevoked,
-    #[error("X-Traceflow-Chunk-Id must be <runner_id>/<chunk_seq>")]
+    #[error("X-Traceflow-Chunk-Id must be <runner_id>/<chunk_seq> or <runner_id>/<first_seq>-<last_seq>")]
     InvalidChunkId,
     #[error("invalid chunk: {0}")]
     InvalidChunk(String),

@@ -462,7 +462,7 @@ async fn receive_upload(
     let chunk_id = request.header("x-traceflow-chunk-id").ok_or(ApiError::InvalidChunkId)?.to_string();
     // Only for logs, so bounded: the header is whatever the client sent.
     *chunk_id_out = Some(chunk_id.chars().take(160).collect());
-    let (id_runner, _) = receiver::parse_chunk_id(&chunk_id).ok_or(ApiError::InvalidChunkId)?;
+    let (id_runner, ..) = receiver::parse_chunk_id(&chunk_id).ok_or(ApiError::InvalidChunkId)?;
     if id_runner != runner.runner_id {
         return Err(ApiError::ChunkIdMismatch(id_runner.to_string()));
     }

@@ -89,6 +89,9 @@ pub struct UploadConfig {
     pub max_concurrency: usize,
     /// Uploads slower than this count as congestion and halve the concurrency.
     pub latency_target_ms: u64,
+    /// Consecutive buffered chunks are joined into one upload up to about this many bytes (a backlog drains in
+    /// few large requests; a live stream still sends each chunk as it comes). 0 sends every chunk on its own.
+    pub max_upload_bytes: u64,
     /// Connect plus answer time of one upload before it counts as failed (and is retried).
     pub request_timeout_secs: u64,
     /// First retry waits up to this long; each further failure doubles the ceiling (full jitter).
@@ -108,6 +111,7 @@ impl Default for UploadConfig {
             min_concurrency: 1,
             max_concurrency: 16,
             latency_target_ms: 2000,
+            max_upload_bytes: 1 << 20,
             request_timeout_secs: 30,
             backoff_base_ms: 250,
             backoff_max_secs: 60,
@@ -115,6 +119,10 @@ impl Default for UploadConfig {
         }
     }
 }
+
+/// Largest `upload.max_upload_bytes`: well under the control plane's 64 MiB chunk limit, since one buffered chunk
+/// may take an upload past it.
+pub const MAX_UPLOAD_BYTES: u64 = 32 << 20;
 
 impl UploadConfig {
     pub fn request_timeout(&self) -> std::time::Duration {
@@ -301,6 +309,9 @@ impl RunnerConfig {
             || upload.max_concurrency > 256
         {
             return invalid("upload: need 1 <= min_concurrency <= max_concurrency <= 256".into());
+        }
+        if upload.max_upload_bytes > MAX_UPLOAD_BYTES {
+            return invalid(format!("upload.max_upload_bytes: at most {MAX_UPLOAD_BYTES} (the control plane's limit)"));
         }
         if upload.backoff_base_ms == 0 || upload.backoff_max_secs == 0 || upload.status_interval_secs == 0 {
             return invalid(

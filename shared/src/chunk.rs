@@ -52,6 +52,8 @@ pub enum ChunkError {
     Codec(#[from] CodecError),
     #[error("record of {0} bytes is too large for a chunk")]
     RecordTooLarge(usize),
+    #[error("more than 2^32 records in one chunk")]
+    TooManyRecords,
 }
 
 impl Record {
@@ -102,6 +104,23 @@ impl Chunk {
             return None;
         }
         Some(u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize)
+    }
+
+    /// Joins encoded chunks into one holding all their records, in order, without decoding them: the records
+    /// are copied as they are, and only the header's count changes.
+    pub fn concat(parts: &[&[u8]]) -> Result<Vec<u8>, ChunkError> {
+        let mut count = 0u32;
+        for part in parts {
+            let n = Chunk::count(part).ok_or(ChunkError::BadMagic)?;
+            count = u32::try_from(n).ok().and_then(|n| count.checked_add(n)).ok_or(ChunkError::TooManyRecords)?;
+        }
+        let mut out = Vec::with_capacity(8 + parts.iter().map(|p| p.len() - 8).sum::<usize>());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&count.to_le_bytes());
+        for part in parts {
+            out.extend_from_slice(&part[8..]);
+        }
+        Ok(out)
     }
 
     /// `received_at_ms` of an encoded chunk's first record, without decoding the rest.
@@ -182,6 +201,22 @@ mod tests {
         }
 
         #[test]
+        fn concat_keeps_every_record_in_order(sizes in proptest::collection::vec(0usize..5, 0..6)) {
+            let mut seq = 0;
+            let mut all = Vec::new();
+            let parts: Vec<Vec<u8>> = sizes.iter().map(|&n| {
+                let records: Vec<Record> = (0..n).map(|_| {
+                    seq += 1;
+                    Record::new(meta(seq), Codec::Zstd, 1, format!("{{\"n\":{seq}}}").as_bytes()).unwrap()
+                }).collect();
+                all.extend(records.clone());
+                Chunk::encode(&records)
+            }).collect();
+            let joined = Chunk::concat(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
+            prop_assert_eq!(Chunk::decode(&joined).unwrap().records, all);
+        }
+
+        #[test]
         fn truncation_is_an_error_not_a_panic(len in 1usize..3000, cut in 0usize..3000) {
             let record = Record::new(meta(1), Codec::None, 1, &vec![7u8; len]).unwrap();
             let bytes = Chunk::encode(&[record]);
@@ -192,6 +227,7 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = Chunk::decode(&bytes);
+            let _ = Chunk::concat(&[&bytes, &bytes]);
             let _ = Chunk::first_received_at_ms(&bytes);
         }
     }

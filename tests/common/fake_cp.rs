@@ -35,6 +35,10 @@ pub struct FakeCp {
     records: Mutex<Vec<Record>>,
     /// While set, uploads get a permanent `400 invalid_chunk` (the runner dead-letters them).
     pub refuse_uploads: AtomicBool,
+    /// Uploads holding a record of this session get a permanent `400 invalid_chunk`.
+    pub poison_session: Mutex<Option<String>>,
+    /// The chunk id of every upload, in arrival order.
+    chunk_ids: Mutex<Vec<String>>,
 }
 
 pub fn new_key() -> Ed25519KeyPair {
@@ -62,6 +66,8 @@ impl FakeCp {
             reports: Mutex::new(Vec::new()),
             records: Mutex::new(Vec::new()),
             refuse_uploads: AtomicBool::new(false),
+            poison_session: Mutex::new(None),
+            chunk_ids: Mutex::new(Vec::new()),
         });
         let serving = fake.clone();
         std::thread::spawn(move || {
@@ -150,6 +156,11 @@ impl FakeCp {
         self.records.lock().unwrap().clone()
     }
 
+    /// The chunk id of every upload so far, refused ones included.
+    pub fn chunk_ids(&self) -> Vec<String> {
+        self.chunk_ids.lock().unwrap().clone()
+    }
+
     /// Waits until a record of `session_id` was uploaded; returns it with its JSON.
     pub fn wait_record(&self, session_id: &str) -> (Record, serde_json::Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -166,6 +177,9 @@ impl FakeCp {
 
 async fn answer(fake: Arc<FakeCp>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
+    if let Some(id) = request.headers().get("x-traceflow-chunk-id").and_then(|v| v.to_str().ok()) {
+        fake.chunk_ids.lock().unwrap().push(id.to_string());
+    }
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let json = |status: u16, value: serde_json::Value| {
         let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
@@ -199,6 +213,16 @@ async fn answer(fake: Arc<FakeCp>, request: Request<Incoming>) -> Result<Respons
             serde_json::json!({"error": {"code": "invalid_chunk", "message": "record 0 does not decompress"}}),
         ),
         "/v1/runner/upload" => match Chunk::decode(&body) {
+            Ok(chunk)
+                if fake
+                    .poison_session
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .is_some_and(|poison| chunk.records.iter().any(|r| &r.meta.session_id == poison)) =>
+            {
+                json(400, serde_json::json!({"error": {"code": "invalid_chunk", "message": "record refused"}}))
+            }
             Ok(chunk) => {
                 let stored = chunk.records.len();
                 fake.records.lock().unwrap().extend(chunk.records);

@@ -22,13 +22,25 @@ pub struct VerifiedChunk {
     pub raw_bytes: u64,
 }
 
-/// Splits a chunk id `<runner_id>/<chunk_seq>`.
-pub fn parse_chunk_id(id: &str) -> Option<(&str, u64)> {
-    let (runner, seq) = id.rsplit_once('/')?;
-    if !is_runner_id(runner) || seq.is_empty() || seq.len() > 20 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+/// Splits a chunk id: `<runner_id>/<chunk_seq>` for one buffered chunk, or `<runner_id>/<first>-<last>` for
+/// the consecutive buffered chunks a runner joined into one upload (first <= last). Returns the runner id and
+/// the sequence range.
+pub fn parse_chunk_id(id: &str) -> Option<(&str, u64, u64)> {
+    let (runner, seqs) = id.rsplit_once('/')?;
+    if !is_runner_id(runner) {
         return None;
     }
-    Some((runner, seq.parse().ok()?))
+    let seq = |text: &str| -> Option<u64> {
+        if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    };
+    let (first, last) = match seqs.split_once('-') {
+        Some((first, last)) => (seq(first)?, seq(last)?),
+        None => (seq(seqs)?, seq(seqs)?),
+    };
+    (first <= last).then_some((runner, first, last))
 }
 
 /// Runner ids are what the control plane issues (`r_` + base32), but anything in the certificate name alphabet
@@ -91,9 +103,25 @@ mod tests {
 
     #[test]
     fn chunk_ids() {
-        assert_eq!(parse_chunk_id("r_abc/17"), Some(("r_abc", 17)));
+        assert_eq!(parse_chunk_id("r_abc/17"), Some(("r_abc", 17, 17)));
+        assert_eq!(parse_chunk_id("r_abc/17-40"), Some(("r_abc", 17, 40)));
+        assert_eq!(parse_chunk_id("r_abc/3-3"), Some(("r_abc", 3, 3)));
         assert_eq!(parse_chunk_id("a/b/3"), None);
-        for bad in ["", "r_abc", "/1", "r/", "r/+1", "r/-1", "r/1x", "r/99999999999999999999", "r x/1"] {
+        for bad in [
+            "",
+            "r_abc",
+            "/1",
+            "r/",
+            "r/+1",
+            "r/-1",
+            "r/1x",
+            "r/99999999999999999999",
+            "r x/1",
+            "r/1-",
+            "r/5-4",
+            "r/1-2-3",
+            "r/1--2",
+        ] {
             assert_eq!(parse_chunk_id(bad), None, "{bad}");
         }
     }

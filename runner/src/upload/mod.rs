@@ -182,9 +182,113 @@ fn classify(result: Result<Reply, http::TransportError>, latency: Duration) -> O
 }
 
 struct Attempt {
-    seq: u64,
-    chunk: Bytes,
+    upload: Upload,
     outcome: Outcome,
+}
+
+/// Buffered chunks sent in one request. Consecutive chunks read together are joined, up to about
+/// `upload.max_upload_bytes`, so a backlog drains in few large requests while a live stream still sends each
+/// chunk as it comes.
+struct Upload {
+    /// Sequence numbers and bytes of the buffered chunks, in order.
+    parts: Vec<(u64, Bytes)>,
+    /// What is sent: the parts joined into one chunk (or the only part as it is).
+    body: Bytes,
+}
+
+impl Upload {
+    fn single(seq: u64, chunk: Bytes) -> Upload {
+        Upload { body: chunk.clone(), parts: vec![(seq, chunk)] }
+    }
+
+    fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.parts.iter().map(|(seq, _)| *seq)
+    }
+
+    /// `<runner_id>/<seq>` for one chunk, `<runner_id>/<first>-<last>` for several. The id never names more
+    /// chunks than it did the first time it was used: within a run, uploads cover disjoint ranges and a retry
+    /// resends the same parts; chunk sequence numbers are never reused, so the chunks of a range only ever
+    /// leave the buffer. A later upload with the same id is thus covered by the first, and the control plane's
+    /// answer "duplicate" is true of all its parts. Uploads cut differently after a restart get other ids; the
+    /// control plane then keeps each batch once by its (project, session, seq).
+    fn id(&self, runner_id: &str) -> String {
+        let (first, last) = (self.parts[0].0, self.parts[self.parts.len() - 1].0);
+        if first == last {
+            format!("{runner_id}/{first}")
+        } else {
+            format!("{runner_id}/{first}-{last}")
+        }
+    }
+}
+
+/// Where the upload loop is: what it has read, sent and delivered.
+#[derive(Default)]
+struct Progress {
+    /// The next chunk sequence number to read from the buffer.
+    cursor: u64,
+    /// Uploads to send again, by first chunk, each with the same parts (and so the same id) as before.
+    retry: BTreeMap<u64, Upload>,
+    /// Chunks of the uploads on their way.
+    in_flight: BTreeSet<u64>,
+    /// Receive time of each chunk's first batch, for chunks read and not yet delivered (the upload lag).
+    pending_since: BTreeMap<u64, u64>,
+    /// Chunks done with (delivered, dead-lettered or expired), to remove from the buffer.
+    delivered: Vec<u64>,
+}
+
+impl Progress {
+    /// The next upload: a retry, or the next chunks of the buffer joined up to `max_upload_bytes`.
+    fn next_upload(&mut self, shared: &Shared) -> Option<Upload> {
+        if let Some((_, upload)) = self.retry.pop_first() {
+            return Some(upload);
+        }
+        let limit = shared.config.max_upload_bytes as usize;
+        let mut parts: Vec<(u64, Bytes)> = Vec::new();
+        let mut size = 0usize;
+        while parts.is_empty() || size < limit {
+            let next = next_chunk(shared, &mut self.cursor, &self.in_flight).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading the buffer failed");
+                None
+            });
+            let Some((seq, chunk)) = next else { break };
+            let received_at = traceflow_shared::Chunk::first_received_at_ms(&chunk).unwrap_or_else(now_ms);
+            if expired(shared, seq, &chunk, received_at) {
+                self.pending_since.remove(&seq);
+                self.delivered.push(seq);
+                continue;
+            }
+            self.pending_since.entry(seq).or_insert(received_at);
+            if traceflow_shared::Chunk::count(&chunk).is_none() {
+                // Not joinable: it goes alone, and the control plane's answer decides its fate.
+                self.retry.insert(seq, Upload::single(seq, chunk));
+                break;
+            }
+            size += chunk.len();
+            parts.push((seq, chunk));
+        }
+        if parts.is_empty() {
+            return self.retry.pop_first().map(|(_, upload)| upload);
+        }
+        if let [(seq, chunk)] = parts.as_slice() {
+            return Some(Upload::single(*seq, chunk.clone()));
+        }
+        let slices: Vec<&[u8]> = parts.iter().map(|(_, chunk)| chunk.as_ref()).collect();
+        match traceflow_shared::Chunk::concat(&slices) {
+            Ok(joined) => Some(Upload { parts, body: Bytes::from(joined) }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot join chunks; sending them one by one");
+                self.split(Upload { parts, body: Bytes::new() });
+                self.retry.pop_first().map(|(_, upload)| upload)
+            }
+        }
+    }
+
+    /// Sends the chunks of a refused joined upload again one by one, so only the offending one is dead-lettered.
+    fn split(&mut self, upload: Upload) {
+        for (seq, chunk) in upload.parts {
+            self.retry.insert(seq, Upload::single(seq, chunk));
+        }
+    }
 }
 
 async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
@@ -206,15 +310,10 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         base: Duration::from_millis(config.backoff_base_ms),
         max: Duration::from_secs(config.backoff_max_secs),
     };
-    let mut cursor = 0u64;
-    let mut retry: BTreeMap<u64, Bytes> = BTreeMap::new();
-    let mut in_flight: BTreeSet<u64> = BTreeSet::new();
-    // Receive times of the first batch of chunks not yet delivered, for the upload lag.
-    let mut pending_since: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut progress = Progress::default();
     let mut attempts: JoinSet<Attempt> = JoinSet::new();
     let mut paused_until: Option<Instant> = None;
     let mut failures = 0u32;
-    let mut delivered: Vec<u64> = Vec::new();
     let mut saved_limit = aimd.raw();
 
     loop {
@@ -222,42 +321,23 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             break;
         }
         let paused = paused_until.is_some_and(|until| Instant::now() < until);
-        // While paused after failures, probe with one chunk at a time.
+        // While paused after failures, probe with one upload at a time.
         let limit = if failures > 0 { 1 } else { aimd.limit() };
         shared.stats.concurrency.store(limit as u64, Ordering::Relaxed);
         while !paused && attempts.len() < limit {
-            let next = match retry.pop_first() {
-                Some(entry) => Some(entry),
-                None => match next_chunk(&shared, &mut cursor, &in_flight) {
-                    Ok(next) => next,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the buffer failed");
-                        None
-                    }
-                },
-            };
-            let Some((seq, chunk)) = next else { break };
-            let received_at = traceflow_shared::Chunk::first_received_at_ms(&chunk).unwrap_or_else(now_ms);
-            if expired(&shared, seq, &chunk, received_at) {
-                pending_since.remove(&seq);
-                delivered.push(seq);
-                continue;
-            }
-            if let std::collections::btree_map::Entry::Vacant(slot) = pending_since.entry(seq) {
-                slot.insert(received_at);
-            }
-            in_flight.insert(seq);
+            let Some(upload) = progress.next_upload(&shared) else { break };
+            progress.in_flight.extend(upload.seqs());
             let shared = shared.clone();
             attempts.spawn(async move {
                 let started = Instant::now();
-                let result = send_chunk(&shared, seq, chunk.clone()).await;
-                Attempt { seq, chunk, outcome: classify(result, started.elapsed()) }
+                let result = send_upload(&shared, &upload).await;
+                Attempt { upload, outcome: classify(result, started.elapsed()) }
             });
         }
         shared
             .stats
             .oldest_pending_ms
-            .store(pending_since.first_key_value().map_or(0, |(_, at)| *at), Ordering::Relaxed);
+            .store(progress.pending_since.first_key_value().map_or(0, |(_, at)| *at), Ordering::Relaxed);
 
         let wait = match paused_until {
             Some(until) if until > Instant::now() => until - Instant::now(),
@@ -266,22 +346,27 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => break,
             Some(joined) = attempts.join_next(), if !attempts.is_empty() => {
-                let Ok(attempt) = joined else { continue };
-                in_flight.remove(&attempt.seq);
-                match attempt.outcome {
+                let Ok(Attempt { upload, outcome }) = joined else { continue };
+                for seq in upload.seqs() {
+                    progress.in_flight.remove(&seq);
+                }
+                match outcome {
                     Outcome::Delivered { duplicate, latency } => {
                         aimd.observe(Signal::Success(latency));
                         failures = 0;
                         paused_until = None;
-                        pending_since.remove(&attempt.seq);
-                        shared.stats.chunks.fetch_add(1, Ordering::Relaxed);
-                        shared.stats.bytes.fetch_add(attempt.chunk.len() as u64, Ordering::Relaxed);
+                        let chunks = upload.parts.len() as u64;
+                        shared.stats.chunks.fetch_add(chunks, Ordering::Relaxed);
+                        shared.stats.bytes.fetch_add(upload.body.len() as u64, Ordering::Relaxed);
                         shared.metrics.uploads.get_or_create(&OutcomeLabel {
                             outcome: if duplicate { "duplicate" } else { "delivered" },
-                        }).inc();
-                        shared.metrics.upload_bytes.inc_by(attempt.chunk.len() as u64);
+                        }).inc_by(chunks);
+                        shared.metrics.upload_bytes.inc_by(upload.body.len() as u64);
                         shared.metrics.upload_seconds.observe(latency.as_secs_f64());
-                        delivered.push(attempt.seq);
+                        for seq in upload.seqs() {
+                            progress.pending_since.remove(&seq);
+                            progress.delivered.push(seq);
+                        }
                     }
                     Outcome::Transient { overload, retry_after, reason } => {
                         if overload {
@@ -292,8 +377,8 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                         paused_until = Some(Instant::now() + delay);
                         shared.stats.retries.fetch_add(1, Ordering::Relaxed);
                         shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "retry" }).inc();
-                        tracing::warn!(chunk = attempt.seq, %reason, retry_in_ms = delay.as_millis() as u64, "upload failed; will retry");
-                        retry.insert(attempt.seq, attempt.chunk);
+                        tracing::warn!(chunk = upload.parts[0].0, chunks = upload.parts.len(), %reason, retry_in_ms = delay.as_millis() as u64, "upload failed; will retry");
+                        progress.retry.insert(upload.parts[0].0, upload);
                     }
                     Outcome::Refused { reason } => {
                         let delay = backoff.delay(failures.max(6), None, fastrand::f64()).max(backoff.max / 2);
@@ -301,29 +386,34 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                         paused_until = Some(Instant::now() + delay);
                         shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "refused" }).inc();
                         tracing::error!(%reason, "the control plane refused this runner's identity; uploads paused, nothing is dropped");
-                        retry.insert(attempt.seq, attempt.chunk);
+                        progress.retry.insert(upload.parts[0].0, upload);
+                    }
+                    Outcome::Permanent { status, code, .. } if upload.parts.len() > 1 => {
+                        tracing::warn!(chunk = upload.parts[0].0, chunks = upload.parts.len(), status, %code, "joined upload refused; sending its chunks one by one");
+                        progress.split(upload);
                     }
                     Outcome::Permanent { status, code, message } => {
+                        let (seq, chunk) = upload.parts.into_iter().next().unwrap_or_default();
                         let letter = dlq::DeadLetter {
-                            chunk_seq: attempt.seq,
+                            chunk_seq: seq,
                             status,
                             code,
                             message,
                             at_ms: now_ms(),
-                            bytes: attempt.chunk.len() as u64,
-                            batches: traceflow_shared::Chunk::count(&attempt.chunk).unwrap_or(0) as u64,
+                            bytes: chunk.len() as u64,
+                            batches: traceflow_shared::Chunk::count(&chunk).unwrap_or(0) as u64,
                         };
                         tracing::error!(chunk = letter.chunk_seq, status, code = %letter.code, "chunk refused for good; moved to the dead-letter tree");
-                        match dlq::put(shared.buffer.store(), &letter, &attempt.chunk) {
+                        match dlq::put(shared.buffer.store(), &letter, &chunk) {
                             Ok(()) => {
-                                pending_since.remove(&attempt.seq);
+                                progress.pending_since.remove(&seq);
                                 shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
                                 shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "dead_letter" }).inc();
-                                delivered.push(attempt.seq);
+                                progress.delivered.push(seq);
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot write the dead letter; keeping the chunk");
-                                retry.insert(attempt.seq, attempt.chunk);
+                                progress.retry.insert(seq, Upload::single(seq, chunk));
                                 paused_until = Some(Instant::now() + backoff.max);
                             }
                         }
@@ -332,8 +422,9 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
             _ = tokio::time::sleep(wait) => {}
         }
+        let delivered = &mut progress.delivered;
         if !delivered.is_empty() && (attempts.is_empty() || delivered.len() >= 16) {
-            if let Err(e) = shared.buffer.remove(std::mem::take(&mut delivered)).await {
+            if let Err(e) = shared.buffer.remove(std::mem::take(delivered)).await {
                 tracing::error!(error = %e, "removing delivered chunks failed");
             }
         }
@@ -343,8 +434,8 @@ async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
     }
     attempts.abort_all();
-    if !delivered.is_empty() {
-        let _ = shared.buffer.remove(delivered).await;
+    if !progress.delivered.is_empty() {
+        let _ = shared.buffer.remove(progress.delivered).await;
     }
     let _ = shared.state.insert(AIMD_KEY, &aimd.raw().to_le_bytes());
 }
@@ -432,9 +523,9 @@ fn next_chunk(
 }
 
 /// One upload attempt on a pooled connection.
-async fn send_chunk(shared: &Shared, seq: u64, chunk: Bytes) -> Result<Reply, http::TransportError> {
+async fn send_upload(shared: &Shared, upload: &Upload) -> Result<Reply, http::TransportError> {
     let Current { generation, identity } = shared.identity.borrow().clone();
-    let chunk_id = format!("{}/{seq}", identity.info.runner_id);
+    let chunk_id = upload.id(&identity.info.runner_id);
     let headers = [("x-traceflow-chunk-id", chunk_id.as_str()), ("content-type", "application/vnd.traceflow.chunk")];
     let pooled = {
         let mut pool = shared.pool.lock().unwrap_or_else(|p| p.into_inner());
@@ -445,7 +536,7 @@ async fn send_chunk(shared: &Shared, seq: u64, chunk: Bytes) -> Result<Reply, ht
         Some((_, conn)) => conn,
         None => Conn::connect(identity.tls.clone(), &shared.url, shared.config.request_timeout()).await?,
     };
-    let reply = conn.post("/v1/runner/upload", &headers, chunk, shared.config.request_timeout()).await;
+    let reply = conn.post("/v1/runner/upload", &headers, upload.body.clone(), shared.config.request_timeout()).await;
     // A connection that failed mid-exchange is dropped, not pooled.
     let reply = reply?;
     if conn.is_open() {
