@@ -1,8 +1,9 @@
 //! The uploader: drains the durable buffer to the control plane over mTLS, exactly once end to end.
 //!
 //! Chunks are read in sequence order and sent as `POST /v1/runner/upload` with the chunk id
-//! `<runner_id>/<chunk_seq>`; a chunk leaves the buffer only after a 2xx, and the control plane deduplicates by
-//! chunk id, so a crash between the answer and the removal only sends it again. Concurrency adapts (AIMD on
+//! `<runner_id>/<chunk_seq>`, or, when a backlog lets several consecutive chunks go as one upload,
+//! `<runner_id>/<first>-<last>`. A chunk leaves the buffer only after a 2xx, and the control plane deduplicates by
+//! chunk id and by batch, so a crash between the answer and the removal only sends it again. Concurrency adapts (AIMD on
 //! latency and on 429/503/timeouts) and the limit is remembered across restarts; transient failures pause the
 //! whole uploader with exponential backoff and full jitter (honouring `Retry-After`), because an outage or an
 //! overloaded receiver concerns every chunk alike. A permanent 4xx moves the chunk to the dead-letter tree with
