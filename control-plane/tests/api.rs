@@ -134,12 +134,20 @@ async fn upload_is_idempotent_and_reads_back_in_seq_order() {
     let (status, missing) = cp.admin("GET", "/v1/admin/sessions/nope/events", Value::Null).await;
     assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("session_not_found")));
 
+    // Consecutive buffered chunks joined into one upload (`first-last`): the batches already stored are kept
+    // once, and the joined id is as idempotent as a single one.
+    let joined = chunk(&[record("pk1", "sess-a", 3, 1_100), record("pk1", "sess-c", 0, 6_000)]);
+    let first = runner.upload(&format!("{}/3-5", runner.id), joined.clone()).await;
+    assert_eq!((first.status, json_of(&first)), (200, json!({"stored": 1, "duplicate": false})));
+    let again = runner.upload(&format!("{}/3-5", runner.id), joined).await;
+    assert_eq!((again.status, json_of(&again)), (200, json!({"stored": 0, "duplicate": true})));
+
     // Duplicates never changed the counts; the metrics agree.
     let metrics = String::from_utf8(cp.call("GET", "/metrics", &[], Value::Null).await.body.to_vec()).unwrap();
     for line in [
-        "traceflow_cp_records_stored_total 5",
-        "traceflow_cp_records_duplicate_total 1",
-        "traceflow_cp_uploads_total{outcome=\"duplicate\"} 1",
+        "traceflow_cp_records_stored_total 6",
+        "traceflow_cp_records_duplicate_total 2",
+        "traceflow_cp_uploads_total{outcome=\"duplicate\"} 2",
     ] {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
@@ -155,6 +163,8 @@ async fn bad_uploads_get_precise_errors() {
     let cases: Vec<Case> = vec![
         (vec![], good.clone(), 400, "invalid_chunk_id"),
         (vec![("x-traceflow-chunk-id", format!("{}/x", runner.id))], good.clone(), 400, "invalid_chunk_id"),
+        (vec![("x-traceflow-chunk-id", format!("{}/5-4", runner.id))], good.clone(), 400, "invalid_chunk_id"),
+        (vec![("x-traceflow-chunk-id", format!("{}/1-", runner.id))], good.clone(), 400, "invalid_chunk_id"),
         (vec![("x-traceflow-chunk-id", format!("{}/1", other.id))], good.clone(), 403, "chunk_id_mismatch"),
         (
             vec![("x-traceflow-chunk-id", format!("{}/1", runner.id)), ("content-encoding", "br".into())],

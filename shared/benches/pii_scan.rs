@@ -11,18 +11,18 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use traceflow_shared::pii::{token_text, Engine, Entity, PiiConfig, ScrubStats, Tokens};
+use traceflow_shared::pii::{token_text, Engine, Entity, PiiConfig, ScrubStats, TokenKey, Tokens};
 
 /// Convergent HMAC tokens, as the runner's vault computes them (without the vault's storage).
-struct HmacTokens;
+struct HmacTokens(TokenKey);
 
 impl Tokens for HmacTokens {
     fn tokenize(&mut self, entity: &str, original: &str) -> String {
-        token_text(&[7; 32], "tok", entity, original)
+        token_text(&self.0, "tok", entity, original)
     }
 
     fn hash(&mut self, entity: &str, original: &str) -> String {
-        token_text(&[7; 32], "hash", entity, original)
+        token_text(&self.0, "hash", entity, original)
     }
 }
 
@@ -36,7 +36,7 @@ fn thread_cpu() -> Duration {
 
 /// Runs the scrub for `budget` of CPU time; returns MB/s per CPU second, MB/s per wall second and the stats.
 fn measure(engine: &Engine, batch: &[u8], budget: Duration) -> (f64, f64, ScrubStats) {
-    let mut tokens = HmacTokens;
+    let mut tokens = HmacTokens(TokenKey::new(&[7; 32]));
     let mut out = Vec::with_capacity(batch.len() * 2);
     let mut stats = ScrubStats::default();
     for _ in 0..3 {

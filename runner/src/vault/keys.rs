@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use traceflow_shared::pii::TokenKey;
 
 use super::{now_ms, VaultError};
 
@@ -35,6 +36,9 @@ pub enum KeyState<'a> {
 pub struct KeyRing {
     token_key: [u8; 32],
     hash_key: [u8; 32],
+    /// The two keys above, ready for HMAC.
+    token_mac: TokenKey,
+    hash_mac: TokenKey,
     current: u32,
     keys: BTreeMap<u32, EncryptionKey>,
     /// Destroyed versions and when they were destroyed (epoch ms).
@@ -86,9 +90,12 @@ impl KeyRing {
     pub fn generate(rng: &SystemRandom) -> Result<KeyRing, VaultError> {
         let mut keys = BTreeMap::new();
         keys.insert(1, EncryptionKey::new(random_key(rng)?, now_ms())?);
+        let (token_key, hash_key) = (random_key(rng)?, random_key(rng)?);
         Ok(KeyRing {
-            token_key: random_key(rng)?,
-            hash_key: random_key(rng)?,
+            token_key,
+            hash_key,
+            token_mac: TokenKey::new(&token_key),
+            hash_mac: TokenKey::new(&hash_key),
             current: 1,
             keys,
             destroyed: BTreeMap::new(),
@@ -135,9 +142,13 @@ impl KeyRing {
         if !keys.contains_key(&doc.current) {
             return Err(format!("current key version {} has no key", doc.current));
         }
+        let token_key = decode_key(&doc.token_key).ok_or("token_key is not 64 hex digits")?;
+        let hash_key = decode_key(&doc.hash_key).ok_or("hash_key is not 64 hex digits")?;
         Ok(KeyRing {
-            token_key: decode_key(&doc.token_key).ok_or("token_key is not 64 hex digits")?,
-            hash_key: decode_key(&doc.hash_key).ok_or("hash_key is not 64 hex digits")?,
+            token_key,
+            hash_key,
+            token_mac: TokenKey::new(&token_key),
+            hash_mac: TokenKey::new(&hash_key),
             current: doc.current,
             keys,
             destroyed,
@@ -175,8 +186,18 @@ impl KeyRing {
         &self.token_key
     }
 
+    #[cfg(test)]
     pub fn hash_key(&self) -> &[u8; 32] {
         &self.hash_key
+    }
+
+    /// The token key, ready for [`traceflow_shared::pii::token_text`].
+    pub fn token_mac(&self) -> &TokenKey {
+        &self.token_mac
+    }
+
+    pub fn hash_mac(&self) -> &TokenKey {
+        &self.hash_mac
     }
 
     pub fn current(&self) -> u32 {

@@ -51,7 +51,7 @@ impl<'a> VaultSession<'a> {
 
 impl Tokens for VaultSession<'_> {
     fn tokenize(&mut self, entity: &str, original: &str) -> String {
-        let token = token_text(self.vault.keys.token_key(), "tok", entity, original);
+        let token = token_text(self.vault.keys.token_mac(), "tok", entity, original);
         self.stats.tokenized += 1;
         self.vault.metrics.vault_tokens.inc();
         if !is_token(&token) {
@@ -68,6 +68,6 @@ impl Tokens for VaultSession<'_> {
 
     fn hash(&mut self, entity: &str, original: &str) -> String {
         self.stats.hashed += 1;
-        token_text(self.vault.keys.hash_key(), "hash", entity, original)
+        token_text(self.vault.keys.hash_mac(), "hash", entity, original)
     }
 }

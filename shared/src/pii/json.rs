@@ -919,10 +919,32 @@ impl Walker<'_> {
         Ok((start, i, esc))
     }
 
-    /// Skips an object or array without looking inside strings.
+    /// Skips an object or array without looking inside strings, eight bytes at a time between brackets and
+    /// quotes (numbers, commas and colons are all the rest).
     fn skip_container(&mut self, depth: u32) -> Result<()> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        // High bit set in the first byte of `word` equal to `byte` (later bits may be false positives).
+        let first = |word: u64, byte: u8| {
+            let x = word ^ (LO * u64::from(byte));
+            x.wrapping_sub(LO) & !x & HI
+        };
+        let src = self.src;
         let mut nested = 0u32;
         loop {
+            while let Some(chunk) = src.get(self.pos..self.pos + 8) {
+                let word = u64::from_le_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                // `[` and `]` differ from `{` and `}` only by 0x20, and no other byte does.
+                let folded = word | (LO * 0x20);
+                let hits = first(word, b'"') | first(folded, b'{') | first(folded, b'}');
+                if hits != 0 {
+                    self.pos += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.pos += 8;
+            }
             match self.peek()? {
                 b'"' => {
                     self.skip_string()?;

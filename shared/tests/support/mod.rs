@@ -7,22 +7,28 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use traceflow_shared::pii::{token_text, Entity, Tokens};
+use traceflow_shared::pii::{token_text, Entity, TokenKey, Tokens};
 
 /// A deterministic vault stand-in: convergent tokens and hashes with a fixed key.
-#[derive(Default)]
 pub struct TestTokens {
     pub tokenized: Vec<(String, String)>,
+    key: TokenKey,
+}
+
+impl Default for TestTokens {
+    fn default() -> Self {
+        TestTokens { tokenized: Vec::new(), key: TokenKey::new(&[7; 32]) }
+    }
 }
 
 impl Tokens for TestTokens {
     fn tokenize(&mut self, entity: &str, original: &str) -> String {
         self.tokenized.push((entity.to_string(), original.to_string()));
-        token_text(&[7; 32], "tok", entity, original)
+        token_text(&self.key, "tok", entity, original)
     }
 
     fn hash(&mut self, entity: &str, original: &str) -> String {
-        token_text(&[7; 32], "hash", entity, original)
+        token_text(&self.key, "hash", entity, original)
     }
 }
 
