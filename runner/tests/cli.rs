@@ -38,6 +38,7 @@ fn check_config_names_the_problem_and_exits_2() {
         ("project_keys = [\"abcdefgh12\"]\n[cors]\nallowed_origins = [\"app.example.com\"]\n", "allowed_origins"),
         ("[buffer]\n", "project keys"),
         ("project_keys = [\"abcdefgh12\"]\nlisten = 5\n", "listen"),
+        ("project_keys = [\"abcdefgh12\"]\n[upload]\nmax_upload_bytes = 1073741824\n", "max_upload_bytes"),
     ] {
         std::fs::write(&path, text).unwrap();
         let out = runner(&["check-config", "--config", path.to_str().unwrap()]);
