@@ -3,6 +3,7 @@
 //! their own endpoints in `policies::admin`.)
 
 use serde_json::{json, Value};
+pub use traceflow_shared::url::percent_decode;
 
 use crate::error::ApiError;
 use crate::store::{self, batch, decode, keys, AdminToken, AuditEntry, SessionSummary, Store, StoreError};
@@ -60,29 +61,6 @@ pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
             (percent_decode(name), percent_decode(value))
         })
         .collect()
-}
-
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' => match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use traceflow_certs::listen::json_response;
 use traceflow_certs::CertError;
 use traceflow_shared::{Codec, CodecError};
 
@@ -712,13 +713,6 @@ async fn read_body(mut body: Incoming, limit: usize, declared: Option<u64>) -> R
         }
     }
     Ok(out)
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 fn error_response(error: &ApiError) -> Response<Body> {

@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use traceflow_certs::listen::json_response;
 
 use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
 use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
@@ -342,13 +343,6 @@ fn readiness(app: &App) -> Response<Body> {
             &serde_json::json!({ "status": "not_ready", "problems": problems, "policy": policy }),
         )
     }
-}
-
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 fn error_response(error: &IngestError) -> Response<Body> {

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod limits;
 pub mod pii;
 pub mod policy;
+pub mod url;
 
 pub use batch::{BatchError, BatchErrorKind, BatchSummary};
 pub use chunk::{Chunk, ChunkError, Record, RecordMeta};
