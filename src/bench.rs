@@ -1,12 +1,16 @@
 //! `traceflow bench`: the ingest benchmark quoted in the README. It starts the real `traceflow-runner` binary
 //! on loopback with a temp data dir, measures the most it accepts with group-commit fsync (phase 1), then its
 //! ack latency at half that rate (phase 2), sampling the runner's resident memory throughout.
+//!
+//! `--pii` chooses the runner's PII settings: `on` is its default configuration (every entity tokenized), `off`
+//! sets every action to `allow` (the runner then skips the scrub), and `compare` runs phase 1 both ways, on a
+//! fresh runner each, and reports the share of its throughput the runner keeps with tokenization on.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::loadgen::{self, Report};
 use crate::{sibling_binary, TrafficArgs};
@@ -19,6 +23,10 @@ pub struct BenchArgs {
     /// Extra TOML appended to the runner's config (e.g. "[buffer]\nzstd_level = 3").
     #[arg(long, default_value = "")]
     runner_config: String,
+    /// PII tokenization in the runner: on (default configuration), off (every action `allow`), or compare
+    /// (phase 1 with it on, then off, and the share kept).
+    #[arg(long, value_enum, default_value_t = Pii::On)]
+    pii: Pii,
     /// Print the reports as JSON.
     #[arg(long)]
     json: bool,
@@ -26,7 +34,17 @@ pub struct BenchArgs {
     traffic: TrafficArgs,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Pii {
+    On,
+    Off,
+    Compare,
+}
+
 const KEY: &str = "bench-project-key";
+
+/// Runner settings that switch tokenization off: with every action `allow` the runner skips the scrub.
+const PII_OFF: &str = "[pii]\ndefault_action = \"allow\"\nbuiltin_fields = false\n";
 
 /// Peak resident set size of a process, sampled every 50 ms while a phase runs.
 struct RssSampler {
@@ -68,45 +86,31 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
-    let runner = sibling_binary("traceflow-runner")?;
-    let dir = std::env::temp_dir().join(format!("traceflow-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let config = dir.join("runner.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\n[log]\nlevel = \"warn\"\n{}\n",
-        dir.join("data").display().to_string(),
-        args.runner_config.replace("\\n", "\n")
-    );
-    std::fs::write(&config, text).map_err(|e| e.to_string())?;
-    let started = crate::drain::spawn_listening(&runner, &["run", "--config", &config.display().to_string()]);
-    let result = started.and_then(|(child, addr)| {
-        let result = phases(&args, &addr, child.0.id());
-        child.terminate();
-        result
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    let (max, half, rss_max, rss_half) = result?;
+    if args.pii == Pii::Compare {
+        return compare(&args);
+    }
+    let (max, half, rss_max, rss_half) = with_runner(&args, args.pii == Pii::On, |addr, pid| phases(&args, addr, pid))?;
     if args.json {
-        let out = serde_json::json!({"max": max, "half_rate": half, "runner_peak_rss_mib": {"max": rss_max, "half_rate": rss_half}});
+        let out = serde_json::json!({"pii": args.pii == Pii::On, "max": max, "half_rate": half, "runner_peak_rss_mib": {"max": rss_max, "half_rate": rss_half}});
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(());
     }
     println!(
-        "\n== phase 1: maximum throughput, {} connections, {:?} bodies",
-        args.traffic.concurrency, args.traffic.compression
+        "\n== phase 1: maximum throughput, {} connections, {:?} bodies, PII tokenization {:?}",
+        args.traffic.concurrency, args.traffic.compression, args.pii
     );
     max.print();
     println!("runner peak RSS  {rss_max:.0} MiB");
     println!("\n== phase 2: half that rate ({:.0} batches/s)", half.target_rate.unwrap_or(0.0));
     half.print();
     println!("runner peak RSS  {rss_half:.0} MiB");
-    println!("\n| machine | compression | accepted MB/s (max) | events/s (max) | p99 ack at max | p99 ack at half rate | runner peak RSS |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| machine | compression | PII | accepted MB/s (max) | events/s (max) | p99 ack at max | p99 ack at half rate | runner peak RSS |");
+    println!("|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} cores, {} | {:?} | {:.1} | {:.0} | {:.1} ms | {:.2} ms | {:.0} MiB |",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
+        "| {} | {:?} | {:?} | {:.1} | {:.0} | {:.1} ms | {:.2} ms | {:.0} MiB |",
+        machine(),
         args.traffic.compression,
+        args.pii,
         max.accepted_mb_per_sec,
         max.events_per_sec,
         max.latency_ms_p99,
@@ -116,11 +120,73 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn phases(args: &BenchArgs, addr: &str, pid: u32) -> Result<(Report, Report, f64, f64), String> {
+/// Phase 1 on a runner with tokenization on, then on a fresh one with it off.
+fn compare(args: &BenchArgs) -> Result<(), String> {
+    let max = |pii: bool| {
+        with_runner(args, pii, |addr, pid| {
+            let sampler = RssSampler::start(pid);
+            let report = loadgen::run(&args.traffic.options(url(addr)?, KEY.into(), None, args.duration))?;
+            Ok((report, sampler.finish()))
+        })
+    };
+    let (on, rss_on) = max(true)?;
+    let (off, rss_off) = max(false)?;
+    let kept = on.accepted_mb_per_sec / off.accepted_mb_per_sec.max(f64::MIN_POSITIVE);
+    if args.json {
+        let out = serde_json::json!({"pii_on": on, "pii_off": off, "kept": kept, "runner_peak_rss_mib": {"pii_on": rss_on, "pii_off": rss_off}});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(());
+    }
+    println!("\n== maximum throughput with PII tokenization on");
+    on.print();
+    println!("\n== maximum throughput with PII tokenization off");
+    off.print();
+    println!("\n| machine | compression | accepted MB/s, PII on | accepted MB/s, PII off | kept with PII on |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {} | {:?} | {:.1} | {:.1} | {:.1} % |",
+        machine(),
+        args.traffic.compression,
+        on.accepted_mb_per_sec,
+        off.accepted_mb_per_sec,
+        kept * 100.0
+    );
+    Ok(())
+}
+
+/// Starts a runner on a fresh temp data dir (tokenization on or off), runs `body` with its address and pid,
+/// then stops it and removes the dir.
+fn with_runner<T>(args: &BenchArgs, pii: bool, body: impl FnOnce(&str, u32) -> Result<T, String>) -> Result<T, String> {
+    let runner = sibling_binary("traceflow-runner")?;
+    let dir = std::env::temp_dir().join(format!("traceflow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let config = dir.join("runner.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\n[log]\nlevel = \"warn\"\n{}\n{}\n",
+        dir.join("data").display().to_string(),
+        args.runner_config.replace("\\n", "\n"),
+        if pii { "" } else { PII_OFF },
+    );
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let started = crate::drain::spawn_listening(&runner, &["run", "--config", &config.display().to_string()]);
+    let result = started.and_then(|(child, addr)| {
+        let result = body(&addr, child.0.id());
+        child.terminate();
+        result
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn url(addr: &str) -> Result<String, String> {
     if addr.is_empty() {
         return Err("the runner did not report its address".into());
     }
-    let url = format!("http://{addr}/v1/batch");
+    Ok(format!("http://{addr}/v1/batch"))
+}
+
+fn phases(args: &BenchArgs, addr: &str, pid: u32) -> Result<(Report, Report, f64, f64), String> {
+    let url = url(addr)?;
     let sampler = RssSampler::start(pid);
     let max = loadgen::run(&args.traffic.options(url.clone(), KEY.into(), None, args.duration))?;
     let rss_max = sampler.finish();
@@ -130,6 +196,11 @@ fn phases(args: &BenchArgs, addr: &str, pid: u32) -> Result<(Report, Report, f64
     let sampler = RssSampler::start(pid);
     let half = loadgen::run(&args.traffic.options(url, KEY.into(), Some(max.batches_per_sec / 2.0), args.duration))?;
     Ok((max, half, rss_max, sampler.finish()))
+}
+
+/// "2 cores, AMD EPYC …", for the result tables.
+fn machine() -> String {
+    format!("{} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model())
 }
 
 fn cpu_model() -> String {

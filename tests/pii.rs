@@ -163,3 +163,33 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
         assert!(!contains(&audit, canary), "the audit log never holds originals");
     }
 }
+
+/// Tokenization is off only when the operator says every action is `allow`: the runner then stores batches as
+/// sent (the benchmark's `--pii off`) and says so in its log at startup.
+#[test]
+fn an_allow_everything_configuration_stores_batches_as_sent_and_warns() {
+    let dir = TempDir::new("pii-off");
+    let data = dir.path().join("runner");
+    let log = dir.path().join("runner.log");
+    let config = dir.path().join("runner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{}\"]\n[log]\nlevel = \"warn\"\n[pii]\ndefault_action = \"allow\"\n",
+            data.display().to_string(),
+            common::KEY
+        ),
+    )
+    .unwrap();
+    let runner = Runner::start_logging(&config, &data, &log);
+    let sent = serde_json::to_vec(&batch_with_canaries()).unwrap();
+    assert_eq!(runner.post(&sent, &[]).status, 202);
+    assert_eq!(runner.metric("traceflow_runner_pii_replaced_total"), 0.0);
+    assert_eq!(runner.stop().code(), Some(0));
+    let dump =
+        Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(&data).output().unwrap();
+    let line: serde_json::Value = serde_json::from_slice(dump.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["batch"], batch_with_canaries(), "stored as sent");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("without tokenization"), "{logged}");
+}

@@ -61,10 +61,18 @@ pub struct Active {
     pub floored: Vec<String>,
 }
 
+/// Every PII action `allow` means batches are buffered and uploaded as the SDKs sent them: say so loudly.
+fn warn_if_scrubbing_off(pii: &Engine, source: &str) {
+    if pii.replaces_nothing() {
+        tracing::warn!(source, "every PII action is `allow`: batches are stored and uploaded without tokenization");
+    }
+}
+
 impl Active {
     /// The rules of the local configuration alone.
     fn local(config: &RunnerConfig) -> Result<Active, String> {
         let pii = Engine::new(&config.pii).map_err(|e| format!("invalid [pii] configuration: {e}"))?;
+        warn_if_scrubbing_off(&pii, "the local [pii] configuration");
         Ok(Active {
             revision: 0,
             hash: None,
@@ -90,6 +98,7 @@ impl Active {
         let pii = Engine::new(&policy.pii).map_err(|e| {
             ApplyError::new("compile_failed", format!("the PII rules do not compile: {e}"), Some("pii"))
         })?;
+        warn_if_scrubbing_off(&pii, "the policy");
         let projects = if policy.projects.is_empty() {
             Projects::new(&config.project_keys)
         } else {

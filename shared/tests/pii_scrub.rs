@@ -190,6 +190,46 @@ fn every_action_and_masking_counts_digits() {
     assert_eq!(mask("Priya"), "*****");
 }
 
+/// `replaces_nothing` is what lets the runner skip the scrub, so it must hold only when scrubbing could not change
+/// a single byte, whatever rule or entity would otherwise fire.
+#[test]
+fn an_engine_replaces_nothing_only_when_every_action_is_allow() {
+    let json = BatchBuilder::new(11, 20).batch(40_000, 200, 50);
+    let allow_all = PiiConfig { default_action: Action::Allow, ..PiiConfig::default() };
+    let engine = Engine::new(&allow_all).unwrap();
+    assert!(engine.replaces_nothing());
+    let mut out = Vec::new();
+    let stats = engine.scrub_json(&json, &mut TestTokens::default(), &mut out).unwrap();
+    assert_eq!(out, json, "an allow-everything engine copies the batch unchanged");
+    assert_eq!(stats.total_replaced(), 0);
+    assert!(!Engine::default().replaces_nothing());
+    let mut out = Vec::new();
+    assert!(Engine::default().scrub_json(&json, &mut TestTokens::default(), &mut out).unwrap().total_replaced() > 0);
+    // Any one rule that can replace something turns the shortcut off.
+    let mut one_entity = allow_all.clone();
+    one_entity.entities.insert("email".into(), Action::Mask);
+    let mut one_field = allow_all.clone();
+    one_field.fields.insert("comment".into(), FieldRule { entity: None, action: Some(Action::Redact) });
+    let mut one_pattern = allow_all.clone();
+    one_pattern.custom_patterns.push(CustomPattern {
+        name: "employee_id".into(),
+        regex: "EMP-[0-9]{6}".into(),
+        action: Some(Action::Tokenize),
+        ..CustomPattern::default()
+    });
+    let mut one_word = allow_all.clone();
+    one_word.dictionaries.push(Dictionary {
+        name: "projects".into(),
+        entity: "codename".into(),
+        words: vec!["Bluebird".into()],
+        action: Some(Action::Redact),
+        case_sensitive: false,
+    });
+    for (what, config) in [("entity", one_entity), ("field", one_field), ("pattern", one_pattern), ("word", one_word)] {
+        assert!(!Engine::new(&config).unwrap().replaces_nothing(), "{what}");
+    }
+}
+
 #[test]
 fn field_rules_from_config_override_and_extend() {
     let mut config = PiiConfig::default();

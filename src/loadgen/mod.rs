@@ -169,7 +169,7 @@ fn prepare(options: &Options) -> Traffic {
     if options.compression == Compression::None {
         return Traffic::Templates(sessions);
     }
-    let mut order = Order::new(&sessions, 0);
+    let mut order = Order::new(&sessions, 0, 1);
     let ids = Ids::new(0);
     let pool = (0..options.pool)
         .map(|_| {
@@ -211,6 +211,11 @@ fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
 
 /// Walks the prepared sessions batch by batch, as SDKs send them, starting at a worker's own session and
 /// starting a new round (new session ids) after the last one.
+///
+/// Workers join their first session at staggered points, as a runner serving many independent users finds
+/// their sessions at every stage. Were they all to start at the full snapshot, every worker would send its
+/// snapshot in the same instant once per session: with 64 connections, about 10 MB at once every couple of
+/// seconds, a burst no population of real users produces.
 struct Order {
     round: usize,
     session: usize,
@@ -218,8 +223,11 @@ struct Order {
 }
 
 impl Order {
-    fn new(sessions: &[Vec<Prepared>], worker: usize) -> Order {
-        Order { round: 0, session: worker % sessions.len().max(1), seq: 0 }
+    /// Worker `worker` of `workers` starts `worker / workers` of the way into its first session.
+    fn new(sessions: &[Vec<Prepared>], worker: usize, workers: usize) -> Order {
+        let session = worker % sessions.len().max(1);
+        let len = sessions.get(session).map_or(1, Vec::len).max(1);
+        Order { round: 0, session, seq: worker * len / workers.max(1) % len }
     }
 
     fn next<'a>(&mut self, sessions: &'a [Vec<Prepared>]) -> (&'a Prepared, usize, usize, usize) {
@@ -361,7 +369,7 @@ async fn work(
     let mut stats = WorkerStats::default();
     let ids = Ids::new(worker);
     let mut order = match traffic {
-        Traffic::Templates(sessions) => Some(Order::new(sessions, worker)),
+        Traffic::Templates(sessions) => Some(Order::new(sessions, worker, options.concurrency)),
         Traffic::Compressed(_) => None,
     };
     // Paced workers start spread over one interval so requests do not arrive in bursts.
@@ -531,7 +539,7 @@ mod tests {
             threads: 1,
         };
         let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
-        let mut order = Order::new(&sessions, 0);
+        let mut order = Order::new(&sessions, 0, 1);
         let ids = Ids::new(3);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..20 {
@@ -542,5 +550,34 @@ mod tests {
             assert_eq!(summary.session_id.len(), SESSION_ID_WIDTH);
             assert!(seen.insert((summary.session_id, summary.seq)), "each request is a distinct batch");
         }
+    }
+
+    #[test]
+    fn workers_join_their_sessions_at_staggered_points() {
+        let options = Options {
+            url: String::new(),
+            key: String::new(),
+            concurrency: 64,
+            rate: None,
+            duration: Duration::ZERO,
+            compression: Compression::None,
+            sessions: 8,
+            batches_per_session: 30,
+            pool: 0,
+            seed: 7,
+            threads: 1,
+        };
+        let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
+        let starts: Vec<usize> = (0..64).map(|w| Order::new(&sessions, w, 64).seq).collect();
+        let snapshots = starts.iter().filter(|&&seq| seq == 0).count();
+        assert!(snapshots <= 3, "{snapshots} of 64 workers open with a full snapshot: {starts:?}");
+        let distinct: std::collections::HashSet<_> = starts.iter().collect();
+        assert_eq!(distinct.len(), 31, "every point of a 31-batch session is someone's start: {starts:?}");
+        // Each worker still walks on into the following sessions from their snapshot.
+        let mut order = Order::new(&sessions, 63, 64);
+        let first = order.next(&sessions);
+        let skipped = 31 - first.3;
+        let after = (0..skipped).map(|_| order.next(&sessions)).last().unwrap();
+        assert_eq!((after.2, after.3), ((first.2 + 1) % 8, 0));
     }
 }

@@ -199,8 +199,9 @@ impl Ingest {
             events: (summary.events - (filtered - filtered_replay)) as u32,
             replay: (summary.replay - filtered_replay) as u32,
         };
-        let scrubbed = self.tokenize(&active.pii, json)?;
-        let record = Record::new(meta, active.codec, active.level, &scrubbed)
+        // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
+        let scrubbed = if active.pii.replaces_nothing() { None } else { Some(self.tokenize(&active.pii, json)?) };
+        let record = Record::new(meta, active.codec, active.level, scrubbed.as_deref().unwrap_or(json))
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         Ok(Prepared::Store { events, filtered, record, session })
     }

@@ -16,6 +16,8 @@ pub struct Engine {
     /// Action per entity: built-in entities by index, then custom entities.
     actions: Vec<Action>,
     custom_names: Vec<String>,
+    /// Every action is `allow`: nothing can ever be replaced, so scrubbing would copy its input unchanged.
+    replaces_nothing: bool,
 }
 
 /// What one scrub did: strings examined and values replaced per entity.
@@ -145,7 +147,17 @@ impl Engine {
         let detector = Detector::new(enabled, customs, &lists).map_err(|e| {
             ConfigErrors(vec![ConfigError { path: "custom_patterns".into(), kind: ConfigErrorKind::Regex(e.0) }])
         })?;
-        Ok(Engine { detector, fields, actions, custom_names })
+        let replaces_nothing = actions.iter().all(|&a| a == Action::Allow)
+            && config.custom_patterns.iter().all(|p| p.action.is_none_or(|a| a == Action::Allow))
+            && config.dictionaries.iter().all(|d| d.action.is_none_or(|a| a == Action::Allow))
+            && config.fields.values().all(|rule| rule.action.is_none_or(|a| a == Action::Allow));
+        Ok(Engine { detector, fields, actions, custom_names, replaces_nothing })
+    }
+
+    /// Whether every action is `allow` (as with `default_action = "allow"` and no rule saying otherwise): the
+    /// engine can then never change a value, and callers may skip scrubbing altogether.
+    pub fn replaces_nothing(&self) -> bool {
+        self.replaces_nothing
     }
 
     /// Name of an entity as it appears in tokens and policies.
