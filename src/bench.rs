@@ -188,14 +188,53 @@ fn url(addr: &str) -> Result<String, String> {
 fn phases(args: &BenchArgs, addr: &str, pid: u32) -> Result<(Report, Report, f64, f64), String> {
     let url = url(addr)?;
     let sampler = RssSampler::start(pid);
+    let before = ServerTail::read(addr)?;
     let max = loadgen::run(&args.traffic.options(url.clone(), KEY.into(), None, args.duration))?;
     let rss_max = sampler.finish();
+    let between = ServerTail::read(addr)?;
     if max.batches_per_sec <= 0.0 {
         return Err(format!("nothing was accepted: {:?}", max.by_status));
     }
     let sampler = RssSampler::start(pid);
     let half = loadgen::run(&args.traffic.options(url, KEY.into(), Some(max.batches_per_sec / 2.0), args.duration))?;
+    let after = ServerTail::read(addr)?;
+    if !args.json {
+        eprintln!("server side, phase 1: {}", between.since(&before));
+        eprintln!("server side, phase 2: {}", after.since(&between));
+    }
     Ok((max, half, rss_max, sampler.finish()))
+}
+
+/// The runner's own view of its tail, from its histograms: requests slower than 16 ms from head to answer,
+/// and group commits whose flush took longer than 6.4 ms. Read before and after a phase, so a latency tail
+/// can be told apart into the runner's time and the time outside it (generator, kernel, scheduling).
+struct ServerTail {
+    requests: f64,
+    fast_requests: f64,
+    flushes: f64,
+    fast_flushes: f64,
+}
+
+impl ServerTail {
+    fn read(addr: &str) -> Result<ServerTail, String> {
+        let metric = |name: &str| crate::drain::metric(addr, name);
+        Ok(ServerTail {
+            requests: metric("traceflow_runner_ingest_request_seconds_count")?,
+            fast_requests: metric("traceflow_runner_ingest_request_seconds_bucket{le=\"0.016\"}")?,
+            flushes: metric("traceflow_runner_buffer_flush_seconds_count")?,
+            fast_flushes: metric("traceflow_runner_buffer_flush_seconds_bucket{le=\"0.0064\"}")?,
+        })
+    }
+
+    fn since(&self, before: &ServerTail) -> String {
+        let requests = self.requests - before.requests;
+        let flushes = self.flushes - before.flushes;
+        format!(
+            "{:.0} of {requests:.0} requests took over 16 ms in the runner; {:.0} of {flushes:.0} flushes took over 6.4 ms",
+            requests - (self.fast_requests - before.fast_requests),
+            flushes - (self.fast_flushes - before.fast_flushes),
+        )
+    }
 }
 
 /// "2 cores, AMD EPYC …", for the result tables.

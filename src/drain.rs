@@ -85,7 +85,7 @@ fn run_ok(binary: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// Sum of the runner metric lines starting with `prefix`.
-fn metric(addr: &str, prefix: &str) -> Result<f64, String> {
+pub(crate) fn metric(addr: &str, prefix: &str) -> Result<f64, String> {
     let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     stream

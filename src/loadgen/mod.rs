@@ -50,7 +50,7 @@ pub struct Options {
     /// With compression: bodies compressed in advance (the run stops early if they run out).
     pub pool: usize,
     pub seed: u64,
-    /// Generator threads; one keeps it from competing with a runner on the same small machine.
+    /// Generator threads (tokio workers).
     pub threads: usize,
 }
 
