@@ -206,35 +206,52 @@ fn phases(args: &BenchArgs, addr: &str, pid: u32) -> Result<(Report, Report, f64
 }
 
 /// The runner's own view of its tail, from its histograms: requests slower than 16 ms from head to answer,
-/// and group commits whose flush took longer than 6.4 ms. Read before and after a phase, so a latency tail
-/// can be told apart into the runner's time and the time outside it (generator, kernel, scheduling).
+/// and group commits whose flush (the fsync) took longer than 6.4 ms, with the slowest flush's bucket. Read
+/// before and after a phase, so a latency tail can be told apart into the runner's request handling, the disk,
+/// and the time outside the runner (generator, kernel, scheduling).
 struct ServerTail {
     requests: f64,
     fast_requests: f64,
-    flushes: f64,
-    fast_flushes: f64,
+    /// Cumulative flush histogram: (upper bound in seconds, count), in bucket order, `+Inf` last.
+    flushes: Vec<(f64, f64)>,
 }
 
 impl ServerTail {
     fn read(addr: &str) -> Result<ServerTail, String> {
         let metric = |name: &str| crate::drain::metric(addr, name);
+        let mut flushes = Vec::new();
+        for le in (0..16).map(|i| 0.0001 * f64::from(1u32 << i)) {
+            let name = format!("traceflow_runner_buffer_flush_seconds_bucket{{le=\"{}\"}}", trim_float(le));
+            flushes.push((le, metric(&name)?));
+        }
+        flushes.push((f64::INFINITY, metric("traceflow_runner_buffer_flush_seconds_count")?));
         Ok(ServerTail {
             requests: metric("traceflow_runner_ingest_request_seconds_count")?,
             fast_requests: metric("traceflow_runner_ingest_request_seconds_bucket{le=\"0.016\"}")?,
-            flushes: metric("traceflow_runner_buffer_flush_seconds_count")?,
-            fast_flushes: metric("traceflow_runner_buffer_flush_seconds_bucket{le=\"0.0064\"}")?,
+            flushes,
         })
     }
 
     fn since(&self, before: &ServerTail) -> String {
         let requests = self.requests - before.requests;
-        let flushes = self.flushes - before.flushes;
+        let in_phase: Vec<(f64, f64)> =
+            self.flushes.iter().zip(&before.flushes).map(|(&(le, after), &(_, was))| (le, after - was)).collect();
+        let total = in_phase.last().map_or(0.0, |&(_, n)| n);
+        let over = |limit: f64| total - in_phase.iter().find(|&&(le, _)| le >= limit).map_or(total, |&(_, n)| n);
+        let slowest = in_phase.iter().find(|&&(_, n)| n >= total).map_or(f64::INFINITY, |&(le, _)| le);
         format!(
-            "{:.0} of {requests:.0} requests took over 16 ms in the runner; {:.0} of {flushes:.0} flushes took over 6.4 ms",
+            "{:.0} of {requests:.0} requests took over 16 ms in the runner; {:.0} of {total:.0} flushes took over 6.4 ms, the slowest at most {:.1} ms",
             requests - (self.fast_requests - before.fast_requests),
-            flushes - (self.fast_flushes - before.fast_flushes),
+            over(0.0064 - 1e-9),
+            slowest * 1000.0,
         )
     }
+}
+
+/// A bucket bound as the Prometheus client prints it (`0.0001`, `0.0256`, `3.2768`).
+fn trim_float(value: f64) -> String {
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// "2 cores, AMD EPYC …", for the result tables.

@@ -218,6 +218,9 @@ where
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
+        // Bounds each connection's read buffer (hyper's default grows to ~400 KB on large bodies), which with
+        // 64 connections streaming snapshots is memory held for nothing: bodies are read in chunks anyway.
+        .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
