@@ -218,16 +218,18 @@ struct ServerTail {
 
 impl ServerTail {
     fn read(addr: &str) -> Result<ServerTail, String> {
-        let metric = |name: &str| crate::drain::metric(addr, name);
-        let mut flushes = Vec::new();
-        for le in (0..16).map(|i| 0.0001 * f64::from(1u32 << i)) {
-            let name = format!("traceflow_runner_buffer_flush_seconds_bucket{{le=\"{}\"}}", trim_float(le));
-            flushes.push((le, metric(&name)?));
-        }
-        flushes.push((f64::INFINITY, metric("traceflow_runner_buffer_flush_seconds_count")?));
+        let text = crate::drain::metrics_text(addr)?;
+        let metric = |name: &str| crate::drain::sum_of(&text, name);
+        let mut flushes: Vec<(f64, f64)> = (0..16)
+            .map(|i| 0.0001 * f64::from(1u32 << i))
+            .map(|le| {
+                (le, metric(&format!("traceflow_runner_buffer_flush_seconds_bucket{{le=\"{}\"}}", trim_float(le))))
+            })
+            .collect();
+        flushes.push((f64::INFINITY, metric("traceflow_runner_buffer_flush_seconds_count")));
         Ok(ServerTail {
-            requests: metric("traceflow_runner_ingest_request_seconds_count")?,
-            fast_requests: metric("traceflow_runner_ingest_request_seconds_bucket{le=\"0.016\"}")?,
+            requests: metric("traceflow_runner_ingest_request_seconds_count"),
+            fast_requests: metric("traceflow_runner_ingest_request_seconds_bucket{le=\"0.016\"}"),
             flushes,
         })
     }

@@ -85,7 +85,12 @@ fn run_ok(binary: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// Sum of the runner metric lines starting with `prefix`.
-pub(crate) fn metric(addr: &str, prefix: &str) -> Result<f64, String> {
+fn metric(addr: &str, prefix: &str) -> Result<f64, String> {
+    Ok(sum_of(&metrics_text(addr)?, prefix))
+}
+
+/// The runner's whole `/metrics` page.
+pub(crate) fn metrics_text(addr: &str) -> Result<String, String> {
     let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     stream
@@ -93,7 +98,12 @@ pub(crate) fn metric(addr: &str, prefix: &str) -> Result<f64, String> {
         .map_err(|e| e.to_string())?;
     let mut text = String::new();
     stream.read_to_string(&mut text).map_err(|e| e.to_string())?;
-    Ok(text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum())
+    Ok(text)
+}
+
+/// Sum of the metric lines of `text` starting with `prefix`.
+pub(crate) fn sum_of(text: &str, prefix: &str) -> f64 {
+    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
 pub fn run(args: DrainArgs) -> Result<(), String> {

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{binary, Runner, TempDir};
@@ -53,6 +53,28 @@ fn batch_with_canaries() -> serde_json::Value {
     })
 }
 
+/// Starts a runner on a random port with `extra` appended to its config, its logs written to a file in `dir`;
+/// returns it with its data dir and log path.
+fn start_logging(dir: &TempDir, extra: &str) -> (Runner, PathBuf, PathBuf) {
+    let data = dir.path().join("runner");
+    let log = dir.path().join("runner.log");
+    let config = dir.path().join("runner.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{}\"]\n{extra}",
+        data.display().to_string(),
+        common::KEY
+    );
+    std::fs::write(&config, text).unwrap();
+    (Runner::start_logging(&config, &data, &log), data, log)
+}
+
+/// The first line of `buffer dump`: the first stored batch with its metadata.
+fn first_dumped(data: &Path) -> serde_json::Value {
+    let dump =
+        Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(data).output().unwrap();
+    serde_json::from_slice(dump.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+}
+
 /// Every file under `dir`, recursively.
 fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -81,19 +103,7 @@ fn shape(node: &serde_json::Value, out: &mut Vec<String>) {
 #[test]
 fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
     let dir = TempDir::new("pii");
-    let data = dir.path().join("runner");
-    let log = dir.path().join("runner.log");
-    let config = dir.path().join("runner.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{}\"]\n[buffer]\ncompression = \"none\"\n[log]\nlevel = \"debug\"\n",
-            data.display().to_string(),
-            common::KEY
-        ),
-    )
-    .unwrap();
-    let runner = Runner::start_logging(&config, &data, &log);
+    let (runner, data, log) = start_logging(&dir, "[buffer]\ncompression = \"none\"\n[log]\nlevel = \"debug\"\n");
     let sent = batch_with_canaries();
     let response = runner.post(&serde_json::to_vec(&sent).unwrap(), &[]);
     assert_eq!(response.status, 202, "{}", response.text());
@@ -121,9 +131,7 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
     }
 
     // The stored batch carries tokens where the canaries were, and the same structure.
-    let dump =
-        Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(&data).output().unwrap();
-    let line: serde_json::Value = serde_json::from_slice(dump.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let line = first_dumped(&data);
     let stored = &line["batch"];
     let text = stored.to_string();
     let tokens: BTreeSet<String> = text
@@ -169,26 +177,13 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
 #[test]
 fn an_allow_everything_configuration_stores_batches_as_sent_and_warns() {
     let dir = TempDir::new("pii-off");
-    let data = dir.path().join("runner");
-    let log = dir.path().join("runner.log");
-    let config = dir.path().join("runner.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{}\"]\n[log]\nlevel = \"warn\"\n[pii]\ndefault_action = \"allow\"\n",
-            data.display().to_string(),
-            common::KEY
-        ),
-    )
-    .unwrap();
-    let runner = Runner::start_logging(&config, &data, &log);
+    let (runner, data, log) = start_logging(&dir, "[log]\nlevel = \"warn\"\n[pii]\ndefault_action = \"allow\"\n");
     let sent = serde_json::to_vec(&batch_with_canaries()).unwrap();
     assert_eq!(runner.post(&sent, &[]).status, 202);
-    assert_eq!(runner.metric("traceflow_runner_pii_replaced_total"), 0.0);
+    let scanned = runner.get("/metrics").text();
+    assert!(scanned.contains("\ntraceflow_runner_pii_strings_scanned_total 0\n"), "nothing was scanned: {scanned}");
     assert_eq!(runner.stop().code(), Some(0));
-    let dump =
-        Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(&data).output().unwrap();
-    let line: serde_json::Value = serde_json::from_slice(dump.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let line = first_dumped(&data);
     assert_eq!(line["batch"], batch_with_canaries(), "stored as sent");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("without tokenization"), "{logged}");

@@ -259,8 +259,8 @@ fn run(args: ConfigArgs) -> ExitCode {
 /// glibc keeps memory freed by request buffers in its heaps, so the runner's resident size would stay at its
 /// high-water mark (measured 155-166 MiB after a burst at 80 MB/s with 64 connections). Twice a second a
 /// background thread hands whole free pages back to the kernel (143-146 MiB in the same benchmark, same throughput).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     let spawned = std::thread::Builder::new().name("malloc-trim".into()).spawn(|| loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
         // SAFETY: malloc_trim only returns free pages of the allocator's own heaps to the kernel.
@@ -268,11 +268,14 @@ fn release_freed_memory() {
             libc::malloc_trim(0);
         }
     });
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the memory trimming thread");
     }
 }
+
+/// Other allocators return memory on their own.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 fn open_store(dir: &Path) -> Result<Store, String> {
     if !dir.join("db").exists() {
