@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{batch, dump, Runner, TempDir, KEY};
 
-/// Every fourth batch carries ~150 KB of incompressible text, so its chunk spans several 64 KiB frames.
+/// Every fourth batch carries ~150 KB of incompressible text, so its chunk spans several frames.
 fn payload(session: &str, seq: u64) -> Vec<u8> {
     if seq % 4 != 3 {
         return batch(session, seq, 1 + (seq % 7) as usize);

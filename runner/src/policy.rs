@@ -30,7 +30,7 @@ use traceflow_shared::pii::Engine;
 use traceflow_shared::policy::{BundleBody, BundleError, Features, Policy, SignedBundle};
 use traceflow_shared::Codec;
 
-use crate::buffer::Buffer;
+use crate::buffer::{Buffer, Db, StoreError};
 use crate::config::RunnerConfig;
 use crate::ingest::auth::{Project, Projects};
 use crate::ingest::ratelimit::{Limit, RateLimiter};
@@ -194,6 +194,7 @@ pub struct Policies {
     active: RwLock<Arc<Active>>,
     config: RunnerConfig,
     tree: sled::Tree,
+    db: Db,
     pin: Option<Pin>,
     report: Mutex<Report>,
     /// One apply at a time.
@@ -232,6 +233,7 @@ impl Policies {
             active: RwLock::new(Arc::new(active)),
             config: config.clone(),
             tree,
+            db: buffer.store().db.clone(),
             pin,
             applying: Mutex::new(()),
             buffer,
@@ -350,7 +352,7 @@ impl Policies {
     }
 
     /// Writes the bundle as last-known-good and into the kept revisions, drops older ones, and flushes.
-    fn persist(&self, signed: &SignedBundle, revision: u64) -> Result<(), sled::Error> {
+    fn persist(&self, signed: &SignedBundle, revision: u64) -> Result<(), StoreError> {
         let json = serde_json::to_vec(signed).unwrap_or_default();
         let key = [REVISION_PREFIX, &revision.to_be_bytes()].concat();
         self.tree.insert(key, json.as_slice())?;
@@ -359,8 +361,7 @@ impl Policies {
         for old in kept.iter().rev().skip(KEEP_REVISIONS) {
             self.tree.remove(old)?;
         }
-        self.tree.flush()?;
-        Ok(())
+        self.db.sync()
     }
 
     fn swap(&self, active: Active, body: &BundleBody) {

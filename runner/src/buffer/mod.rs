@@ -2,7 +2,7 @@
 //!
 //! Request handlers compress their batch into a [`Record`] and hand it to [`Buffer::append`]. One writer thread
 //! takes everything queued, drops retries it has already stored (per-session `seq` index), writes the rest as
-//! one chunk of ≤ 64 KiB frames in one atomic batch, and makes it durable with one `flush`: a group commit.
+//! one chunk of 16 KiB frames in one atomic batch, and makes it durable with one `flush`: a group commit.
 //! Each request's future resolves only after the flush that covers it, which is when the API may answer 202.
 //! A crash at any moment leaves either the whole chunk or none of it; on open the newest chunks are checked
 //! again and a damaged one is moved aside, never fatal.
@@ -22,7 +22,7 @@ use traceflow_shared::frame::{self, Damage};
 use traceflow_shared::{Chunk, Codec, Record};
 
 pub use dedup::{session_key, SeenSeqs};
-pub use store::{ReadError, State, Store, StoreError};
+pub use store::{Db, ReadError, State, Store, StoreError};
 
 use crate::config::BufferConfig;
 use crate::metrics::Metrics;
@@ -220,7 +220,7 @@ impl Buffer {
 
 /// Bytes a chunk of `chunk_len` bytes takes once framed.
 pub fn framed_len(chunk_len: usize) -> u64 {
-    let frames = chunk_len.div_ceil(frame::MAX_FRAME_LEN - frame::FRAME_HEADER_LEN).max(1);
+    let frames = chunk_len.div_ceil(frame::FRAME_PAYLOAD).max(1);
     (chunk_len + frames * frame::FRAME_HEADER_LEN) as u64
 }
 
@@ -283,6 +283,6 @@ fn recover(store: &Store) -> Result<Recovery, StoreError> {
         }
     }
     store.tree.insert(store::STATE_KEY, &state.encode()[..])?;
-    store.db.flush()?;
+    store.db.sync()?;
     Ok(Recovery { state, damaged })
 }

@@ -9,7 +9,12 @@
 //! Frames, dedup entries and the state record of one group commit go in one atomic sled batch, so after a
 //! crash the three always agree. Big-endian sequence numbers make key order equal chunk order.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use traceflow_shared::frame::Scan;
 
@@ -72,17 +77,102 @@ pub fn dedup_key(session: &[u8; 16]) -> [u8; 17] {
     key
 }
 
+/// The sled database, made durable by [`Db::sync`] (never by sled's `flush` alone).
+///
+/// sled 0.34's `flush` writes its log file with `pwrite` and `sync_file_range`. That puts the pages on the device
+/// but neither records the file's new length, which grows as the log does, nor flushes the device's write cache:
+/// a killed process loses nothing that was flushed, a power cut can. And a log record bigger than a quarter of a
+/// segment (128 KiB: a tree node holding that much, e.g. several large values) goes to a file of its own under
+/// `blobs/`, written with no sync at all. `sync` adds what is missing: an `fsync` of every blob file not yet
+/// synced and of their directory, then an `fdatasync` of the log file. The buffer's frames are small enough
+/// that its nodes never become blobs (see `traceflow_shared::frame`); a large policy bundle can.
+#[derive(Clone)]
+pub struct Db {
+    sled: sled::Db,
+    log: Arc<File>,
+    blobs: Arc<Blobs>,
+}
+
+/// sled's blob directory and the files in it already synced.
+struct Blobs {
+    dir: PathBuf,
+    synced: Mutex<HashSet<OsString>>,
+}
+
+impl Db {
+    /// Wraps a database sled opened at `path`.
+    pub fn new(sled: sled::Db, path: &Path) -> Result<Db, StoreError> {
+        // sled keeps its log in `<path>/db`, which it only ever grows, truncates or overwrites in place.
+        let log = File::open(path.join("db"))?;
+        let blobs = Blobs { dir: path.join("blobs"), synced: Mutex::new(HashSet::new()) };
+        let db = Db { sled, log: Arc::new(log), blobs: Arc::new(blobs) };
+        // Whatever is there from before, and the directory entries made on first start.
+        db.blobs.sync()?;
+        File::open(path)?.sync_all()?;
+        Ok(db)
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.sled.flush()?;
+        self.blobs.sync()?;
+        self.log.sync_data()?;
+        Ok(())
+    }
+}
+
+impl Blobs {
+    /// Syncs the blob files written since the last call, and the directory if there were any.
+    fn sync(&self) -> std::io::Result<()> {
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut present = HashSet::with_capacity(synced.len());
+        let mut new = false;
+        for entry in entries {
+            let name = entry?.file_name();
+            if !synced.contains(&name) {
+                match File::open(self.dir.join(&name)) {
+                    Ok(file) => file.sync_all()?,
+                    // sled removed it meanwhile: nothing to make durable.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                new = true;
+            }
+            present.insert(name);
+        }
+        if new {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
+    }
+}
+
+impl Deref for Db {
+    type Target = sled::Db;
+
+    fn deref(&self) -> &sled::Db {
+        &self.sled
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
+    pub db: Db,
     pub tree: sled::Tree,
 }
 
 impl Store {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
+        let path = dir.join("db");
         let db = sled::Config::new()
-            .path(dir.join("db"))
+            .path(&path)
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             // Durability comes from our explicit group-commit flushes, not from a timer.
@@ -97,7 +187,7 @@ impl Store {
                 other => StoreError::Sled(other),
             })?;
         let tree = db.open_tree("buffer")?;
-        Ok(Store { db, tree })
+        Ok(Store { db: Db::new(db, &path)?, tree })
     }
 
     /// Process holding the engine's lock on `dir` (read from Linux's `/proc/locks`), when it can be found; lets

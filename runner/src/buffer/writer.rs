@@ -194,7 +194,7 @@ impl Writer {
             return Ok(());
         }
         let started = Instant::now();
-        self.store.db.flush().map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.store.db.sync().map_err(|e| BufferError::Storage(e.to_string()))?;
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.flushes.inc();
         self.dirty = false;

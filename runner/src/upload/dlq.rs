@@ -103,6 +103,6 @@ pub fn retry(store: &Store, only: &[u64]) -> Result<Vec<(u64, u64)>, StoreError>
         tree.apply_batch(batch)?;
         moved.push((letter.chunk_seq, new_seq));
     }
-    store.db.flush()?;
+    store.db.sync()?;
     Ok(moved)
 }

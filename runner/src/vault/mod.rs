@@ -41,7 +41,7 @@ use traceflow_shared::pii::is_token;
 pub use audit::{AuditLog, AuditRecord};
 pub use session::{VaultSession, VaultStats};
 
-use crate::buffer::{Store, StoreError};
+use crate::buffer::{Db, Store, StoreError};
 use crate::config::{RunnerConfig, VaultConfig};
 use crate::metrics::{Metrics, OutcomeLabel};
 use entry::Entry;
@@ -93,6 +93,8 @@ pub enum VaultError {
     InUse { dir: PathBuf, pid: Option<u32> },
     #[error("cannot open the data dir: {0}")]
     Open(StoreError),
+    #[error("cannot make the vault's writes durable: {0}")]
+    Sync(StoreError),
     #[error("{failed} original value(s) could not be stored in the vault: {reason}")]
     Incomplete { failed: usize, reason: String },
     #[error("vault storage error: {0}")]
@@ -155,7 +157,7 @@ pub struct VaultSummary {
 }
 
 pub struct Vault {
-    db: sled::Db,
+    db: Db,
     entries: sled::Tree,
     keys: KeyRing,
     key_file: PathBuf,
@@ -184,7 +186,7 @@ impl Vault {
     /// Refuses a key file that the group or others may access, a configured key file that is missing (unless
     /// `create_key_file`), a missing key file when entries exist, and a key file whose token key is not the one
     /// the entries were made with.
-    pub fn open(db: &sled::Db, options: VaultOptions, metrics: Arc<Metrics>) -> Result<Vault, VaultError> {
+    pub fn open(db: &Db, options: VaultOptions, metrics: Arc<Metrics>) -> Result<Vault, VaultError> {
         let entries = db.open_tree(ENTRIES_TREE)?;
         let meta = db.open_tree(META_TREE)?;
         let known_id = meta.get(KEY_ID)?;
@@ -210,7 +212,7 @@ impl Vault {
             Some(_) => {}
             None => {
                 meta.insert(KEY_ID, &id[..])?;
-                db.flush()?;
+                db.sync().map_err(VaultError::Sync)?;
             }
         }
         Ok(Vault {
@@ -268,7 +270,7 @@ impl Vault {
 
     /// Makes everything written so far durable (the buffer's group commit does this on the ingest path).
     pub fn flush(&self) -> Result<(), VaultError> {
-        self.db.flush()?;
+        self.db.sync().map_err(VaultError::Sync)?;
         Ok(())
     }
 
@@ -350,7 +352,7 @@ impl Vault {
             return Ok(false);
         }
         self.entries.insert(token, &entry::tombstone(now_ms())[..])?;
-        self.db.flush()?;
+        self.db.sync().map_err(VaultError::Sync)?;
         Ok(true)
     }
 

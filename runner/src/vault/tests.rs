@@ -7,7 +7,7 @@ use super::*;
 
 struct Fixture {
     dir: PathBuf,
-    db: sled::Db,
+    db: Db,
 }
 
 impl Fixture {
@@ -15,7 +15,7 @@ impl Fixture {
         let dir = std::env::temp_dir().join(format!("traceflow-vault-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let db = sled::Config::new().path(dir.join("db")).open().unwrap();
+        let db = Db::new(sled::Config::new().path(dir.join("db")).open().unwrap(), &dir.join("db")).unwrap();
         Fixture { dir, db }
     }
 
