@@ -1,12 +1,18 @@
-//! Frames: how a chunk is cut into checksummed records of 16 KiB (at most 64 KiB) for the durable buffer.
+//! Frames: how a chunk is cut into checksummed records of 4 KiB (at most 64 KiB) for the durable buffer.
 //!
 //! The storage engine keeps values up to 64 KiB inline and sends larger ones to blob files that inflate the disk
 //! 60-130 times (measured; see DESIGN.md), so no stored value may exceed [`MAX_FRAME_LEN`]. [`split`] cuts
-//! [`FRAME_LEN`] frames, smaller still, because of how sled 0.34 bounds its memory: its page cache is split into
-//! 256 shards, and a shard evicts only once 64 accesses to its pages have queued up. The leaves that fill up
-//! behind the buffer's tail are not read again, so what sled holds in memory is counted in inserts, not bytes,
-//! and smaller values mean fewer bytes per insert. Under the ingest benchmark (`traceflow bench --pii off`) the
-//! runner's peak RSS was 154 MiB with 64 KiB frames and 78 MiB with 16 KiB frames. Each frame carries
+//! [`FRAME_LEN`] frames, much smaller, for two reasons found in sled 0.34's source:
+//! - sled writes any log record over 128 KiB (a quarter of a segment) to a blob file it never syncs, and a tree
+//!   node is one record. A buffer leaf holds up to about 20 entries before sled splits or merges it, so 4 KiB
+//!   frames keep every buffer node in the log, which the runner's sync makes durable.
+//! - sled's page cache is split into 256 shards, and a shard evicts only once 64 accesses to its pages have queued
+//!   up. The leaves left behind the buffer's tail are not read again, so what sled holds in memory is counted in
+//!   inserts, not bytes, and smaller values mean fewer bytes per insert. Under the ingest benchmark
+//!   (`traceflow bench --pii off`) the runner's peak RSS was 154 MiB with 64 KiB frames, 78 MiB with 16 KiB
+//!   frames and 53-55 MiB with 4 KiB frames.
+//!
+//! Each frame carries
 //! its chunk's sequence number, its index and the frame count, and a CRC32 over header and payload, so a reader
 //! can tell a complete chunk from a torn or corrupted one without trusting anything but the bytes. Layout,
 //! little-endian, 24-byte header:
