@@ -30,7 +30,7 @@ use traceflow_shared::pii::Engine;
 use traceflow_shared::policy::{BundleBody, BundleError, Features, Policy, SignedBundle};
 use traceflow_shared::Codec;
 
-use crate::buffer::{Buffer, Db, StoreError};
+use crate::buffer::{Buffer, StoreError};
 use crate::config::RunnerConfig;
 use crate::ingest::auth::{Project, Projects};
 use crate::ingest::ratelimit::{Limit, RateLimiter};
@@ -194,7 +194,6 @@ pub struct Policies {
     active: RwLock<Arc<Active>>,
     config: RunnerConfig,
     tree: sled::Tree,
-    db: Db,
     pin: Option<Pin>,
     report: Mutex<Report>,
     /// One apply at a time.
@@ -233,7 +232,6 @@ impl Policies {
             active: RwLock::new(Arc::new(active)),
             config: config.clone(),
             tree,
-            db: buffer.store().db.clone(),
             pin,
             applying: Mutex::new(()),
             buffer,
@@ -361,7 +359,7 @@ impl Policies {
         for old in kept.iter().rev().skip(KEEP_REVISIONS) {
             self.tree.remove(old)?;
         }
-        self.db.sync()
+        self.buffer.store().db.sync()
     }
 
     fn swap(&self, active: Active, body: &BundleBody) {

@@ -2,8 +2,8 @@
 //!
 //! Request handlers compress their batch into a [`Record`] and hand it to [`Buffer::append`]. One writer thread
 //! takes everything queued, drops retries it has already stored (per-session `seq` index), writes the rest as
-//! one chunk of 16 KiB frames in one atomic batch, and makes it durable with one `flush`: a group commit.
-//! Each request's future resolves only after the flush that covers it, which is when the API may answer 202.
+//! one chunk of 4 KiB frames in one atomic batch, and makes it durable with one [`Db::sync`]: a group commit.
+//! Each request's future resolves only after the sync that covers it, which is when the API may answer 202.
 //! A crash at any moment leaves either the whole chunk or none of it; on open the newest chunks are checked
 //! again and a damaged one is moved aside, never fatal.
 
