@@ -360,6 +360,32 @@ fn one_entity_engines_find_only_that_entity() {
     assert_eq!(found[0].entity, Entity::Card);
 }
 
+/// The regex pass is skipped for strings shorter than any candidate their byte classes allow; values of exactly
+/// the shortest length must still be found, alone and inside escaped JSON strings.
+#[test]
+fn values_of_the_shortest_length_are_still_found() {
+    let engine = Engine::default();
+    for (text, entity) in [
+        ("001a.2b3c.4d5e", Entity::Mac),
+        ("00-1A-2B-3C-4D-5E", Entity::Mac),
+        ("HDFC0001234", Entity::Ifsc),
+        ("ABCPE1234F", Entity::Pan),
+        ("a@b.in", Entity::Email),
+        ("pin=1234", Entity::Secret),
+    ] {
+        let found = engine.scan_text(text);
+        assert!(found.iter().any(|d| d.entity == entity), "{text}: {found:?}");
+        let (scrubbed, _) = scrub(&engine, &json!({"session_id": "s", "seq": 1, "events": [{"note": text}]}));
+        assert_ne!(scrubbed["events"][0]["note"], text, "{text} kept in JSON");
+        let escaped = format!("line\n{text}");
+        let json = format!(r#"{{"session_id":"s","seq":1,"events":[{{"note":"{escaped}"}}]}}"#);
+        let mut out = Vec::new();
+        engine.scrub_json(json.as_bytes(), &mut TestTokens::default(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains(text), "{text} kept in an escaped string: {out}");
+    }
+}
+
 #[test]
 fn tokens_are_not_detected_again() {
     let engine = Engine::default();

@@ -17,10 +17,19 @@ use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
 use super::replace::is_replacement;
 use super::{Action, Entity};
 
-/// `Detector::run` flags.
-const RUN: u8 = 1;
-const DIGITS: u8 = 2;
-const GATED: u8 = 4;
+/// For one byte-class mask, the shortest haystack in which a candidate possible under the mask could match, by
+/// what else the candidate needs (`NEVER` when no such candidate exists).
+#[derive(Clone, Copy, Debug)]
+struct RunWhen {
+    /// Candidates needing nothing more than the mask (and custom patterns).
+    plain: usize,
+    /// Candidates needing four digits.
+    digits: usize,
+    /// Candidates needing a keyword of the gate.
+    gated: usize,
+}
+
+const NEVER: usize = usize::MAX;
 
 /// Entities found in digit runs.
 const DIGIT_RUN_ENTITIES: u32 = Entity::Card.bit_const()
@@ -283,9 +292,9 @@ pub struct WordList<'a> {
 pub struct Detector {
     regex: Option<meta::Regex>,
     kinds: Vec<Kind>,
-    /// By byte-class mask, what makes running the regex worthwhile: a candidate needing no more than the mask
-    /// (`RUN`), one needing four digits (`DIGITS`), or one needing a keyword of `gate` (`GATED`).
-    run: Box<[u8; 256]>,
+    /// By byte-class mask, the shortest text in which running the regex is worthwhile: for a candidate needing
+    /// no more than the mask, one needing four digits, or one needing a keyword of `gate`.
+    run: Box<[RunWhen; 256]>,
     /// Keywords without which names, bearer tokens and vendor keys cannot occur ("Dear", "Bearer", "AKIA", …).
     gate: Option<AhoCorasick>,
     /// Built-in entities reported in free text.
@@ -327,19 +336,20 @@ impl Detector {
             let regex = meta::Regex::builder().configure(config).build_many(&patterns);
             Some(regex.map_err(|e| BuildError(e.to_string()))?)
         };
-        let mut run = Box::new([0u8; 256]);
-        for m in 0..=255u8 {
-            let mut how = if customs.is_empty() { 0 } else { RUN };
-            for c in candidates.iter().filter(|c| c.possible(m)) {
-                how |= if c.needs_digits() {
-                    DIGITS
+        // Custom patterns may match anything; built-in candidates need their classes and their shortest match.
+        let custom_min = customs.iter().map(|r| min_len(&r.regex)).min().unwrap_or(NEVER);
+        let mut run = Box::new([RunWhen { plain: custom_min, digits: NEVER, gated: NEVER }; 256]);
+        for (m, when) in run.iter_mut().enumerate() {
+            for &c in candidates.iter().filter(|c| c.possible(m as u8)) {
+                let slot = if c.needs_digits() {
+                    &mut when.digits
                 } else if c.keywords().is_empty() {
-                    RUN
+                    &mut when.plain
                 } else {
-                    GATED
+                    &mut when.gated
                 };
+                *slot = (*slot).min(min_len(&c.regex()));
             }
-            run[usize::from(m)] = how;
         }
         let keywords: Vec<&str> = candidates.iter().flat_map(|c| c.keywords().iter().copied()).collect();
         let gate = if keywords.is_empty() {
@@ -395,10 +405,11 @@ impl Detector {
 
     #[inline]
     fn regex_worth(&self, hay: &[u8], mask: u8, four_digits: bool) -> bool {
-        let how = self.run[usize::from(mask)];
-        how & RUN != 0
-            || (how & DIGITS != 0 && four_digits)
-            || (how & GATED != 0 && self.gate.as_ref().is_some_and(|g| g.is_match(hay)))
+        let when = self.run[usize::from(mask)];
+        let len = hay.len();
+        len >= when.plain
+            || (four_digits && len >= when.digits)
+            || (len >= when.gated && self.gate.as_ref().is_some_and(|g| g.is_match(hay)))
     }
 
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
@@ -835,6 +846,11 @@ impl Detector {
             self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });
         }
     }
+}
+
+/// Length of the shortest text `pattern` matches (0 if unknown, so the pattern always runs).
+fn min_len(pattern: &str) -> usize {
+    regex_automata::util::syntax::parse(pattern).ok().and_then(|hir| hir.properties().minimum_len()).unwrap_or(0)
 }
 
 /// Whether `text` has at least four ASCII digits (nothing digit-based is shorter).

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::detect::{find, Found, CLASS};
+use super::detect::{class_mask, find, Found, CLASS};
 use super::engine::{Engine, ScrubStats};
 use super::fields::{normalize, skip_key, Cond, Treat, MAX_KEY};
 use super::jsonstr::{escape_into, unescape};
@@ -288,7 +288,11 @@ impl Walker<'_> {
                 other => self.array(other, depth),
             },
             b't' | b'f' | b'n' => self.literal(),
-            b'-' | b'0'..=b'9' => self.number(),
+            b'-' | b'0'..=b'9' if matches!(slot, Slot::Capture) => self.number(),
+            b'-' | b'0'..=b'9' => {
+                self.skip_number();
+                Ok(Scalar::Other)
+            }
             _ => Err(self.syntax()),
         }
     }
@@ -465,7 +469,10 @@ impl Walker<'_> {
             b'"' => self.skip_string().map(|_| ()),
             b'{' | b'[' => self.skip_container(depth),
             b't' | b'f' | b'n' => self.literal().map(|_| ()),
-            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            b'-' | b'0'..=b'9' => {
+                self.skip_number();
+                Ok(())
+            }
             _ => Err(self.syntax()),
         }
     }
@@ -819,16 +826,17 @@ impl Walker<'_> {
                 true
             }
             Treat::Scan { action } => {
-                if !engine.detector.worth_scanning(raw, mask) {
+                // A string with escapes is judged by its unescaped text (the scanner gave it every class).
+                let (text, mask): (&[u8], u8) = if esc {
+                    unescape(raw, &mut self.text, &mut self.map);
+                    (&self.text, class_mask(&self.text))
+                } else {
+                    (raw, mask)
+                };
+                if !engine.detector.worth_scanning(text, mask) {
                     return false;
                 }
                 self.stats.strings_scanned += 1;
-                let text: &[u8] = if esc {
-                    unescape(raw, &mut self.text, &mut self.map);
-                    &self.text
-                } else {
-                    raw
-                };
                 if base64_data_uri(text) {
                     return false;
                 }
@@ -859,26 +867,10 @@ impl Walker<'_> {
 
     /// Reads a string, computing its byte-class mask (all classes if it has escapes).
     fn string(&mut self) -> Result<Str> {
-        let src = self.src;
-        let start = self.pos + 1;
-        let mut i = start;
-        let mut mask = 0u8;
-        let mut esc = false;
-        loop {
-            let Some(&b) = src.get(i) else { return Err(self.syntax()) };
-            if b == b'"' {
-                break;
-            }
-            if b == b'\\' {
-                esc = true;
-                i += 2;
-                continue;
-            }
-            mask |= CLASS[usize::from(b)];
-            i += 1;
-        }
-        self.pos = i + 1;
-        Ok(Str { start, end: i, esc, mask: if esc { u8::MAX } else { mask } })
+        let (start, end, esc) = self.skip_string()?;
+        // Escaped strings are classed after unescaping, by whoever scans them.
+        let mask = if esc { u8::MAX } else { self.src[start..end].iter().fold(0, |m, &b| m | CLASS[usize::from(b)]) };
+        Ok(Str { start, end, esc, mask })
     }
 
     /// Skips a string eight bytes at a time; returns contents range and whether it has escapes.
@@ -984,6 +976,16 @@ impl Walker<'_> {
         }
         self.pos = i;
         Ok(Scalar::Num(value))
+    }
+
+    /// Skips a number whose value nobody reads (coordinates, timestamps, sizes).
+    #[inline]
+    fn skip_number(&mut self) {
+        let rest = &self.src[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .unwrap_or(rest.len());
     }
 
     fn literal(&mut self) -> Result<Scalar> {
