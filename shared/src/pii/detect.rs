@@ -252,6 +252,21 @@ enum Kind {
     Custom(usize),
 }
 
+/// The passes worth running on one string: the combined regex, digit runs, dictionaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    regex: bool,
+    digit_runs: bool,
+    words: bool,
+}
+
+impl Plan {
+    /// Whether nothing could be found.
+    pub fn is_empty(self) -> bool {
+        !(self.regex || self.digit_runs || self.words)
+    }
+}
+
 /// A detection plus the action its rule imposes, if any.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Found {
@@ -394,13 +409,15 @@ impl Detector {
         })
     }
 
-    /// Whether `hay` (with byte-class mask `mask`) could hold anything this detector finds.
+    /// Which passes could find anything in `hay` (with byte-class mask `mask`).
     #[inline]
-    pub fn worth_scanning(&self, hay: &[u8], mask: u8) -> bool {
+    pub fn plan(&self, hay: &[u8], mask: u8) -> Plan {
         let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
-        (!self.words.is_empty() && !hay.is_empty())
-            || self.regex_worth(hay, mask, four_digits)
-            || (self.digit_runs && four_digits)
+        Plan {
+            regex: self.regex.is_some() && self.regex_worth(hay, mask, four_digits),
+            digit_runs: self.digit_runs && four_digits,
+            words: !self.words.is_empty() && !hay.is_empty(),
+        }
     }
 
     #[inline]
@@ -415,10 +432,14 @@ impl Detector {
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
     /// sorted by start and non-overlapping.
     pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
+        self.find_planned(hay, self.plan(hay, mask), extra, out);
+    }
+
+    /// [`Detector::find`] with the passes already decided by [`Detector::plan`].
+    pub fn find_planned(&self, hay: &[u8], plan: Plan, extra: u32, out: &mut Vec<Found>) {
         out.clear();
-        let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
         if let Some(regex) = &self.regex {
-            if self.regex_worth(hay, mask, four_digits) {
+            if plan.regex {
                 let mut at = 0;
                 while at < hay.len() {
                     // Searches are bounded to a window: a leftmost-first search otherwise runs on to the end of
@@ -444,10 +465,10 @@ impl Detector {
                 }
             }
         }
-        if self.digit_runs && four_digits {
+        if plan.digit_runs {
             self.find_digit_runs(hay, extra, out);
         }
-        if !self.words.is_empty() {
+        if plan.words {
             self.find_words(hay, out);
         }
     }

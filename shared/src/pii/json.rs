@@ -833,14 +833,15 @@ impl Walker<'_> {
                 } else {
                     (raw, mask)
                 };
-                if !engine.detector.worth_scanning(text, mask) {
+                let plan = engine.detector.plan(text, mask);
+                if plan.is_empty() {
                     return false;
                 }
                 self.stats.strings_scanned += 1;
                 if base64_data_uri(text) {
                     return false;
                 }
-                engine.detector.find(text, mask, ctx, &mut self.found);
+                engine.detector.find_planned(text, plan, ctx, &mut self.found);
                 if self.found.is_empty() {
                     return false;
                 }
