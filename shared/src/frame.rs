@@ -12,10 +12,9 @@
 //!   (`traceflow bench --pii off`) the runner's peak RSS was 154 MiB with 64 KiB frames, 78 MiB with 16 KiB
 //!   frames and 53-55 MiB with 4 KiB frames.
 //!
-//! Each frame carries
-//! its chunk's sequence number, its index and the frame count, and a CRC32 over header and payload, so a reader
-//! can tell a complete chunk from a torn or corrupted one without trusting anything but the bytes. Layout,
-//! little-endian, 24-byte header:
+//! Each frame carries its chunk's sequence number, its index and the frame count, and a CRC32 over header and
+//! payload, so a reader can tell a complete chunk from a torn or corrupted one without trusting anything but the
+//! bytes. Layout, little-endian, 24-byte header:
 //!
 //! ```text
 //! "TF" | version u8 | reserved u8 | chunk_seq u64 | index u16 | count u16 | payload_len u32 | crc32 u32 | payload

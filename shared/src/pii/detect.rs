@@ -414,7 +414,8 @@ impl Detector {
     pub fn plan(&self, hay: &[u8], mask: u8) -> Plan {
         let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
         Plan {
-            regex: self.regex.is_some() && self.regex_worth(hay, mask, four_digits),
+            // Without patterns every length in `run` is `NEVER`, so this is false.
+            regex: self.regex_worth(hay, mask, four_digits),
             digit_runs: self.digit_runs && four_digits,
             words: !self.words.is_empty() && !hay.is_empty(),
         }
