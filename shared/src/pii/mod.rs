@@ -8,8 +8,9 @@
 //! `detect` (one multi-pattern regex pass over a string, proposing candidates), `number` (digit runs: cards,
 //! phones, Aadhaar, SSN, IPv4, dates), `checksum` (Luhn, Verhoeff, mod-97, GSTIN, issuer prefixes), `context`
 //! (keywords near a candidate), `names` (word lists), `fields` (field-name rules and form-field hints),
-//! `replace` (actions and masks), `json` (the streaming batch and rrweb rewriter), `jsonstr` (JSON string
-//! escapes), `keys` (known JSON keys), `config` (the policy-facing settings and their validation).
+//! `replace` (actions and masks), `hmac` (the keyed hash inside token text), `json` (the streaming batch and
+//! rrweb rewriter), `jsonstr` (JSON string escapes), `keys` (known JSON keys), `config` (the policy-facing settings
+//! and their validation).
 
 use serde::{Deserialize, Serialize};
 

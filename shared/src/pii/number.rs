@@ -54,7 +54,8 @@ impl Detector {
     /// Classifies the digit run `hay[s..e]`, trying the whole run first, then shorter space-separated parts.
     pub(super) fn numbers(&self, hay: &[u8], s: usize, e: usize, extra: u32, out: &mut Vec<Found>) {
         // Most runs in page text are short ("320", "2.5"); they are dropped before the group table is set up.
-        if e - s < 4 || hay[s..e].iter().filter(|b| b.is_ascii_digit()).count() < 4 {
+        let total = hay[s..e].iter().filter(|b| b.is_ascii_digit()).count();
+        if total < 4 {
             return;
         }
         let mut stack = [Group::default(); 32];
@@ -82,7 +83,6 @@ impl Detector {
             }
         }
         let groups = if heap.is_empty() { &stack[..count] } else { &heap[..] };
-        let total: usize = groups.iter().map(|g| g.end - g.start).sum();
         if self.wants(Entity::Ip) && self.ipv4(hay, s, e, groups) {
             self.push(out, Entity::Ip, s, e, 0.85);
             return;
