@@ -74,11 +74,15 @@ fn sigkill_under_load_loses_and_duplicates_nothing() {
                 std::thread::spawn(move || client(addr, format!("crash-{c}"), start, stop, acks))
             })
             .collect();
-        // Every kill comes with acknowledged batches behind it and more in flight, however slow the machine. A
-        // fixed delay alone once gave 92 acknowledgements over 24 rounds, with other tests sharing both cores.
+        // At least a few acknowledged batches per crash, or the test proves nothing (about 12 per round when idle),
+        // however slow the machine: a fixed delay alone once gave 92 acknowledgements over 24 rounds, with other
+        // tests sharing both cores. More stay in flight while the kill comes.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while acks.load(Ordering::SeqCst) == 0 {
-            assert!(Instant::now() < deadline, "round {round}: no batch acknowledged within 30 s");
+        while acks.load(Ordering::SeqCst) < 4 {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the load was not real: under 4 batches acknowledged in 30 s"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(fastrand::u64(20..400)));

@@ -34,12 +34,13 @@ impl HmacSha256 {
 
     /// The MAC of the concatenation of `parts`.
     pub(crate) fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut inner = Stream { state: self.inner, block: [0; 64], filled: 0, total: 64 };
+        // Both streams continue after one key block.
+        let mut inner = Stream::after(self.inner, 64);
         for part in parts {
             inner.update(part);
         }
         let inner = inner.finish();
-        let mut outer = Stream { state: self.outer, block: [0; 64], filled: 0, total: 64 };
+        let mut outer = Stream::after(self.outer, 64);
         outer.update(&inner);
         outer.finish()
     }
@@ -47,7 +48,7 @@ impl HmacSha256 {
 
 /// SHA-256 of `data` (for keys longer than a block).
 fn digest(data: &[u8]) -> [u8; 32] {
-    let mut stream = Stream { state: IV, block: [0; 64], filled: 0, total: 0 };
+    let mut stream = Stream::after(IV, 0);
     stream.update(data);
     stream.finish()
 }
@@ -61,6 +62,11 @@ struct Stream {
 }
 
 impl Stream {
+    /// A stream whose first `hashed` bytes (whole blocks) left it in `state`.
+    fn after(state: [u32; 8], hashed: u64) -> Stream {
+        Stream { state, block: [0; 64], filled: 0, total: hashed }
+    }
+
     fn update(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
         while !data.is_empty() {
