@@ -64,8 +64,12 @@ struct LoadgenArgs {
     #[arg(long, default_value = "http://127.0.0.1:7480/v1/batch")]
     url: String,
     /// Project key.
-    #[arg(long, env = "TRACEFLOW_PROJECT_KEY")]
-    key: String,
+    #[arg(long, env = "TRACEFLOW_PROJECT_KEY", required_unless_present = "dump")]
+    key: Option<String>,
+    /// Write one round of the traffic to this directory (one batch per file) instead of sending it, e.g. for
+    /// `PII_BENCH_DIR=DIR cargo bench -p traceflow-shared --bench pii_scan`.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
     /// Batches per second over all connections (default: as fast as the runner answers).
     #[arg(long)]
     rate: Option<f64>,
@@ -101,14 +105,18 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Up(args) => up::run(args),
         Command::Loadgen(args) => {
-            let options = args.traffic.options(args.url, args.key, args.rate, args.duration);
-            loadgen::run(&options).map(|report| {
-                if args.json {
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-                } else {
-                    report.print();
-                }
-            })
+            let options = args.traffic.options(args.url, args.key.unwrap_or_default(), args.rate, args.duration);
+            if let Some(dir) = &args.dump {
+                loadgen::dump(&options, dir).map(|files| println!("wrote {files} batches to {}", dir.display()))
+            } else {
+                loadgen::run(&options).map(|report| {
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    } else {
+                        report.print();
+                    }
+                })
+            }
         }
         Command::Bench(args) => bench::run(args),
         Command::BenchDrain(args) => drain::run(args),

@@ -5,6 +5,9 @@
 //! measures `Engine::scrub_json` single-threaded: the whole default engine, the JSON walk alone (no entity),
 //! and each built-in entity alone. Each row runs for `PII_BENCH_SECONDS` (default 3) after a warm-up.
 //! Targets: whole scan ≥ 250 MB/s per core, no single entity below 100 MB/s.
+//!
+//! `PII_BENCH_DIR=DIR` instead scans every `*.json` batch in `DIR` in turn (the default engine, then the walk
+//! alone): your own traffic, or the load generator's, written by `traceflow loadgen --dump DIR`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -55,10 +58,63 @@ fn measure(engine: &Engine, batch: &[u8], budget: Duration) -> (f64, f64, ScrubS
     (mb / (thread_cpu() - cpu_start).as_secs_f64(), mb / start.elapsed().as_secs_f64(), stats)
 }
 
+/// Scrubs every batch in `batches` in turn for `budget` of CPU time; MB/s per CPU second and the stats of one pass.
+fn measure_all(engine: &Engine, batches: &[Vec<u8>], budget: Duration) -> (f64, ScrubStats) {
+    let mut tokens = HmacTokens(TokenKey::new(&[7; 32]));
+    let mut out = Vec::new();
+    let mut stats = ScrubStats::default();
+    for batch in batches {
+        out.clear();
+        let one = engine.scrub_json(batch, &mut tokens, &mut out).expect("the batch is valid JSON");
+        stats.strings_scanned += one.strings_scanned;
+        for (sum, n) in stats.replaced.iter_mut().zip(one.replaced) {
+            *sum += n;
+        }
+    }
+    let cpu_start = thread_cpu();
+    let mut bytes = 0u64;
+    while thread_cpu() - cpu_start < budget {
+        for batch in batches {
+            out.clear();
+            engine.scrub_json(batch, &mut tokens, &mut out).expect("the batch is valid JSON");
+            bytes += batch.len() as u64;
+        }
+    }
+    (bytes as f64 / 1e6 / (thread_cpu() - cpu_start).as_secs_f64(), stats)
+}
+
+/// `PII_BENCH_DIR=dir`: the default engine and the walk alone over every `*.json` batch in `dir` (your own
+/// traffic, or the load generator's).
+fn scan_dir(dir: &str, budget: Duration, filter: Option<&str>) {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("PII_BENCH_DIR is a readable directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let batches: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("readable batch")).collect();
+    let total: usize = batches.iter().map(Vec::len).sum();
+    println!("{} batches, {total} bytes from {dir}", batches.len());
+    let config = PiiConfig::default();
+    for (name, engine) in [
+        ("all entities (default)", Engine::default()),
+        ("JSON walk only (none)", Engine::for_entities(&config, &[]).expect("valid")),
+    ] {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let (mbps, stats) = measure_all(&engine, &batches, budget);
+        println!("{name:<28} {mbps:>12.1} {:>10} {:>10}", stats.strings_scanned, stats.total_replaced());
+    }
+}
+
 fn main() {
     // `cargo bench … -- phone` runs only the rows whose name contains "phone".
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let seconds: f64 = std::env::var("PII_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    if let Ok(dir) = std::env::var("PII_BENCH_DIR") {
+        return scan_dir(&dir, Duration::from_secs_f64(seconds), filter.as_deref());
+    }
     let budget = Duration::from_secs_f64(seconds);
     let mut builder = support::BatchBuilder::new(42, 40);
     let batch = builder.batch(200_000, 400, 60);

@@ -130,6 +130,24 @@ pub fn run(options: &Options) -> Result<Report, String> {
     runtime.block_on(drive(options, traffic))
 }
 
+/// Writes one round of the prepared traffic to `dir`, one uncompressed batch per file (`SSS-BBB.json`, session
+/// and batch), as the runner would receive it; returns the number of files.
+pub fn dump(options: &Options, dir: &std::path::Path) -> Result<usize, String> {
+    let plain = Options { compression: Compression::None, ..options.clone() };
+    let Traffic::Templates(sessions) = prepare(&plain) else { unreachable!("uncompressed traffic is templates") };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ids = Ids::new(0);
+    let mut files = 0;
+    for (s, batches) in sessions.iter().enumerate() {
+        for (seq, prepared) in batches.iter().enumerate() {
+            let path = dir.join(format!("{s:03}-{seq:03}.json"));
+            std::fs::write(&path, ids.fill(prepared, 0, s, seq)).map_err(|e| format!("{}: {e}", path.display()))?;
+            files += 1;
+        }
+    }
+    Ok(files)
+}
+
 fn prepare(options: &Options) -> Traffic {
     let mut rng = fastrand::Rng::with_seed(options.seed);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -521,6 +539,37 @@ mod tests {
         assert_eq!(parse_url("http://localhost").unwrap(), ("localhost".into(), 80, "/v1/batch".into()));
         assert!(parse_url("https://x/v1/batch").is_err());
         assert!(parse_url("http://x:notaport/").is_err());
+    }
+
+    #[test]
+    fn dumped_traffic_is_one_valid_batch_per_file() {
+        let dir = std::env::temp_dir().join(format!("traceflow-dump-{}-{}", std::process::id(), fastrand::u64(..)));
+        let options = Options {
+            url: String::new(),
+            key: String::new(),
+            concurrency: 1,
+            rate: None,
+            duration: Duration::ZERO,
+            compression: Compression::Zstd,
+            sessions: 3,
+            batches_per_session: 2,
+            pool: 0,
+            seed: 5,
+            threads: 1,
+        };
+        let files = dump(&options, &dir).unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(files, 9, "three sessions of a first batch and two more");
+        assert_eq!(names.len(), 9);
+        assert_eq!(names[0], "000-000.json");
+        for name in &names {
+            let body = std::fs::read(dir.join(name)).unwrap();
+            let summary = traceflow_shared::batch::validate(&body, &traceflow_shared::Limits::default());
+            assert!(summary.is_ok(), "{name} is an uncompressed, valid batch: {summary:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

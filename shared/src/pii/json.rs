@@ -756,8 +756,7 @@ impl Walker<'_> {
             };
             if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
                 self.flush(self.pos);
-                let len = p.end - p.start;
-                self.out.splice(p.out_at..p.out_at + len, self.repl.iter().copied());
+                replace_range(self.out, p.out_at, p.end - p.start, &self.repl);
             }
         }
         self.pending.truncate(base);
@@ -1003,6 +1002,18 @@ impl Walker<'_> {
         self.pos += len;
         Ok(scalar)
     }
+}
+
+/// Replaces `out[at..at + len]` with `with`, moving what follows once.
+fn replace_range(out: &mut Vec<u8>, at: usize, len: usize, with: &[u8]) {
+    let tail = at + len..out.len();
+    let end = at + with.len() + tail.len();
+    if end > out.len() {
+        out.resize(end, 0);
+    }
+    out.copy_within(tail, at + with.len());
+    out[at..at + with.len()].copy_from_slice(with);
+    out.truncate(end);
 }
 
 /// Attributes whose values people read or that carry URLs: scanned as free text. Everything else (class, style,
