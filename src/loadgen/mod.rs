@@ -543,7 +543,15 @@ mod tests {
 
     #[test]
     fn dumped_traffic_is_one_valid_batch_per_file() {
+        /// Removes the directory however the test ends.
+        struct Removed(std::path::PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
         let dir = std::env::temp_dir().join(format!("traceflow-dump-{}-{}", std::process::id(), fastrand::u64(..)));
+        let _removed = Removed(dir.clone());
         let options = Options {
             url: String::new(),
             key: String::new(),
@@ -569,7 +577,6 @@ mod tests {
             let summary = traceflow_shared::batch::validate(&body, &traceflow_shared::Limits::default());
             assert!(summary.is_ok(), "{name} is an uncompressed, valid batch: {summary:?}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

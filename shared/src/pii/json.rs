@@ -1051,3 +1051,22 @@ fn base64_data_uri(text: &[u8]) -> bool {
         && text[..5].eq_ignore_ascii_case(b"data:")
         && find(&text[..text.len().min(128)], b";base64,").is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::replace_range;
+
+    #[test]
+    fn a_range_is_replaced_by_a_longer_shorter_or_equal_text() {
+        for (with, expected) in
+            [(&b"0123456789"[..], &b"ab0123456789ef"[..]), (b"x", b"abxef"), (b"XY", b"abXYef"), (b"", b"abef")]
+        {
+            let mut out = b"abcdef".to_vec();
+            replace_range(&mut out, 2, 2, with);
+            assert_eq!(out, expected, "replacing \"cd\" with {:?}", String::from_utf8_lossy(with));
+        }
+        let mut out = b"abcd".to_vec();
+        replace_range(&mut out, 2, 2, b"XYZ");
+        assert_eq!(out, b"abXYZ", "at the end");
+    }
+}
