@@ -219,9 +219,9 @@ impl Candidate {
         }
     }
 
-    /// Whether every match has at least four digits.
+    /// Whether every match has at least four digits (an IBAN may have only its two check digits).
     pub fn needs_digits(self) -> bool {
-        matches!(self, Candidate::Gstin | Candidate::Iban | Candidate::Pan)
+        matches!(self, Candidate::Gstin | Candidate::Pan)
     }
 
     /// Whether a string with byte-class mask `m` can contain this candidate.
@@ -238,7 +238,8 @@ impl Candidate {
             Candidate::SecretKv => any(COLON | EQ),
             Candidate::EmailUpi => any(AT),
             Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
-            Candidate::Mac => any(COLON) || (any(DIGIT) && any(DASH | DOT)),
+            // Hex pairs may all be letters ("aa-bb-cc-dd-ee-ff"), so no digit is needed.
+            Candidate::Mac => any(COLON | DASH | DOT),
             Candidate::Ipv6 => any(COLON),
             Candidate::NameContext => all(UPPER | LOWER),
         }
@@ -922,5 +923,147 @@ fn param_entity(name: &[u8]) -> Entity {
         Entity::Card
     } else {
         Entity::UrlCredential
+    }
+}
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Detectors for all built-in entities and for each one alone (each has its own gate and length table).
+    fn detectors() -> Vec<Detector> {
+        let all = Entity::BUILTIN.iter().fold(0, |m, e| m | e.bit());
+        std::iter::once(all)
+            .chain(Entity::BUILTIN.iter().map(|e| e.bit()))
+            .map(|enabled| Detector::new(enabled, Vec::new(), &[]).expect("built-ins compile"))
+            .collect()
+    }
+
+    /// The plan may skip the regex only where no pattern matches.
+    fn assert_planned(detectors: &[Detector], hay: &[u8]) {
+        for detector in detectors {
+            let Some(regex) = &detector.regex else { continue };
+            if let Some(m) = regex.find(hay) {
+                assert!(
+                    detector.plan(hay, class_mask(hay)).regex,
+                    "the plan skips the regex on {:?}, where {:?} matches {:?}",
+                    String::from_utf8_lossy(hay),
+                    detector.kinds[m.pattern().as_usize()],
+                    String::from_utf8_lossy(&hay[m.range()]),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_runs_the_regex_on_every_match() {
+        let detectors = detectors();
+        let samples = [
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+            "https://user:s3cret@example.com/",
+            "/login?Password=hunter22&x=1",
+            "/s3?X-Amz-Signature=abcdef0123",
+            "{\"api_key\"  :  \"abcd1234\"}",
+            "token\t= 'abcd1234'",
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "API-KEY: abcd1234",
+            "Authorization: BEARER abcdefgh12345678",
+            "karthik@oksbi",
+            "27AAPFU0939F1ZV",
+            "DE89 3704 0044 0532 0130 00",
+            "ABCPE1234F",
+            "SBIN0001234",
+            "00:1a:2B:3c:4D:5e",
+            "00-1a-2B-3c-4D-5e",
+            "001a.2b3c.4d5e",
+            "aabb.ccdd.eeff",
+            "QA58DOHBABCDEFGHIJKLMNOPQRSTU",
+            "fe80::1",
+            "::",
+            "12:30:45",
+            "Dear Asha Rao",
+            "my name is Ravi",
+            "NAME:Jo",
+        ];
+        for sample in samples {
+            assert_planned(&detectors, sample.as_bytes());
+            assert_planned(&detectors, format!("Ref {sample}, thanks.").as_bytes());
+        }
+    }
+
+    /// Fragments that make up the patterns' keywords, classes and separators.
+    const FRAGMENTS: &[&str] = &[
+        "eyJ",
+        "eyj",
+        "name",
+        "Name",
+        "NAME",
+        "is",
+        "Mr",
+        "Dear",
+        "bearer",
+        "Bearer",
+        "AKIA",
+        "ghp_",
+        "xoxb-",
+        "k_live_",
+        "AIza",
+        "password",
+        "Token",
+        "SESSION_ID",
+        "pin",
+        "email",
+        "x-amz-",
+        "signature",
+        "sig",
+        "?",
+        "&",
+        "#",
+        ";",
+        "=",
+        ":",
+        "-",
+        ".",
+        "@",
+        " ",
+        "\t",
+        "\"",
+        "'",
+        "_",
+        "/",
+        "%",
+        "0",
+        "1",
+        "9",
+        "12",
+        "2024",
+        "A",
+        "B",
+        "F",
+        "Z",
+        "SBIN",
+        "ABCPE",
+        "a",
+        "f",
+        "z",
+        "ab",
+        "x",
+        "Ravi",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn no_match_is_planned_away(parts in proptest::collection::vec(0..FRAGMENTS.len(), 1..40)) {
+            let hay: String = parts.iter().map(|&i| FRAGMENTS[i]).collect();
+            DETECTORS.with(|d| assert_planned(d, hay.as_bytes()));
+        }
+    }
+
+    thread_local! {
+        static DETECTORS: Vec<Detector> = detectors();
     }
 }
