@@ -541,6 +541,23 @@ mod tests {
         assert!(parse_url("http://x:notaport/").is_err());
     }
 
+    /// Uncompressed traffic of `sessions` sessions of `batches` batches after the first, for one connection.
+    fn traffic(sessions: usize, batches: usize, seed: u64) -> Options {
+        Options {
+            url: String::new(),
+            key: String::new(),
+            concurrency: 1,
+            rate: None,
+            duration: Duration::ZERO,
+            compression: Compression::None,
+            sessions,
+            batches_per_session: batches,
+            pool: 0,
+            seed,
+            threads: 1,
+        }
+    }
+
     #[test]
     fn dumped_traffic_is_one_valid_batch_per_file() {
         /// Removes the directory however the test ends.
@@ -552,19 +569,7 @@ mod tests {
         }
         let dir = std::env::temp_dir().join(format!("traceflow-dump-{}-{}", std::process::id(), fastrand::u64(..)));
         let _removed = Removed(dir.clone());
-        let options = Options {
-            url: String::new(),
-            key: String::new(),
-            concurrency: 1,
-            rate: None,
-            duration: Duration::ZERO,
-            compression: Compression::Zstd,
-            sessions: 3,
-            batches_per_session: 2,
-            pool: 0,
-            seed: 5,
-            threads: 1,
-        };
+        let options = Options { compression: Compression::Zstd, ..traffic(3, 2, 5) };
         let files = dump(&options, &dir).unwrap();
         let mut names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -581,19 +586,7 @@ mod tests {
 
     #[test]
     fn patched_bodies_are_distinct_valid_batches() {
-        let options = Options {
-            url: String::new(),
-            key: String::new(),
-            concurrency: 1,
-            rate: None,
-            duration: Duration::ZERO,
-            compression: Compression::None,
-            sessions: 2,
-            batches_per_session: 3,
-            pool: 0,
-            seed: 7,
-            threads: 1,
-        };
+        let options = traffic(2, 3, 7);
         let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
         let mut order = Order::new(&sessions, 0, 1);
         let ids = Ids::new(3);
@@ -610,19 +603,7 @@ mod tests {
 
     #[test]
     fn workers_join_their_sessions_at_staggered_points() {
-        let options = Options {
-            url: String::new(),
-            key: String::new(),
-            concurrency: 64,
-            rate: None,
-            duration: Duration::ZERO,
-            compression: Compression::None,
-            sessions: 8,
-            batches_per_session: 30,
-            pool: 0,
-            seed: 7,
-            threads: 1,
-        };
+        let options = Options { concurrency: 64, ..traffic(8, 30, 7) };
         let Traffic::Templates(sessions) = prepare(&options) else { panic!("templates expected") };
         let starts: Vec<usize> = (0..64).map(|w| Order::new(&sessions, w, 64).seq).collect();
         let snapshots = starts.iter().filter(|&&seq| seq == 0).count();
