@@ -17,9 +17,11 @@ const PHONE: &str = "+91 98765 43210";
 const IBAN: &str = "DE89370400440532013000";
 const PASSWORD: &str = "hunter2-Canary!";
 const SSN: &str = "536-22-8145";
+/// Typed into the password field in a later batch than the snapshot that says it is one; no pattern finds it.
+const TYPED_LATER: &str = "correct horse Canary staple";
 
-fn canaries() -> [&'static str; 6] {
-    [EMAIL, CARD, PHONE, IBAN, PASSWORD, SSN]
+fn canaries() -> [&'static str; 7] {
+    [EMAIL, CARD, PHONE, IBAN, PASSWORD, SSN, TYPED_LATER]
 }
 
 /// A batch with analytics events and an rrweb full snapshot of a form, carrying every canary.
@@ -53,6 +55,16 @@ fn batch_with_canaries() -> serde_json::Value {
     })
 }
 
+/// The session's next batch: what is typed into the password field (node 10) after the snapshot's batch.
+fn typing_batch() -> serde_json::Value {
+    serde_json::json!({
+        "session_id": "pii-e2e", "visitor_id": "v-1", "seq": 2, "sent_at": 1732265002000u64,
+        "replay": [
+            {"type": 3, "data": {"source": 5, "id": 10, "text": TYPED_LATER, "isChecked": false}, "timestamp": 1732265001000u64}
+        ]
+    })
+}
+
 /// Starts a runner on a random port with `extra` appended to its config, its logs written to a file in `dir`;
 /// returns it with its data dir and log path.
 fn start_logging(dir: &TempDir, extra: &str) -> (Runner, PathBuf, PathBuf) {
@@ -68,11 +80,15 @@ fn start_logging(dir: &TempDir, extra: &str) -> (Runner, PathBuf, PathBuf) {
     (Runner::start_logging(&config, &data, &log), data, log)
 }
 
-/// The first line of `buffer dump`: the first stored batch with its metadata.
-fn first_dumped(data: &Path) -> serde_json::Value {
+/// The lines of `buffer dump`: each stored batch with its metadata, in order.
+fn dumped(data: &Path) -> Vec<serde_json::Value> {
     let dump =
         Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(data).output().unwrap();
-    serde_json::from_slice(dump.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+    dump.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+}
+
+fn first_dumped(data: &Path) -> serde_json::Value {
+    dumped(data).swap_remove(0)
 }
 
 /// Every file under `dir`, recursively.
@@ -107,6 +123,8 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
     let sent = batch_with_canaries();
     let response = runner.post(&serde_json::to_vec(&sent).unwrap(), &[]);
     assert_eq!(response.status, 202, "{}", response.text());
+    let response = runner.post(&serde_json::to_vec(&typing_batch()).unwrap(), &[]);
+    assert_eq!(response.status, 202, "{}", response.text());
     // An invalid batch whose error would quote a canary.
     let bad = format!(r#"{{"session_id":"pii-e2e","seq":"{EMAIL}","events":[]}}"#);
     let refused = runner.post(bad.as_bytes(), &[]);
@@ -130,10 +148,11 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
         assert!(!contains(&metrics, canary));
     }
 
-    // The stored batch carries tokens where the canaries were, and the same structure.
-    let line = first_dumped(&data);
-    let stored = &line["batch"];
-    let text = stored.to_string();
+    // The stored batches carry tokens where the canaries were, and the same structure.
+    let lines = dumped(&data);
+    assert_eq!(lines.len(), 2);
+    let stored = &lines[0]["batch"];
+    let text = format!("{stored} {}", lines[1]["batch"]);
     let tokens: BTreeSet<String> = text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|word| traceflow_shared::pii::is_token(word))

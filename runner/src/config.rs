@@ -35,6 +35,9 @@ pub struct RunnerConfig {
     pub max_connections: usize,
     /// `Retry-After` seconds sent with 503 answers.
     pub retry_after_secs: u64,
+    /// Sessions whose sensitive replay inputs (password, card, … fields of a snapshot) are remembered between
+    /// batches, so what is typed into them later is tokenized whole rather than scanned; 0 disables.
+    pub replay_sessions: usize,
     pub limits: Limits,
     pub buffer: BufferConfig,
     pub cors: CorsConfig,
@@ -60,6 +63,7 @@ impl Default for RunnerConfig {
             shutdown_grace_secs: 10,
             max_connections: 1024,
             retry_after_secs: 5,
+            replay_sessions: 16384,
             limits: Limits::default(),
             buffer: BufferConfig::default(),
             cors: CorsConfig::default(),
@@ -287,6 +291,9 @@ impl RunnerConfig {
         }
         if self.vault.recent_tokens > 16 * 1024 * 1024 {
             return invalid("vault.recent_tokens must be at most 16777216".into());
+        }
+        if self.replay_sessions > 1024 * 1024 {
+            return invalid("replay_sessions must be at most 1048576".into());
         }
         if self.max_connections == 0 || self.retry_after_secs == 0 {
             return invalid("max_connections and retry_after_secs must be positive".into());

@@ -8,6 +8,7 @@
 
 pub mod buffer;
 pub mod config;
+pub mod generations;
 pub mod ingest;
 pub mod metrics;
 pub mod policy;

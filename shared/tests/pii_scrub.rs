@@ -6,13 +6,23 @@ mod support;
 use serde_json::{json, Value};
 use support::{BatchBuilder, TestTokens};
 use traceflow_shared::pii::{
-    mask, Action, ConfigErrorKind, CustomPattern, Dictionary, Engine, Entity, FieldRule, PiiConfig, ScrubError,
+    mask, Action, ConfigErrorKind, CustomPattern, Dictionary, Engine, Entity, FieldRule, PiiConfig, ReplayNodes,
+    ScrubError,
 };
 
 fn scrub(engine: &Engine, value: &Value) -> (Value, String) {
     let json = serde_json::to_vec(value).unwrap();
     let mut out = Vec::new();
     engine.scrub_json(&json, &mut TestTokens::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    (serde_json::from_str(&text).expect("scrubbed output is JSON"), text)
+}
+
+/// Scrubs one batch of a session whose earlier batches were scrubbed with `session`.
+fn scrub_in(engine: &Engine, value: &Value, session: &mut ReplayNodes) -> (Value, String) {
+    let json = serde_json::to_vec(value).unwrap();
+    let mut out = Vec::new();
+    engine.scrub_session_json(&json, session, &mut TestTokens::default(), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     (serde_json::from_str(&text).expect("scrubbed output is JSON"), text)
 }
@@ -118,6 +128,107 @@ fn password_inputs_and_their_input_events_are_tokenized_whole() {
     assert!(text.contains("a.password{b:c}"), "mutation of a style text node stays");
     assert!(text.contains("x@y.com-looking{css:1}"), "text added under <style> stays");
     assert_eq!(out["replay"][0]["data"]["node"]["childNodes"][0]["id"], 5);
+}
+
+/// A full snapshot of a sign-in form: input 5 is a password field, 6 a city, 7 a `<style>` with text node 8.
+fn sign_in_snapshot(timestamp: u64) -> Value {
+    json!({"type": 2, "timestamp": timestamp, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "tagName": "input", "id": 5, "childNodes": [], "attributes": {"name": "pwd", "type": "password"}},
+        {"type": 2, "tagName": "input", "id": 6, "childNodes": [], "attributes": {"type": "text", "name": "city"}},
+        {"type": 2, "tagName": "style", "id": 7, "attributes": {}, "childNodes": [
+            {"type": 3, "id": 8, "textContent": "a{b:c}"}]}
+    ]}}})
+}
+
+/// The next page, after a navigation: rrweb numbers its nodes from the start again, so 5 is now a city field,
+/// 7 a paragraph and 8 its text.
+fn next_page_snapshot(timestamp: u64) -> Value {
+    json!({"type": 2, "timestamp": timestamp, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "tagName": "input", "id": 5, "childNodes": [], "attributes": {"type": "text", "name": "city"}},
+        {"type": 2, "tagName": "p", "id": 7, "attributes": {}, "childNodes": [
+            {"type": 3, "id": 8, "textContent": "Welcome"}]}
+    ]}}})
+}
+
+fn typed(id: u64, text: &str, timestamp: u64) -> Value {
+    json!({"type": 3, "timestamp": timestamp, "data": {"source": 5, "text": text, "isChecked": false, "id": id}})
+}
+
+/// rrweb names the input of an input event by node id only, and what is typed usually arrives in a later batch
+/// than the snapshot that described the input.
+#[test]
+fn a_password_typed_in_a_later_batch_of_the_session_is_tokenized_whole() {
+    let engine = Engine::default();
+    let first = json!({"session_id": "s", "seq": 1, "replay": [sign_in_snapshot(1)]});
+    let later = json!({"session_id": "s", "seq": 2, "replay": [
+        typed(5, "another secret phrase", 2), typed(6, "Mumbai", 3)
+    ]});
+    let mut session = ReplayNodes::default();
+    scrub_in(&engine, &first, &mut session);
+    assert!(!session.is_empty(), "the password field is remembered");
+    let (out, text) = scrub_in(&engine, &later, &mut session);
+    same_shape(&later, &out, "$");
+    assert!(!text.contains("another secret phrase"), "{text}");
+    assert!(text.contains("Mumbai"), "other inputs are only scanned");
+    // The later batch alone says nothing about node 5: its text could only be scanned, and holds no pattern.
+    let (_, alone) = scrub(&engine, &later);
+    assert!(alone.contains("another secret phrase"));
+}
+
+/// After a navigation the same ids name other nodes: nothing the previous page said about them may decide, in
+/// the same batch or in later ones. Text wrongly taken for CSS would not be scanned at all.
+#[test]
+fn a_full_snapshot_forgets_what_the_previous_page_said_about_its_nodes() {
+    let engine = Engine::default();
+    let email = "ravi.k@example.com";
+    let mutation = json!({"type": 3, "timestamp": 4, "data": {"source": 0,
+        "texts": [{"id": 8, "value": format!("Mail {email}")}], "attributes": [], "removes": [],
+        "adds": [{"parentId": 7, "nextId": null, "node": {"type": 3, "id": 9, "textContent": format!("Call {email}")}}]}});
+    let one_batch = json!({"session_id": "s", "seq": 1, "replay": [
+        sign_in_snapshot(1), next_page_snapshot(2), typed(5, "Mumbai", 3), mutation.clone()
+    ]});
+    let (out, text) = scrub(&engine, &one_batch);
+    same_shape(&one_batch, &out, "$");
+    assert!(!text.contains(email), "{text}");
+    assert!(text.contains("Mumbai"), "{text}");
+
+    let mut session = ReplayNodes::default();
+    scrub_in(&engine, &json!({"session_id": "s", "seq": 1, "replay": [sign_in_snapshot(1)]}), &mut session);
+    scrub_in(&engine, &json!({"session_id": "s", "seq": 2, "replay": [next_page_snapshot(2)]}), &mut session);
+    let later = json!({"session_id": "s", "seq": 3, "replay": [typed(5, "Mumbai", 3), mutation]});
+    let (_, text) = scrub_in(&engine, &later, &mut session);
+    assert!(text.contains("Mumbai") && !text.contains(email), "{text}");
+}
+
+/// Two batches of one session scrubbed at once, each with its own copy: merged, a snapshot's view wins over
+/// the older one, and otherwise both batches' inputs are kept.
+#[test]
+fn copies_of_a_session_merge_with_the_newest_snapshot_winning() {
+    let engine = Engine::default();
+    let password_form = json!({"session_id": "s", "seq": 1, "replay": [sign_in_snapshot(1)]});
+    let next_page = json!({"session_id": "s", "seq": 2, "replay": [next_page_snapshot(2)]});
+    let added_input = json!({"session_id": "s", "seq": 2, "replay": [{"type": 3, "timestamp": 2, "data": {
+        "source": 0, "texts": [], "attributes": [], "removes": [], "adds": [{"parentId": 1, "nextId": null,
+        "node": {"type": 2, "tagName": "input", "id": 20, "childNodes": [],
+                 "attributes": {"type": "password", "name": "otp"}}}]}}]});
+    let later =
+        json!({"session_id": "s", "seq": 3, "replay": [typed(5, "first phrase", 3), typed(20, "second phrase", 4)]});
+
+    let mut session = ReplayNodes::default();
+    scrub_in(&engine, &password_form, &mut session);
+    let mut copy = ReplayNodes::default();
+    scrub_in(&engine, &added_input, &mut copy);
+    session.merge(copy);
+    let (_, text) = scrub_in(&engine, &later, &mut session);
+    assert!(!text.contains("first phrase") && !text.contains("second phrase"), "{text}");
+
+    let mut session = ReplayNodes::default();
+    scrub_in(&engine, &password_form, &mut session);
+    let mut copy = ReplayNodes::default();
+    scrub_in(&engine, &next_page, &mut copy);
+    session.merge(copy);
+    let (_, text) = scrub_in(&engine, &later, &mut session);
+    assert!(text.contains("first phrase"), "node 5 is a city field on the next page: {text}");
 }
 
 #[test]

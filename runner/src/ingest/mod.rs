@@ -13,6 +13,7 @@ pub mod decode;
 pub mod error;
 pub mod features;
 pub mod ratelimit;
+pub mod replay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct Ingest {
     policies: Arc<Policies>,
     metrics: Arc<Metrics>,
     retry_after: u64,
+    /// Sensitive replay inputs of recent sessions, for the typing in their later batches.
+    replay: replay::ReplaySessions,
     /// Permits are KiB of decompressed body held by in-flight requests.
     inflight: Semaphore,
     inflight_kib: usize,
@@ -90,6 +93,7 @@ impl Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         Ingest {
             limits: config.limits.clone(),
+            replay: replay::ReplaySessions::new(config.replay_sessions),
             cors: cors::Cors::new(&config.cors),
             buffer,
             vault,
@@ -200,17 +204,20 @@ impl Ingest {
             replay: (summary.replay - filtered_replay) as u32,
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
-        let scrubbed = if active.pii.replaces_nothing() { None } else { Some(self.tokenize(&active.pii, json)?) };
+        let scrubbed =
+            if active.pii.replaces_nothing() { None } else { Some(self.tokenize(&active.pii, json, &session)?) };
         let record = Record::new(meta, active.codec, active.level, scrubbed.as_deref().unwrap_or(json))
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         Ok(Prepared::Store { events, filtered, record, session })
     }
 
     /// Replaces PII in the batch; the originals of tokenized values go to the vault (flushed with the batch).
-    fn tokenize(&self, pii: &Engine, json: &[u8]) -> Result<Vec<u8>, IngestError> {
-        let mut session = self.vault.session();
+    /// `session` (the buffer's session key) finds what the session's earlier batches told about its inputs.
+    fn tokenize(&self, pii: &Engine, json: &[u8], session: &[u8; 16]) -> Result<Vec<u8>, IngestError> {
+        let mut nodes = self.replay.get(session);
+        let mut vault = self.vault.session();
         let mut scrubbed = Vec::with_capacity(json.len() + json.len() / 16);
-        let stats = pii.scrub_json(json, &mut session, &mut scrubbed).map_err(|e| {
+        let stats = pii.scrub_session_json(json, &mut nodes, &mut vault, &mut scrubbed).map_err(|e| {
             // The validator accepted this batch, so the scrubber refusing it means the two disagree.
             tracing::error!(error = %e, "PII scrubber refused a validated batch");
             IngestError::Batch(traceflow_shared::BatchError {
@@ -219,10 +226,11 @@ impl Ingest {
                 path: "$".into(),
             })
         })?;
-        session.finish().map_err(|e| {
+        vault.finish().map_err(|e| {
             tracing::error!(error = %e, "vault write failed; batch refused");
             IngestError::Unavailable { retry_after: self.retry_after }
         })?;
+        self.replay.put(*session, nodes);
         for (index, count) in stats.replaced.iter().enumerate() {
             if *count > 0 {
                 let entity = Entity::BUILTIN[index].builtin_name().unwrap_or("custom");

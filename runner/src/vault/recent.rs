@@ -2,67 +2,46 @@
 //! storage lookup. Two generations approximate an LRU in bounded memory: when the young generation is full it
 //! becomes the old one and the previous old one is dropped; a hit in the old generation moves the token back.
 
-use std::collections::HashSet;
 use std::sync::Mutex;
+
+use crate::generations::Generations;
 
 /// A token's last 32 characters: the base32 HMAC, unique per (entity, value) under one tenant key.
 type Key = [u8; 32];
 
 pub struct RecentTokens {
-    /// Tokens per generation; at most twice this many are held.
-    generation: usize,
-    inner: Mutex<Generations>,
-}
-
-#[derive(Default)]
-struct Generations {
-    young: HashSet<Key>,
-    old: HashSet<Key>,
+    inner: Mutex<Generations<Key, ()>>,
+    off: bool,
 }
 
 impl RecentTokens {
     /// Remembers about `capacity` tokens (at most `capacity`); 0 remembers none.
     pub fn new(capacity: usize) -> RecentTokens {
-        RecentTokens { generation: capacity / 2, inner: Mutex::default() }
+        RecentTokens { inner: Mutex::new(Generations::new(capacity)), off: capacity < 2 }
     }
 
     pub fn contains(&self, token: &str) -> bool {
-        if self.generation == 0 {
+        if self.off {
             return false;
         }
         let key = key(token);
-        let Ok(mut inner) = self.inner.lock() else { return false };
-        if inner.young.contains(&key) {
-            return true;
-        }
-        if inner.old.remove(&key) {
-            self.add(&mut inner, key);
-            return true;
-        }
-        false
+        self.inner.lock().is_ok_and(|mut inner| inner.touch(&key))
     }
 
     pub fn insert(&self, token: &str) {
-        if self.generation == 0 {
+        if self.off {
             return;
         }
         if let Ok(mut inner) = self.inner.lock() {
-            self.add(&mut inner, key(token));
+            inner.insert(key(token), ());
         }
     }
 
     /// Forgets every token (their entries may have become unreadable).
     pub fn clear(&self) {
         if let Ok(mut inner) = self.inner.lock() {
-            *inner = Generations::default();
+            inner.clear();
         }
-    }
-
-    fn add(&self, inner: &mut Generations, key: Key) {
-        if inner.young.len() >= self.generation {
-            inner.old = std::mem::take(&mut inner.young);
-        }
-        inner.young.insert(key);
     }
 }
 

@@ -8,6 +8,10 @@
 //! copied untouched, so a scrubbed recording replays exactly like the original. Values whose meaning depends on
 //! siblings that may come later in the object (an input's `value` and its `type="password"`, a text node and its
 //! `isStyle`) are recorded and decided when the object closes, then spliced into the output.
+//!
+//! Node ids are what rrweb's later events use to name a node, so what a snapshot said about its nodes is kept
+//! for the rest of the batch, and the sensitive inputs (a password field, `autocomplete="cc-number"`) for the
+//! session's later batches too ([`ReplayNodes`]). A full snapshot starts the ids over and forgets both.
 
 use std::collections::{HashMap, HashSet};
 
@@ -35,6 +39,20 @@ impl Engine {
     /// Rewrites a JSON batch, replacing PII inside string values only, and appends the result to `out`.
     /// The output is valid JSON with the same structure, keys, numbers and node ids as the input.
     pub fn scrub_json(&self, json: &[u8], tokens: &mut dyn Tokens, out: &mut Vec<u8>) -> Result<ScrubStats> {
+        self.scrub_session_json(json, &mut ReplayNodes::default(), tokens, out)
+    }
+
+    /// [`Engine::scrub_json`] for one batch of a session whose earlier batches were scrubbed with the same
+    /// `session`: input events into an input that an earlier batch's snapshot described as sensitive are
+    /// tokenized whole. `session` is updated with what this batch tells.
+    pub fn scrub_session_json(
+        &self,
+        json: &[u8],
+        session: &mut ReplayNodes,
+        tokens: &mut dyn Tokens,
+        out: &mut Vec<u8>,
+    ) -> Result<ScrubStats> {
+        session.restarted = false;
         let mark = out.len();
         out.reserve(json.len());
         let result = {
@@ -47,6 +65,7 @@ impl Engine {
                 tokens,
                 pending: Vec::new(),
                 nodes: NodeSets::default(),
+                session,
                 text: Vec::new(),
                 map: Vec::new(),
                 key: Vec::new(),
@@ -161,12 +180,58 @@ struct Pending {
     out_at: usize,
 }
 
-/// Node ids learnt from snapshots in this batch, for mutations and input events that refer to them.
+/// Node ids learnt from snapshots in this batch, for mutations that refer to them. They are not carried to
+/// later batches: a snapshot that never arrived (refused, sampled out) would leave them naming other nodes, and
+/// text wrongly taken for CSS would not be scanned.
 #[derive(Default)]
 struct NodeSets {
     css_elements: HashSet<u64>,
     css_texts: HashSet<u64>,
+}
+
+/// Sensitive inputs per node id the most recent full snapshot told about, for a session's later batches:
+/// rrweb reports what is typed into an input by the input's id only, usually in a later batch than the
+/// snapshot. Kept for the session by the caller (the runner keeps one per recent session). Stale entries err on
+/// the safe side: a value typed into a node wrongly thought sensitive is tokenized whole rather than scanned.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayNodes {
     sensitive: HashMap<u64, Treat>,
+    /// Whether a full snapshot in the last batch started the node ids over.
+    restarted: bool,
+}
+
+impl ReplayNodes {
+    /// Sensitive inputs remembered per session; further ones are only scanned, as without a session.
+    pub const MAX_SENSITIVE: usize = 256;
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.sensitive.is_empty()
+    }
+
+    /// Folds in what a batch scrubbed meanwhile with its own copy told: all of it if that batch held a full
+    /// snapshot (the ids started over), else its inputs on top of these.
+    pub fn merge(&mut self, mut newer: ReplayNodes) {
+        if newer.restarted {
+            newer.restarted = false;
+            *self = newer;
+            return;
+        }
+        for (id, treat) in newer.sensitive {
+            self.remember(id, treat);
+        }
+    }
+
+    fn remember(&mut self, id: u64, treat: Treat) {
+        if self.sensitive.len() < Self::MAX_SENSITIVE || self.sensitive.contains_key(&id) {
+            self.sensitive.insert(id, treat);
+        }
+    }
+
+    fn restart(&mut self) {
+        self.sensitive.clear();
+        self.restarted = true;
+    }
 }
 
 struct Str {
@@ -186,6 +251,7 @@ struct Walker<'a> {
     tokens: &'a mut dyn Tokens,
     pending: Vec<Pending>,
     nodes: NodeSets,
+    session: &'a mut ReplayNodes,
     text: Vec<u8>,
     map: Vec<u32>,
     key: Vec<u8>,
@@ -536,6 +602,11 @@ impl Walker<'_> {
             } else {
                 self.classify(role, &src[ks..ke], keys::key_in(src, ks, ke), &facts)
             };
+            if let (Role::RrData, Slot::Obj(Role::Node { .. })) = (role, slot) {
+                // A full snapshot: node ids start over, and what earlier ones said about theirs no longer holds.
+                self.nodes = NodeSets::default();
+                self.session.restart();
+            }
             let value = self.value(slot, depth + 1)?;
             if note != Note::None {
                 self.note(note, &value, &mut facts);
@@ -735,7 +806,7 @@ impl Walker<'_> {
         if let Role::Attrs { .. } = role {
             return; // The element (or mutation record) that owns these attributes decides.
         }
-        let sensitive = |nodes: &NodeSets| facts.id.and_then(|id| nodes.sensitive.get(&id).copied());
+        let sensitive = |session: &ReplayNodes| facts.id.and_then(|id| session.sensitive.get(&id).copied());
         for i in (base..self.pending.len()).rev() {
             let p = self.pending[i];
             let treat = match p.kind {
@@ -743,7 +814,7 @@ impl Walker<'_> {
                     Role::Node { css } if css || facts.is_style => Treat::Skip,
                     _ => p.treat,
                 },
-                Defer::AttrValue => facts.hint.or_else(|| sensitive(&self.nodes)).unwrap_or(p.treat),
+                Defer::AttrValue => facts.hint.or_else(|| sensitive(self.session)).unwrap_or(p.treat),
                 Defer::MutText => {
                     if facts.id.is_some_and(|id| self.nodes.css_texts.contains(&id)) {
                         Treat::Skip
@@ -751,7 +822,7 @@ impl Walker<'_> {
                         p.treat
                     }
                 }
-                Defer::InputText => sensitive(&self.nodes).unwrap_or(p.treat),
+                Defer::InputText => sensitive(self.session).unwrap_or(p.treat),
                 Defer::Value => facts.hint.unwrap_or(p.treat),
             };
             if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
@@ -770,13 +841,13 @@ impl Walker<'_> {
                         self.nodes.css_texts.insert(id);
                     }
                     if let Some(hint) = facts.hint {
-                        self.nodes.sensitive.insert(id, hint);
+                        self.session.remember(id, hint);
                     }
                 }
             }
             Role::MutAttr => {
                 if let (Some(id), Some(hint)) = (facts.id, facts.hint) {
-                    self.nodes.sensitive.insert(id, hint);
+                    self.session.remember(id, hint);
                 }
             }
             _ => {}

@@ -35,7 +35,7 @@ pub use config::{
 };
 pub use engine::{Engine, ScrubStats};
 pub use entity::{Detection, Entity};
-pub use json::{ScrubError, MAX_DEPTH};
+pub use json::{ReplayNodes, ScrubError, MAX_DEPTH};
 pub use replace::{is_replacement, mask};
 
 /// What happens to a detected value.
