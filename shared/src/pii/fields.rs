@@ -270,6 +270,9 @@ const HINT_PARTS: &[(&str, Entity)] = &[
     ("passcode", E::Secret),
     ("cvv", E::Secret),
     ("cvc", E::Secret),
+    // HTML autocomplete `cc-csc` (the card's security code) and `cc-name` (the cardholder's name).
+    ("cccsc", E::Secret),
+    ("ccname", E::Name),
     ("onetimecode", E::Secret),
     ("token", E::Secret),
     ("secret", E::Secret),
@@ -453,6 +456,11 @@ mod tests {
         assert_eq!(f.hint(b"cc-number"), Some(Treat::whole(E::Card)));
         assert_eq!(f.hint(b"current-password"), Some(Treat::whole(E::Secret)));
         assert_eq!(f.hint(b"shipping street-address"), Some(Treat::whole(E::Address)));
+        assert_eq!(f.hint(b"cc-name"), Some(Treat::whole(E::Name)));
+        assert_eq!(f.hint(b"payment-0-cc_name"), Some(Treat::whole(E::Name)));
+        assert_eq!(f.hint(b"cc-csc"), Some(Treat::whole(E::Secret)));
+        assert_eq!(f.hint(b"bday"), Some(Treat::whole(E::Dob)));
+        assert_eq!(f.hint(b"tel"), Some(Treat::whole(E::Phone)));
         assert_eq!(f.hint(b"search"), None);
         assert_eq!(f.hint(b"q"), None);
         assert_eq!(f.input_type(b"password"), Some(Treat::whole(E::Secret)));
