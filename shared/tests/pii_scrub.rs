@@ -214,20 +214,18 @@ fn copies_of_a_session_merge_with_the_newest_snapshot_winning() {
     let later =
         json!({"session_id": "s", "seq": 3, "replay": [typed(5, "first phrase", 3), typed(20, "second phrase", 4)]});
 
-    let mut session = ReplayNodes::default();
-    scrub_in(&engine, &password_form, &mut session);
-    let mut copy = ReplayNodes::default();
-    scrub_in(&engine, &added_input, &mut copy);
-    session.merge(copy);
-    let (_, text) = scrub_in(&engine, &later, &mut session);
+    // The password form's batch, then `meanwhile` scrubbed with its own copy and merged, then `later`.
+    let typed_after = |meanwhile: &Value| {
+        let mut session = ReplayNodes::default();
+        scrub_in(&engine, &password_form, &mut session);
+        let mut copy = ReplayNodes::default();
+        scrub_in(&engine, meanwhile, &mut copy);
+        session.merge(copy);
+        scrub_in(&engine, &later, &mut session).1
+    };
+    let text = typed_after(&added_input);
     assert!(!text.contains("first phrase") && !text.contains("second phrase"), "{text}");
-
-    let mut session = ReplayNodes::default();
-    scrub_in(&engine, &password_form, &mut session);
-    let mut copy = ReplayNodes::default();
-    scrub_in(&engine, &next_page, &mut copy);
-    session.merge(copy);
-    let (_, text) = scrub_in(&engine, &later, &mut session);
+    let text = typed_after(&next_page);
     assert!(text.contains("first phrase"), "node 5 is a city field on the next page: {text}");
 }
 

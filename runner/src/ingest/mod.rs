@@ -288,18 +288,22 @@ impl Ingest {
     }
 }
 
+/// Replaces every value by `[redacted:<entity>]`, keeping nothing: for text that is never stored.
+struct Redact;
+
+impl Tokens for Redact {
+    fn tokenize(&mut self, entity: &str, _: &str) -> String {
+        format!("[redacted:{entity}]")
+    }
+
+    fn hash(&mut self, entity: &str, _: &str) -> String {
+        format!("[redacted:{entity}]")
+    }
+}
+
 /// A validation error with any PII in its message or path replaced, since errors go back to the client
 /// and into logs.
 fn redact(pii: &Engine, mut error: traceflow_shared::BatchError) -> traceflow_shared::BatchError {
-    struct Redact;
-    impl Tokens for Redact {
-        fn tokenize(&mut self, entity: &str, _: &str) -> String {
-            format!("[redacted:{entity}]")
-        }
-        fn hash(&mut self, entity: &str, _: &str) -> String {
-            format!("[redacted:{entity}]")
-        }
-    }
     for text in [&mut error.message, &mut error.path] {
         let mut out = String::with_capacity(text.len());
         let stats = pii.scrub_text(text, &mut Redact, &mut out);

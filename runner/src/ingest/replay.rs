@@ -60,21 +60,10 @@ impl ReplaySessions {
 
 #[cfg(test)]
 mod tests {
-    use traceflow_shared::pii::{Engine, Tokens};
+    use traceflow_shared::pii::Engine;
 
+    use super::super::Redact;
     use super::*;
-
-    struct Redact;
-
-    impl Tokens for Redact {
-        fn tokenize(&mut self, entity: &str, _: &str) -> String {
-            format!("[{entity}]")
-        }
-
-        fn hash(&mut self, entity: &str, _: &str) -> String {
-            format!("[{entity}]")
-        }
-    }
 
     /// Scrubs a batch holding a full snapshot whose only input is `input_type`, with `nodes`.
     fn snapshot(nodes: &mut ReplayNodes, input_type: &str) {
