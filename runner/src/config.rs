@@ -38,6 +38,9 @@ pub struct RunnerConfig {
     /// Sessions whose sensitive replay inputs (password, card, … fields of a snapshot) are remembered between
     /// batches, so what is typed into them later is tokenized whole rather than scanned; 0 disables.
     pub replay_sessions: usize,
+    /// Threads that replace PII, so the scrubber's tables stay in their core's caches; 0 (the default) means half
+    /// the cores, at least one.
+    pub scrub_threads: usize,
     pub limits: Limits,
     pub buffer: BufferConfig,
     pub cors: CorsConfig,
@@ -64,6 +67,7 @@ impl Default for RunnerConfig {
             max_connections: 1024,
             retry_after_secs: 5,
             replay_sessions: 16384,
+            scrub_threads: 0,
             limits: Limits::default(),
             buffer: BufferConfig::default(),
             cors: CorsConfig::default(),
@@ -295,6 +299,9 @@ impl RunnerConfig {
         if self.replay_sessions > 1024 * 1024 {
             return invalid("replay_sessions must be at most 1048576".into());
         }
+        if self.scrub_threads > 256 {
+            return invalid("scrub_threads must be at most 256".into());
+        }
         if self.max_connections == 0 || self.retry_after_secs == 0 {
             return invalid("max_connections and retry_after_secs must be positive".into());
         }
@@ -353,6 +360,8 @@ mod tests {
         assert!(toml::from_str::<RunnerConfig>("[buffer]\ncompresion = \"zstd\"").is_err());
         let bad: RunnerConfig = toml::from_str("project_keys = [\"pk_test_123\"]\n[buffer]\nzstd_level = 40").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("zstd_level"));
+        let threads: RunnerConfig = toml::from_str("project_keys = [\"pk_test_123\"]\nscrub_threads = 300").unwrap();
+        assert!(threads.validate().unwrap_err().to_string().contains("scrub_threads"));
         let no_keys = RunnerConfig::default();
         assert!(no_keys.validate().unwrap_err().to_string().contains("project keys"));
     }

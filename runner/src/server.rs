@@ -51,6 +51,8 @@ pub enum ServerError {
     Vault(#[from] VaultError),
     #[error("cannot load the runner identity: {0}")]
     Identity(#[from] IdentityError),
+    #[error("cannot start the PII scrub threads: {0}")]
+    ScrubThreads(std::io::Error),
 }
 
 type Body = Full<Bytes>;
@@ -101,11 +103,9 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        let app = Arc::new(App {
-            ingest: Ingest::new(config, buffer.clone(), Arc::new(vault), policies.clone(), metrics.clone()),
-            metrics: metrics.clone(),
-            in_flight: AtomicUsize::new(0),
-        });
+        let ingest = Ingest::new(config, buffer.clone(), Arc::new(vault), policies.clone(), metrics.clone())
+            .map_err(ServerError::ScrubThreads)?;
+        let app = Arc::new(App { ingest, metrics: metrics.clone(), in_flight: AtomicUsize::new(0) });
         Ok(Server {
             app,
             buffer,

@@ -1,7 +1,8 @@
 //! The ingest chain for `POST /v1/batch`, one layer per step, each testable alone:
 //! origin ([`cors`]) → authenticate ([`auth`]) → media type and size → decode ([`decode`]) → validate
 //! (`traceflow_shared::batch`) → sampling → traffic control ([`ratelimit`]) → features ([`features`]) → PII
-//! tokenization (`traceflow_shared::pii`, originals to the [`Vault`]) → compress → append to the durable buffer.
+//! tokenization (`traceflow_shared::pii` on a [`scrub`] thread, originals to the [`Vault`]) → compress → append to
+//! the durable buffer.
 //! Keys, sampling, limits, features, PII rules and compression come from the active policy ([`Policies`]),
 //! taken once when a request starts, so a policy swap never changes the rules under a request in flight. Nothing raw goes past the tokenizer:
 //! the buffer, the uploader, logs, metrics and error messages only ever see tokenized text.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod features;
 pub mod ratelimit;
 pub mod replay;
+pub mod scrub;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,13 +27,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::Request;
 use tokio::sync::Semaphore;
-use traceflow_shared::pii::{Engine, Entity, Tokens};
+use traceflow_shared::pii::{Engine, Tokens};
 use traceflow_shared::policy::keep_session;
 use traceflow_shared::{batch, Limits, Record, RecordMeta};
 
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
-use crate::metrics::{EntityLabel, Metrics};
+use crate::metrics::Metrics;
 use crate::policy::{Active, Policies};
 use crate::vault::Vault;
 pub use error::IngestError;
@@ -56,26 +58,27 @@ enum Prepared {
     Store {
         events: usize,
         filtered: usize,
-        record: Record,
+        meta: RecordMeta,
+        /// The batch to store once tokenized: the body, or what the feature filter left of it.
+        json: Bytes,
+        /// Whether PII must be replaced first (not when every PII action is `allow`).
+        scrub: bool,
         session: [u8; 16],
     },
     /// Nothing of the batch is kept.
-    Filtered {
-        events: usize,
-    },
+    Filtered { events: usize },
 }
 
 pub struct Ingest {
     limits: Limits,
     pub cors: cors::Cors,
     buffer: Arc<Buffer>,
-    /// Keeps the originals of tokenized values; its writes are made durable by the buffer's flush.
-    vault: Arc<Vault>,
     policies: Arc<Policies>,
     metrics: Arc<Metrics>,
     retry_after: u64,
-    /// Sensitive replay inputs of recent sessions, for the typing in their later batches.
-    replay: replay::ReplaySessions,
+    /// Tokenization, with the vault (whose writes the buffer's flush makes durable) and the sensitive replay inputs
+    /// of recent sessions.
+    scrubbers: scrub::Scrubbers,
     /// Permits are KiB of decompressed body held by in-flight requests.
     inflight: Semaphore,
     inflight_kib: usize,
@@ -89,21 +92,23 @@ impl Ingest {
         vault: Arc<Vault>,
         policies: Arc<Policies>,
         metrics: Arc<Metrics>,
-    ) -> Ingest {
+    ) -> std::io::Result<Ingest> {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
-        Ingest {
+        let threads = if config.scrub_threads == 0 { scrub::default_threads() } else { config.scrub_threads };
+        let replay = replay::ReplaySessions::new(config.replay_sessions);
+        let scrubbers = scrub::Scrubbers::start(threads, vault, replay, metrics.clone(), config.retry_after_secs)?;
+        Ok(Ingest {
             limits: config.limits.clone(),
-            replay: replay::ReplaySessions::new(config.replay_sessions),
+            scrubbers,
             cors: cors::Cors::new(&config.cors),
             buffer,
-            vault,
             policies,
             metrics,
             retry_after: config.retry_after_secs,
             inflight: Semaphore::new(inflight_kib),
             inflight_kib,
             shutting_down: AtomicBool::new(false),
-        }
+        })
     }
 
     /// From now on every batch gets 503 `shutting_down`.
@@ -149,10 +154,15 @@ impl Ingest {
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
         let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
-        let (events, filtered, record, session) = match self.prepare(&active, project, &json)? {
-            Prepared::Store { events, filtered, record, session } => (events, filtered, record, session),
+        let (events, filtered, meta, json, scrub, session) = match self.prepare(&active, project, json)? {
+            Prepared::Store { events, filtered, meta, json, scrub, session } => {
+                (events, filtered, meta, json, scrub, session)
+            }
             Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
         };
+        let json = if scrub { self.scrubbers.scrub(active.pii.clone(), json, session).await?.into() } else { json };
+        let record = Record::new(meta, active.codec, active.level, &json)
+            .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         drop(json);
         match self.buffer.append(Pending { record, session }, preparing).await {
             Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered }),
@@ -165,9 +175,9 @@ impl Ingest {
         }
     }
 
-    /// Validation, sampling, traffic control, features, tokenization and compression: the CPU-heavy middle.
-    fn prepare(&self, active: &Active, project: auth::Project, json: &[u8]) -> Result<Prepared, IngestError> {
-        let summary = batch::validate(json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
+    /// Validation, sampling, traffic control and features: the part of the CPU-heavy middle before tokenization.
+    fn prepare(&self, active: &Active, project: auth::Project, json: Bytes) -> Result<Prepared, IngestError> {
+        let summary = batch::validate(&json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
         let mut events = summary.total_events();
         if !keep_session(&summary.session_id, active.sampling_rate) {
             return Ok(Prepared::Filtered { events });
@@ -180,7 +190,7 @@ impl Ingest {
                 ratelimit::Refusal::RateLimited(retry_after) => IngestError::RateLimited { retry_after },
                 ratelimit::Refusal::QuotaExceeded(retry_after) => IngestError::QuotaExceeded { retry_after },
             })?;
-        let filtered_json = features::apply(json, &active.features).map_err(|e| {
+        let filtered_json = features::apply(&json, &active.features).map_err(|e| {
             tracing::error!(error = %e, "feature filter refused a validated batch");
             IngestError::Batch(traceflow_shared::BatchError {
                 kind: traceflow_shared::BatchErrorKind::Syntax,
@@ -188,9 +198,9 @@ impl Ingest {
                 path: "$".into(),
             })
         })?;
-        let (json, filtered, filtered_replay) = match &filtered_json {
+        let (json, filtered, filtered_replay) = match filtered_json {
             Some(out) if out.empty => return Ok(Prepared::Filtered { events }),
-            Some(out) => (out.json.as_slice(), out.dropped, out.dropped_replay),
+            Some(out) => (Bytes::from(out.json), out.dropped, out.dropped_replay),
             None => (json, 0, 0),
         };
         events -= filtered;
@@ -204,44 +214,8 @@ impl Ingest {
             replay: (summary.replay - filtered_replay) as u32,
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
-        let scrubbed =
-            if active.pii.replaces_nothing() { None } else { Some(self.tokenize(&active.pii, json, &session)?) };
-        let record = Record::new(meta, active.codec, active.level, scrubbed.as_deref().unwrap_or(json))
-            .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
-        Ok(Prepared::Store { events, filtered, record, session })
-    }
-
-    /// Replaces PII in the batch; the originals of tokenized values go to the vault (flushed with the batch).
-    /// `session` (the buffer's session key) finds what the session's earlier batches told about its inputs.
-    fn tokenize(&self, pii: &Engine, json: &[u8], session: &[u8; 16]) -> Result<Vec<u8>, IngestError> {
-        let mut nodes = self.replay.get(session);
-        let mut vault = self.vault.session();
-        let mut scrubbed = Vec::with_capacity(json.len() + json.len() / 16);
-        let stats = pii.scrub_session_json(json, &mut nodes, &mut vault, &mut scrubbed).map_err(|e| {
-            // The validator accepted this batch, so the scrubber refusing it means the two disagree.
-            tracing::error!(error = %e, "PII scrubber refused a validated batch");
-            IngestError::Batch(traceflow_shared::BatchError {
-                kind: traceflow_shared::BatchErrorKind::Syntax,
-                message: e.to_string(),
-                path: "$".into(),
-            })
-        })?;
-        vault.finish().map_err(|e| {
-            tracing::error!(error = %e, "vault write failed; batch refused");
-            IngestError::Unavailable { retry_after: self.retry_after }
-        })?;
-        self.replay.put(*session, nodes);
-        for (index, count) in stats.replaced.iter().enumerate() {
-            if *count > 0 {
-                let entity = Entity::BUILTIN[index].builtin_name().unwrap_or("custom");
-                self.metrics.pii_replaced.get_or_create(&EntityLabel { entity }).inc_by(*count);
-            }
-        }
-        if stats.custom_replaced > 0 {
-            self.metrics.pii_replaced.get_or_create(&EntityLabel { entity: "custom" }).inc_by(stats.custom_replaced);
-        }
-        self.metrics.pii_strings_scanned.inc_by(stats.strings_scanned);
-        Ok(scrubbed)
+        let scrub = !active.pii.replaces_nothing();
+        Ok(Prepared::Store { events, filtered, meta, json, scrub, session })
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.

@@ -1,0 +1,184 @@
+//! PII tokenization on threads of its own.
+//!
+//! The scrubber's working set (the candidate regex's lazy DFA, the keyword automata, the walker's tables and
+//! branch history) is evicted when validation, zstd and the network stack run between two scrubs on the same
+//! core: `PII_BENCH_EVICT=1` in the `pii_scan` bench shows the scan 20–35 % slower that way. A request therefore
+//! hands its batch to a scrub thread, which runs one scrub after another while the async workers validate,
+//! compress and answer. Batches of one session always go to the same thread.
+//!
+//! Bounded: a request holds its in-flight memory permits while it waits here, so the queues hold at most the
+//! ingest's `max_inflight_bytes`. The threads end when the ingest is dropped, after the jobs already queued.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use traceflow_shared::pii::{Engine, Entity};
+
+use super::replay::ReplaySessions;
+use super::IngestError;
+use crate::metrics::{EntityLabel, Metrics};
+use crate::vault::Vault;
+
+/// Scrub threads when the configuration leaves it to the runner: half the cores, at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+struct Job {
+    pii: Arc<Engine>,
+    json: Bytes,
+    session: [u8; 16],
+    reply: oneshot::Sender<Result<Vec<u8>, IngestError>>,
+}
+
+/// What every scrub thread uses.
+struct Shared {
+    vault: Arc<Vault>,
+    replay: ReplaySessions,
+    metrics: Arc<Metrics>,
+    retry_after: u64,
+}
+
+pub struct Scrubbers {
+    /// One queue per thread.
+    queues: Vec<Sender<Job>>,
+    retry_after: u64,
+}
+
+impl Scrubbers {
+    /// Starts `threads` scrub threads (at least one).
+    pub fn start(
+        threads: usize,
+        vault: Arc<Vault>,
+        replay: ReplaySessions,
+        metrics: Arc<Metrics>,
+        retry_after: u64,
+    ) -> std::io::Result<Scrubbers> {
+        let shared = Arc::new(Shared { vault, replay, metrics, retry_after });
+        let mut queues = Vec::new();
+        for i in 0..threads.max(1) {
+            let (tx, rx) = channel::<Job>();
+            let shared = shared.clone();
+            std::thread::Builder::new().name(format!("scrub-{i}")).spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    shared.run(job);
+                }
+            })?;
+            queues.push(tx);
+        }
+        Ok(Scrubbers { queues, retry_after })
+    }
+
+    /// Replaces PII in the batch on the session's scrub thread; the originals of tokenized values go to the vault
+    /// (flushed with the batch). `session` (the buffer's session key) finds what the session's earlier batches
+    /// told about its inputs.
+    pub async fn scrub(&self, pii: Arc<Engine>, json: Bytes, session: [u8; 16]) -> Result<Vec<u8>, IngestError> {
+        let gone = IngestError::ShuttingDown { retry_after: self.retry_after };
+        let (reply, answer) = oneshot::channel();
+        let queue = &self.queues[usize::from(session[0]) % self.queues.len()];
+        queue.send(Job { pii, json, session, reply }).map_err(|_| gone)?;
+        answer.await.unwrap_or(Err(IngestError::ShuttingDown { retry_after: self.retry_after }))
+    }
+}
+
+impl Shared {
+    fn run(&self, job: Job) {
+        let Job { pii, json, session, reply } = job;
+        let result = catch_unwind(AssertUnwindSafe(|| self.tokenize(&pii, &json, &session))).unwrap_or_else(|_| {
+            // The thread lives on for the other sessions; the client retries after the 503.
+            tracing::error!("the PII scrubber panicked on a batch; it was refused");
+            Err(IngestError::Unavailable { retry_after: self.retry_after })
+        });
+        // The request may have given up waiting (its client went away); nothing was appended then.
+        let _ = reply.send(result);
+    }
+
+    fn tokenize(&self, pii: &Engine, json: &[u8], session: &[u8; 16]) -> Result<Vec<u8>, IngestError> {
+        let mut nodes = self.replay.get(session);
+        let mut vault = self.vault.session();
+        let mut scrubbed = Vec::with_capacity(json.len() + json.len() / 16);
+        let stats = pii.scrub_session_json(json, &mut nodes, &mut vault, &mut scrubbed).map_err(|e| {
+            // The validator accepted this batch, so the scrubber refusing it means the two disagree.
+            tracing::error!(error = %e, "PII scrubber refused a validated batch");
+            IngestError::Batch(traceflow_shared::BatchError {
+                kind: traceflow_shared::BatchErrorKind::Syntax,
+                message: e.to_string(),
+                path: "$".into(),
+            })
+        })?;
+        vault.finish().map_err(|e| {
+            tracing::error!(error = %e, "vault write failed; batch refused");
+            IngestError::Unavailable { retry_after: self.retry_after }
+        })?;
+        self.replay.put(*session, nodes);
+        for (index, count) in stats.replaced.iter().enumerate() {
+            if *count > 0 {
+                let entity = Entity::BUILTIN[index].builtin_name().unwrap_or("custom");
+                self.metrics.pii_replaced.get_or_create(&EntityLabel { entity }).inc_by(*count);
+            }
+        }
+        if stats.custom_replaced > 0 {
+            self.metrics.pii_replaced.get_or_create(&EntityLabel { entity: "custom" }).inc_by(stats.custom_replaced);
+        }
+        self.metrics.pii_strings_scanned.inc_by(stats.strings_scanned);
+        Ok(scrubbed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buffer::Db;
+    use crate::config::VaultConfig;
+    use crate::vault::VaultOptions;
+
+    /// A batch of session `sid`: a full snapshot with a password input (id 5) when `snapshot`, then typing `typed`
+    /// into it.
+    fn batch(sid: &str, seq: u32, snapshot: bool, typed: &str) -> Bytes {
+        let snapshot = if snapshot {
+            r#"{"type":2,"timestamp":1,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"tagName":"input",
+            "id":5,"attributes":{"type":"password"},"childNodes":[]}]}}},"#
+        } else {
+            ""
+        };
+        let json = format!(
+            r#"{{"session_id":"{sid}","seq":{seq},"replay":[{snapshot}{{"type":3,"timestamp":2,"data":{{"source":5,
+            "id":5,"text":"{typed}","isChecked":false}}}}]}}"#
+        );
+        Bytes::from(json)
+    }
+
+    #[test]
+    fn every_thread_tokenizes_what_a_session_types_after_its_snapshot() {
+        let dir = std::env::temp_dir().join(format!("traceflow-scrub-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::new(sled::Config::new().path(dir.join("db")).open().unwrap(), &dir.join("db")).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let options = VaultOptions::new(&dir, &VaultConfig::default());
+        let vault = Arc::new(Vault::open(&db, options, metrics.clone()).unwrap());
+        let scrubbers = Scrubbers::start(3, vault.clone(), ReplaySessions::new(64), metrics, 5).unwrap();
+        let pii = Arc::new(Engine::default());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            // Sessions whose keys start differently land on different threads.
+            for first in 0..6u8 {
+                let session = [first; 16];
+                let sid = format!("s{first}");
+                let typed = format!("Zq8vLx2pWm{first}");
+                scrubbers.scrub(pii.clone(), batch(&sid, 1, true, "x"), session).await.unwrap();
+                let out = scrubbers.scrub(pii.clone(), batch(&sid, 2, false, &typed), session).await.unwrap();
+                let out = String::from_utf8(out).unwrap();
+                assert!(!out.contains(&typed), "typed into the password field in a later batch: {out}");
+                let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+                let token = value["replay"][0]["data"]["text"].as_str().unwrap();
+                assert_eq!(vault.detokenize(token).unwrap(), typed);
+            }
+        });
+        drop(scrubbers);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
