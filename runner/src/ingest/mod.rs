@@ -61,8 +61,6 @@ enum Prepared {
         meta: RecordMeta,
         /// The batch to store once tokenized: the body, or what the feature filter left of it.
         json: Bytes,
-        /// Whether PII must be replaced first (not when every PII action is `allow`).
-        scrub: bool,
         session: [u8; 16],
     },
     /// Nothing of the batch is kept.
@@ -154,13 +152,16 @@ impl Ingest {
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
         let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
-        let (events, filtered, meta, json, scrub, session) = match self.prepare(&active, project, json)? {
-            Prepared::Store { events, filtered, meta, json, scrub, session } => {
-                (events, filtered, meta, json, scrub, session)
-            }
+        let (events, filtered, meta, json, session) = match self.prepare(&active, project, json)? {
+            Prepared::Store { events, filtered, meta, json, session } => (events, filtered, meta, json, session),
             Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
         };
-        let json = if scrub { self.scrubbers.scrub(active.pii.clone(), json, session).await?.into() } else { json };
+        // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
+        let json = if active.pii.replaces_nothing() {
+            json
+        } else {
+            self.scrubbers.scrub(active.pii.clone(), json, session).await?.into()
+        };
         let record = Record::new(meta, active.codec, active.level, &json)
             .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
         drop(json);
@@ -213,9 +214,7 @@ impl Ingest {
             events: (summary.events - (filtered - filtered_replay)) as u32,
             replay: (summary.replay - filtered_replay) as u32,
         };
-        // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
-        let scrub = !active.pii.replaces_nothing();
-        Ok(Prepared::Store { events, filtered, meta, json, scrub, session })
+        Ok(Prepared::Store { events, filtered, meta, json, session })
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.

@@ -76,11 +76,12 @@ impl Scrubbers {
     /// (flushed with the batch). `session` (the buffer's session key) finds what the session's earlier batches
     /// told about its inputs.
     pub async fn scrub(&self, pii: Arc<Engine>, json: Bytes, session: [u8; 16]) -> Result<Vec<u8>, IngestError> {
-        let gone = IngestError::ShuttingDown { retry_after: self.retry_after };
+        // The thread is gone only when the ingest is: the runner is stopping.
+        let gone = || IngestError::ShuttingDown { retry_after: self.retry_after };
         let (reply, answer) = oneshot::channel();
         let queue = &self.queues[usize::from(session[0]) % self.queues.len()];
-        queue.send(Job { pii, json, session, reply }).map_err(|_| gone)?;
-        answer.await.unwrap_or(Err(IngestError::ShuttingDown { retry_after: self.retry_after }))
+        queue.send(Job { pii, json, session, reply }).map_err(|_| gone())?;
+        answer.await.unwrap_or_else(|_| Err(gone()))
     }
 }
 
@@ -131,9 +132,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::Db;
-    use crate::config::VaultConfig;
-    use crate::vault::VaultOptions;
+    use crate::vault::tests::Fixture;
 
     /// A batch of session `sid`: a full snapshot with a password input (id 5) when `snapshot`, then typing `typed`
     /// into it.
@@ -153,14 +152,10 @@ mod tests {
 
     #[test]
     fn every_thread_tokenizes_what_a_session_types_after_its_snapshot() {
-        let dir = std::env::temp_dir().join(format!("traceflow-scrub-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db::new(sled::Config::new().path(dir.join("db")).open().unwrap(), &dir.join("db")).unwrap();
-        let metrics = Arc::new(Metrics::new());
-        let options = VaultOptions::new(&dir, &VaultConfig::default());
-        let vault = Arc::new(Vault::open(&db, options, metrics.clone()).unwrap());
-        let scrubbers = Scrubbers::start(3, vault.clone(), ReplaySessions::new(64), metrics, 5).unwrap();
+        let fixture = Fixture::new("scrub-threads");
+        let vault = Arc::new(fixture.vault());
+        let scrubbers =
+            Scrubbers::start(3, vault.clone(), ReplaySessions::new(64), Arc::new(Metrics::new()), 5).unwrap();
         let pii = Arc::new(Engine::default());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(async {
@@ -179,6 +174,5 @@ mod tests {
             }
         });
         drop(scrubbers);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -443,7 +443,7 @@ impl Vault {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Request handlers share one vault across threads.
 const _: () = {

@@ -5,13 +5,14 @@ use traceflow_shared::pii::Tokens;
 
 use super::*;
 
-struct Fixture {
+/// A vault's data dir in a temp dir, removed on drop; also used by other modules' tests.
+pub(crate) struct Fixture {
     dir: PathBuf,
     db: Db,
 }
 
 impl Fixture {
-    fn new(tag: &str) -> Fixture {
+    pub(crate) fn new(tag: &str) -> Fixture {
         let dir = std::env::temp_dir().join(format!("traceflow-vault-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -23,7 +24,7 @@ impl Fixture {
         VaultOptions::new(&self.dir, &VaultConfig::default())
     }
 
-    fn vault(&self) -> Vault {
+    pub(crate) fn vault(&self) -> Vault {
         self.open(self.options()).unwrap()
     }
 
