@@ -186,7 +186,8 @@ pub struct VaultConfig {
     pub key_file: Option<PathBuf>,
     /// Create `key_file` (mode 0600) when it does not exist.
     pub create_key_file: bool,
-    /// Recently stored tokens remembered in memory, so repeated values skip the storage lookup; 0 disables.
+    /// Recently stored tokens remembered in memory (by a keyed hash of the value, never the value), so a value
+    /// that repeats gets its token without the HMAC and the storage lookup; 0 disables.
     pub recent_tokens: usize,
 }
 

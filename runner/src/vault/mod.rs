@@ -9,8 +9,9 @@
 //! buffer only afterwards; the buffer's group commit then calls `Db::flush`, which covers every tree. So the
 //! entries a batch's tokens point to are durable no later than the batch itself, before its 202. If an entry
 //! could not be written, [`VaultSession::finish`] fails and the request must answer 503 without appending.
-//! The in-memory set of recent tokens records a token only after its entry is in the tree, so a later request
-//! that skips the lookup is still covered: its own flush comes after that write.
+//! The in-memory map of recent tokens (by a keyed hash of the value) records a token only after its entry is in
+//! the tree, so a later request that takes the token from it is still covered: its own flush comes after that
+//! write.
 //!
 //! **Keys** are in a separate file (`keys.rs`). New entries use the current encryption key version; older
 //! versions stay readable until destroyed. Destroying a version makes its entries unreadable (crypto-shredding);
@@ -276,9 +277,6 @@ impl Vault {
 
     /// Stores `original` under `token` unless an entry exists; true if this call wrote it.
     fn store(&self, token: &str, original: &str) -> Result<bool, VaultError> {
-        if self.recent.contains(token) {
-            return Ok(false);
-        }
         #[cfg(test)]
         if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(VaultError::Storage(sled::Error::Unsupported("injected write failure".into())));
@@ -291,7 +289,6 @@ impl Vault {
             );
             // Live, erased (erasure is sticky) or malformed (kept for detokenize to report): leave it.
             if !destroyed {
-                self.recent.insert(token);
                 return Ok(false);
             }
         }
@@ -302,7 +299,6 @@ impl Vault {
             self.metrics.vault_entries_written.inc();
         }
         // Not written means another request stored this token in between; either way an entry exists now.
-        self.recent.insert(token);
         Ok(written)
     }
 

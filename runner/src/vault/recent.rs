@@ -1,32 +1,63 @@
-//! Tokens stored recently, so a value that repeats (the same email in every batch of a session) skips the
-//! storage lookup. Two generations approximate an LRU in bounded memory: when the young generation is full it
-//! becomes the old one and the previous old one is dropped; a hit in the old generation moves the token back.
+//! Tokens stored recently, by the value they stand for, so a value that repeats (the same email in every batch
+//! of a session) gets its token without computing the HMAC again and without the storage lookup. Two
+//! generations approximate an LRU in bounded memory: when the young generation is full it becomes the old one
+//! and the previous old one is dropped; a hit in the old generation moves the token back.
+//!
+//! A value is remembered by a 128-bit keyed hash of (entity, original) under two random keys drawn when the
+//! vault opens, never by the value itself: the map holds no PII, and nothing in it can be checked against a
+//! guessed value outside this process.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use crate::generations::Generations;
 
+/// Which value a token stands for: a 128-bit keyed hash of (entity, original).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Value(u128);
+
 /// A token's last 32 characters: the base32 HMAC, unique per (entity, value) under one tenant key.
-type Key = [u8; 32];
+type Tail = [u8; 32];
 
 pub struct RecentTokens {
-    inner: Mutex<Generations<Key, ()>>,
+    inner: Mutex<Generations<Value, Tail, BuildHasherDefault<KeyedHash>>>,
+    keys: [RandomState; 2],
 }
 
 impl RecentTokens {
     /// Remembers about `capacity` tokens (at most `capacity`); 0 remembers none.
     pub fn new(capacity: usize) -> RecentTokens {
-        RecentTokens { inner: Mutex::new(Generations::new(capacity)) }
+        RecentTokens {
+            inner: Mutex::new(Generations::with_hasher(capacity)),
+            keys: [RandomState::new(), RandomState::new()],
+        }
     }
 
-    pub fn contains(&self, token: &str) -> bool {
-        let key = key(token);
-        self.inner.lock().is_ok_and(|mut inner| inner.touch(&key))
+    pub fn value(&self, entity: &str, original: &str) -> Value {
+        let [high, low] = self.keys.each_ref().map(|key| key.hash_one((entity, original)));
+        Value(u128::from(high) << 64 | u128::from(low))
     }
 
-    pub fn insert(&self, token: &str) {
+    /// The token `value` was stored under as `<prefix>_<entity>_…`, if it is remembered.
+    pub fn token(&self, value: Value, prefix: &str, entity: &str) -> Option<String> {
+        let tail = self.inner.lock().ok()?.get_mut(&value).copied()?;
+        let mut token = String::with_capacity(prefix.len() + entity.len() + 2 + tail.len());
+        token.push_str(prefix);
+        token.push('_');
+        token.push_str(entity);
+        token.push('_');
+        token.push_str(std::str::from_utf8(&tail).ok()?);
+        Some(token)
+    }
+
+    /// Remembers `token` for `value`; call only once its entry is in the vault's tree.
+    pub fn insert(&self, value: Value, token: &str) {
+        let Some(tail) = token.len().checked_sub(32).and_then(|at| token.as_bytes()[at..].try_into().ok()) else {
+            return;
+        };
         if let Ok(mut inner) = self.inner.lock() {
-            inner.insert(key(token), ());
+            inner.insert(value, tail);
         }
     }
 
@@ -38,12 +69,26 @@ impl RecentTokens {
     }
 }
 
-fn key(token: &str) -> Key {
-    let bytes = token.as_bytes();
-    let tail = &bytes[bytes.len().saturating_sub(32)..];
-    let mut key = [0; 32];
-    key[32 - tail.len()..].copy_from_slice(tail);
-    key
+/// The map's hasher: a [`Value`] is already a keyed hash, so its low 64 bits are used as they are.
+#[derive(Default)]
+pub struct KeyedHash(u64);
+
+impl Hasher for KeyedHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64;
+    }
 }
 
 #[cfg(test)]
@@ -57,16 +102,29 @@ mod tests {
     #[test]
     fn holds_at_most_its_capacity_and_keeps_what_is_used() {
         let recent = RecentTokens::new(4);
-        recent.insert(&token(0));
+        let value = |i: usize| recent.value("email", &format!("user{i}@example.com"));
+        recent.insert(value(0), &token(0));
         for i in 1..100 {
-            recent.insert(&token(i));
-            assert!(recent.contains(&token(0)), "a token in use is kept ({i})");
-            assert!(recent.contains(&token(i)), "the newest token is kept ({i})");
+            recent.insert(value(i), &token(i));
+            assert_eq!(recent.token(value(0), "tok", "email"), Some(token(0)), "a token in use is kept ({i})");
+            assert_eq!(recent.token(value(i), "tok", "email"), Some(token(i)), "the newest token is kept ({i})");
         }
-        let held = (0..100).filter(|&i| recent.contains(&token(i))).count();
+        let held = (0..100).filter(|&i| recent.token(value(i), "tok", "email").is_some()).count();
         assert!(held <= 4, "{held}");
+        recent.clear();
+        assert_eq!(recent.token(value(0), "tok", "email"), None);
         let off = RecentTokens::new(0);
-        off.insert(&token(1));
-        assert!(!off.contains(&token(1)));
+        off.insert(off.value("email", "a@example.com"), &token(1));
+        assert_eq!(off.token(off.value("email", "a@example.com"), "tok", "email"), None);
+    }
+
+    #[test]
+    fn a_value_is_told_apart_by_its_entity_and_by_where_entity_and_value_meet() {
+        let recent = RecentTokens::new(16);
+        assert_eq!(recent.value("email", "x"), recent.value("email", "x"));
+        assert_ne!(recent.value("email", "x"), recent.value("phone", "x"));
+        assert_ne!(recent.value("ab", "c"), recent.value("a", "bc"));
+        // Another vault (another process) draws other keys.
+        assert_ne!(recent.value("email", "x"), RecentTokens::new(16).value("email", "x"));
     }
 }

@@ -51,16 +51,24 @@ impl<'a> VaultSession<'a> {
 
 impl Tokens for VaultSession<'_> {
     fn tokenize(&mut self, entity: &str, original: &str) -> String {
-        let token = token_text(self.vault.keys.token_mac(), "tok", entity, original);
         self.stats.tokenized += 1;
         self.vault.metrics.vault_tokens.inc();
+        let recent = &self.vault.recent;
+        let value = recent.value(entity, original);
+        if let Some(token) = recent.token(value, "tok", entity) {
+            return token;
+        }
+        let token = token_text(self.vault.keys.token_mac(), "tok", entity, original);
         if !is_token(&token) {
             // Detokenize could never accept it; make the policy error loud rather than lose the original.
             self.fail(VaultError::BadEntity(entity.into()));
             return token;
         }
         match self.vault.store(&token, original) {
-            Ok(written) => self.stats.written += usize::from(written),
+            Ok(written) => {
+                self.stats.written += usize::from(written);
+                recent.insert(value, &token);
+            }
             Err(e) => self.fail(e),
         }
         token

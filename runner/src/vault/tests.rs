@@ -225,16 +225,21 @@ fn a_failed_store_still_returns_the_token_and_fails_the_session() {
     let fixture = Fixture::new("failure");
     let metrics = Arc::new(Metrics::new());
     let vault = Vault::open(&fixture.db, fixture.options(), metrics.clone()).unwrap();
+    let stored = tokenize(&vault, "email", "kept@example.com");
     vault.fail_writes.store(true, Ordering::SeqCst);
     let mut session = vault.session();
     let token = session.tokenize("email", "lost@example.com");
     assert!(is_token(&token), "{token}");
     assert!(!token.contains("lost"));
+    // A value stored before comes from the recent tokens, without touching storage.
+    assert_eq!(session.tokenize("email", "kept@example.com"), stored);
+    // A value whose store failed is not remembered as stored: seen again, it is tried (and fails) again.
+    assert_eq!(session.tokenize("email", "lost@example.com"), token);
     session.tokenize("email", "also-lost@example.com");
     let error = session.finish().unwrap_err();
-    assert!(matches!(error, VaultError::Incomplete { failed: 2, .. }), "{error}");
+    assert!(matches!(error, VaultError::Incomplete { failed: 3, .. }), "{error}");
     assert!(!error.to_string().contains("lost@"), "{error}");
-    assert_eq!(metrics.vault_store_errors.get(), 2);
+    assert_eq!(metrics.vault_store_errors.get(), 3);
     vault.fail_writes.store(false, Ordering::SeqCst);
     assert!(matches!(vault.detokenize(&token), Err(VaultError::UnknownToken(_))));
     let mut bad_entity = vault.session();
