@@ -3,9 +3,10 @@
 //! generations approximate an LRU in bounded memory: when the young generation is full it becomes the old one
 //! and the previous old one is dropped; a hit in the old generation moves the token back.
 //!
-//! A value is remembered by a 128-bit keyed hash of (entity, original) under two random keys drawn when the
-//! vault opens, never by the value itself: the map holds no PII, and nothing in it can be checked against a
-//! guessed value outside this process.
+//! A value is remembered by a 128-bit keyed hash of (entity, original): two SipHashes under keys the standard
+//! library draws at random when the vault opens. Never by the value itself: the map holds no PII, and nothing in
+//! it can be checked against a guessed value outside this process. A wrong token would need both hashes of two
+//! values to collide.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
