@@ -3,28 +3,20 @@
 //! moves back to the young one. Every operation is one or two hash lookups, and at most `capacity` entries are
 //! held.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
-pub struct Generations<K, V, S = RandomState> {
+pub struct Generations<K, V> {
     /// Entries per generation; 0 holds nothing.
     generation: usize,
-    young: HashMap<K, V, S>,
-    old: HashMap<K, V, S>,
+    young: HashMap<K, V>,
+    old: HashMap<K, V>,
 }
 
 impl<K: Hash + Eq, V> Generations<K, V> {
     /// Holds at most `capacity` entries (none when it is below 2).
     pub fn new(capacity: usize) -> Generations<K, V> {
-        Generations::with_hasher(capacity)
-    }
-}
-
-impl<K: Hash + Eq, V, S: BuildHasher + Default> Generations<K, V, S> {
-    /// [`Generations::new`] with keys hashed by `S`.
-    pub fn with_hasher(capacity: usize) -> Generations<K, V, S> {
-        Generations { generation: capacity / 2, young: HashMap::default(), old: HashMap::default() }
+        Generations { generation: capacity / 2, young: HashMap::new(), old: HashMap::new() }
     }
 
     /// Whether `key` is held; a hit in the old generation moves it back to the young one.

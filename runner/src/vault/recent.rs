@@ -9,7 +9,7 @@
 //! values to collide.
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use crate::generations::Generations;
@@ -22,17 +22,14 @@ pub struct Value(u128);
 type Tail = [u8; 32];
 
 pub struct RecentTokens {
-    inner: Mutex<Generations<Value, Tail, BuildHasherDefault<KeyedHash>>>,
+    inner: Mutex<Generations<Value, Tail>>,
     keys: [RandomState; 2],
 }
 
 impl RecentTokens {
     /// Remembers about `capacity` tokens (at most `capacity`); 0 remembers none.
     pub fn new(capacity: usize) -> RecentTokens {
-        RecentTokens {
-            inner: Mutex::new(Generations::with_hasher(capacity)),
-            keys: [RandomState::new(), RandomState::new()],
-        }
+        RecentTokens { inner: Mutex::new(Generations::new(capacity)), keys: [RandomState::new(), RandomState::new()] }
     }
 
     pub fn value(&self, entity: &str, original: &str) -> Value {
@@ -67,28 +64,6 @@ impl RecentTokens {
         if let Ok(mut inner) = self.inner.lock() {
             inner.clear();
         }
-    }
-}
-
-/// The map's hasher: a [`Value`] is already a keyed hash, so its low 64 bits are used as they are.
-#[derive(Default)]
-pub struct KeyedHash(u64);
-
-impl Hasher for KeyedHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        self.0 ^= n as u64;
     }
 }
 
