@@ -14,6 +14,7 @@ use regex_automata::{meta, nfa::thompson::WhichCaptures, Input};
 use super::checksum;
 use super::context::{word_at, Context};
 use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
+use super::number::Group;
 use super::replace::is_replacement;
 use super::{Action, Entity};
 
@@ -477,15 +478,19 @@ impl Detector {
 
     /// Digit runs (`[+(]?digit` then digits, single separators `space . / -` and parentheses), classified by
     /// validators. Runs inside a regex detection (an IBAN, an e-mail, a URL parameter) are not reported again.
+    /// The run's digit groups are collected while it is read, so the classifier does not read it again.
     fn find_digit_runs(&self, hay: &[u8], extra: u32, out: &mut Vec<Found>) {
         let before = out.len();
         let n = hay.len();
         let digit = |i: usize| i < n && hay[i].is_ascii_digit();
+        let mut groups = Groups::default();
         let mut i = 0;
-        while let Some(p) = hay[i..].iter().position(u8::is_ascii_digit) {
-            i += p;
+        while let Some(first) = next_digit(hay, i) {
+            i = first;
             let start = if i > 0 && matches!(hay[i - 1], b'+' | b'(') { i - 1 } else { i };
+            groups.clear();
             // Extend over digits, one separator (optionally before `(`), or `)` and one separator.
+            let mut group = i;
             let mut end = i + 1;
             loop {
                 if digit(end) {
@@ -499,24 +504,24 @@ impl Detector {
                 if k < n && hay[k] == b'(' {
                     k += 1;
                 }
-                if digit(k) {
-                    end = k + 1;
-                    continue;
-                }
-                if end < n && hay[end] == b')' {
-                    let mut k = end + 1;
+                if !digit(k) && end < n && hay[end] == b')' {
+                    k = end + 1;
                     if k < n && matches!(hay[k], b' ' | b'.' | b'/' | b'-') {
                         k += 1;
                     }
-                    if digit(k) {
-                        end = k + 1;
-                        continue;
-                    }
+                }
+                if digit(k) {
+                    groups.push(Group { start: group, end });
+                    group = k;
+                    end = k + 1;
+                    continue;
                 }
                 break;
             }
-            if !out[..before].iter().any(|f| f.start < end && start < f.end) {
-                self.numbers(hay, start, end, extra, out);
+            groups.push(Group { start: group, end });
+            // Most runs in page text are short ("320", "2.5"): nothing digit-based has fewer than four digits.
+            if groups.digits >= 4 && !out[..before].iter().any(|f| f.start < end && start < f.end) {
+                self.numbers(hay, start, groups.as_slice(), groups.digits, extra, out);
             }
             i = end;
         }
@@ -879,7 +884,84 @@ fn min_len(pattern: &str) -> usize {
 /// Whether `text` has at least four ASCII digits (nothing digit-based is shorter).
 #[inline]
 fn four_digits(text: &[u8]) -> bool {
-    text.iter().filter(|b| b.is_ascii_digit()).nth(3).is_some()
+    let mut count = 0;
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        count += digits8(word8(chunk)).count_ones();
+        if count >= 4 {
+            return true;
+        }
+    }
+    count as usize + chunks.remainder().iter().filter(|b| b.is_ascii_digit()).count() >= 4
+}
+
+/// Position of the first ASCII digit in `hay` at or after `from`.
+#[inline]
+fn next_digit(hay: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(chunk) = hay.get(from..from + 8) {
+        let digits = digits8(word8(chunk));
+        if digits != 0 {
+            return Some(from + (digits.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    hay.get(from..)?.iter().position(u8::is_ascii_digit).map(|p| from + p)
+}
+
+/// Eight bytes as a little-endian word (`chunk` has exactly eight).
+#[inline]
+pub(super) fn word8(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]])
+}
+
+/// The high bit of every byte of `word` that is an ASCII digit, and no other bit. Exact for every byte: no
+/// carry crosses bytes, since each byte is below 0x80 when 118 is added to it.
+#[inline]
+fn digits8(word: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Digits become 0..=9; a byte is a digit when that is below 10 and its high bit was clear.
+    let t = word ^ (LO * u64::from(b'0'));
+    !(((t & !HI) + LO * (0x80 - 10)) | t) & HI
+}
+
+/// Digit groups of one run (maximal runs of digits), on the stack for the runs text holds.
+#[derive(Default)]
+struct Groups {
+    stack: [Group; 32],
+    heap: Vec<Group>,
+    count: usize,
+    /// Digits in all groups.
+    digits: usize,
+}
+
+impl Groups {
+    fn clear(&mut self) {
+        self.heap.clear();
+        self.count = 0;
+        self.digits = 0;
+    }
+
+    fn push(&mut self, group: Group) {
+        self.digits += group.end - group.start;
+        if self.count < self.stack.len() {
+            self.stack[self.count] = group;
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack);
+            }
+            self.heap.push(group);
+        }
+        self.count += 1;
+    }
+
+    fn as_slice(&self) -> &[Group] {
+        if self.heap.is_empty() {
+            &self.stack[..self.count]
+        } else {
+            &self.heap
+        }
+    }
 }
 
 /// Whether `hay[s..e]` has a letter or digit glued on either side.
@@ -887,12 +969,12 @@ pub fn glued(hay: &[u8], s: usize, e: usize) -> bool {
     (s > 0 && hay[s - 1].is_ascii_alphanumeric()) || hay.get(e).is_some_and(u8::is_ascii_alphanumeric)
 }
 
-/// Position of `needle` in `hay`.
 /// Bytes one regex search may look at (see `Detector::find`).
 const SEARCH_WINDOW: usize = 16 * 1024;
 /// How far windows overlap: longer than any entity the patterns match (JWTs included).
 const SEARCH_OVERLAP: usize = 4 * 1024;
 
+/// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -1061,6 +1143,118 @@ mod tests {
             let hay: String = parts.iter().map(|&i| FRAGMENTS[i]).collect();
             DETECTORS.with(|d| assert_planned(d, hay.as_bytes()));
         }
+    }
+
+    #[test]
+    fn the_digit_word_test_flags_exactly_the_digits_at_every_position() {
+        // Every byte value in every position, next to neighbours that would carry or borrow into it.
+        for fill in [0x00u8, b'0', b'9', b'/', b':', 0x7f, 0x80, 0xb0, 0xff] {
+            for at in 0..8 {
+                for b in 0..=255u8 {
+                    let mut bytes = [fill; 8];
+                    bytes[at] = b;
+                    let want =
+                        bytes.iter().enumerate().fold(
+                            0u64,
+                            |m, (i, x)| {
+                                if x.is_ascii_digit() {
+                                    m | 0x80 << (8 * i)
+                                } else {
+                                    m
+                                }
+                            },
+                        );
+                    assert_eq!(digits8(u64::from_le_bytes(bytes)), want, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn digit_search_and_count_agree_with_a_byte_loop(
+            hay in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b' '), Just(0xc3), any::<u8>()], 0..40),
+            from in 0usize..44,
+        ) {
+            let want = hay.get(from..).and_then(|rest| rest.iter().position(u8::is_ascii_digit)).map(|p| from + p);
+            prop_assert_eq!(next_digit(&hay, from), want);
+            prop_assert_eq!(four_digits(&hay), hay.iter().filter(|b| b.is_ascii_digit()).count() >= 4);
+        }
+
+        #[test]
+        fn digit_runs_are_found_as_when_each_run_was_read_twice(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("4111"), Just("1111"), Just("98"), Just("7"), Just("2024"), Just("192"), Just("+91"),
+                    Just("("), Just(")"), Just(" "), Just("-"), Just("."), Just("/"), Just("x"), Just("Aadhaar"),
+                    Just("card"), Just("phone"), Just("  "), Just("9876543210"), Just("4111 1111 1111 1111"),
+                ],
+                1..24,
+            ),
+        ) {
+            let hay: String = parts.concat();
+            DETECTORS.with(|d| {
+                let mut found = Vec::new();
+                d[0].find_digit_runs(hay.as_bytes(), 0, &mut found);
+                let want = reference_digit_runs(&d[0], hay.as_bytes());
+                let got: Vec<_> = found.iter().map(|f| (f.entity, f.start, f.end)).collect();
+                assert_eq!(got, want, "{hay:?}");
+            });
+        }
+    }
+
+    /// Digit runs as found before groups were collected while reading: the run's extent first, then its digit
+    /// groups by reading it again.
+    fn reference_digit_runs(detector: &Detector, hay: &[u8]) -> Vec<(Entity, usize, usize)> {
+        let n = hay.len();
+        let digit = |i: usize| i < n && hay[i].is_ascii_digit();
+        let sep = |i: usize| i < n && matches!(hay[i], b' ' | b'.' | b'/' | b'-');
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(p) = hay[i..].iter().position(u8::is_ascii_digit) {
+            i += p;
+            let start = if i > 0 && matches!(hay[i - 1], b'+' | b'(') { i - 1 } else { i };
+            let mut end = i + 1;
+            loop {
+                if digit(end) {
+                    end += 1;
+                    continue;
+                }
+                let mut k = end + usize::from(sep(end));
+                k += usize::from(k < n && hay[k] == b'(');
+                if digit(k) {
+                    end = k + 1;
+                    continue;
+                }
+                if end < n && hay[end] == b')' {
+                    let k = end + 1 + usize::from(sep(end + 1));
+                    if digit(k) {
+                        end = k + 1;
+                        continue;
+                    }
+                }
+                break;
+            }
+            let mut groups = Vec::new();
+            let mut g = start;
+            while g < end {
+                if hay[g].is_ascii_digit() {
+                    let from = g;
+                    while g < end && hay[g].is_ascii_digit() {
+                        g += 1;
+                    }
+                    groups.push(super::Group { start: from, end: g });
+                } else {
+                    g += 1;
+                }
+            }
+            let total = groups.iter().map(|g| g.end - g.start).sum();
+            if total >= 4 {
+                detector.numbers(hay, start, &groups, total, 0, &mut out);
+            }
+            i = end;
+        }
+        out.iter().map(|f| (f.entity, f.start, f.end)).collect()
     }
 
     thread_local! {

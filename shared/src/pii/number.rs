@@ -9,10 +9,11 @@ use super::checksum;
 use super::detect::{Detector, Found};
 use super::Entity;
 
+/// A maximal run of digits, `hay[start..end]`.
 #[derive(Clone, Copy, Default)]
-struct Group {
-    start: usize,
-    end: usize,
+pub(super) struct Group {
+    pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 const SP: u8 = 1;
@@ -51,38 +52,18 @@ impl Span<'_> {
 }
 
 impl Detector {
-    /// Classifies the digit run `hay[s..e]`, trying the whole run first, then shorter space-separated parts.
-    pub(super) fn numbers(&self, hay: &[u8], s: usize, e: usize, extra: u32, out: &mut Vec<Found>) {
-        // Most runs in page text are short ("320", "2.5"); they are dropped before the group table is set up.
-        let total = hay[s..e].iter().filter(|b| b.is_ascii_digit()).count();
-        if total < 4 {
-            return;
-        }
-        let mut stack = [Group::default(); 32];
-        let mut heap = Vec::new();
-        let mut count = 0;
-        let mut i = s;
-        while i < e {
-            if hay[i].is_ascii_digit() {
-                let start = i;
-                while i < e && hay[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let g = Group { start, end: i };
-                if count < stack.len() {
-                    stack[count] = g;
-                } else {
-                    if heap.is_empty() {
-                        heap.extend_from_slice(&stack);
-                    }
-                    heap.push(g);
-                }
-                count += 1;
-            } else {
-                i += 1;
-            }
-        }
-        let groups = if heap.is_empty() { &stack[..count] } else { &heap[..] };
+    /// Classifies the digit run that starts at `s` and whose digit groups are `groups` (`total` digits in all; the
+    /// run ends with the last group), trying the whole run first, then shorter space-separated parts.
+    pub(super) fn numbers(
+        &self,
+        hay: &[u8],
+        s: usize,
+        groups: &[Group],
+        total: usize,
+        extra: u32,
+        out: &mut Vec<Found>,
+    ) {
+        let e = groups[groups.len() - 1].end;
         if self.wants(Entity::Ip) && self.ipv4(hay, s, e, groups) {
             self.push(out, Entity::Ip, s, e, 0.85);
             return;
