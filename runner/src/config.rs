@@ -38,8 +38,8 @@ pub struct RunnerConfig {
     /// Sessions whose sensitive replay inputs (password, card, … fields of a snapshot) are remembered between
     /// batches, so what is typed into them later is tokenized whole rather than scanned; 0 disables.
     pub replay_sessions: usize,
-    /// Threads that replace PII, so the scrubber's tables stay in their core's caches; 0 (the default) means half
-    /// the cores, at least one.
+    /// Threads that replace PII and compress the result, so the scrubber's tables stay in their core's caches; 0
+    /// (the default) means half the cores, at least two.
     pub scrub_threads: usize,
     pub limits: Limits,
     pub buffer: BufferConfig,

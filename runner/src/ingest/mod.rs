@@ -94,7 +94,14 @@ impl Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         let threads = if config.scrub_threads == 0 { scrub::default_threads() } else { config.scrub_threads };
         let replay = replay::ReplaySessions::new(config.replay_sessions);
-        let scrubbers = scrub::Scrubbers::start(threads, vault, replay, metrics.clone(), config.retry_after_secs)?;
+        let scrubbers = scrub::Scrubbers::start(
+            threads,
+            vault,
+            replay,
+            metrics.clone(),
+            config.retry_after_secs,
+            config.limits.max_body_bytes,
+        )?;
         Ok(Ingest {
             limits: config.limits.clone(),
             scrubbers,
@@ -157,14 +164,14 @@ impl Ingest {
             Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
-        let json = if active.pii.replaces_nothing() {
-            json
+        let record = if active.pii.replaces_nothing() {
+            let record = Record::new(meta, active.codec, active.level, &json);
+            drop(json);
+            record.map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?
         } else {
-            self.scrubbers.scrub(active.pii.clone(), json, session).await?.into()
+            let store = scrub::Store { meta, codec: active.codec, level: active.level };
+            self.scrubbers.scrub(active.pii.clone(), json, session, store).await?
         };
-        let record = Record::new(meta, active.codec, active.level, &json)
-            .map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?;
-        drop(json);
         match self.buffer.append(Pending { record, session }, preparing).await {
             Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered }),
             Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true, filtered }),
