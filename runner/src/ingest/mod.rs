@@ -29,7 +29,7 @@ use hyper::Request;
 use tokio::sync::Semaphore;
 use traceflow_shared::pii::{Engine, Tokens};
 use traceflow_shared::policy::keep_session;
-use traceflow_shared::{batch, Limits, Record, RecordMeta};
+use traceflow_shared::{batch, Limits, RecordMeta};
 
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
@@ -94,14 +94,7 @@ impl Ingest {
         let inflight_kib = config.buffer.max_inflight_bytes / 1024;
         let threads = if config.scrub_threads == 0 { scrub::default_threads() } else { config.scrub_threads };
         let replay = replay::ReplaySessions::new(config.replay_sessions);
-        let scrubbers = scrub::Scrubbers::start(
-            threads,
-            vault,
-            replay,
-            metrics.clone(),
-            config.retry_after_secs,
-            config.limits.max_body_bytes,
-        )?;
+        let scrubbers = scrub::Scrubbers::start(threads, vault, replay, metrics.clone(), config.retry_after_secs)?;
         Ok(Ingest {
             limits: config.limits.clone(),
             scrubbers,
@@ -164,12 +157,13 @@ impl Ingest {
             Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
+        let store =
+            scrub::Store { meta, codec: active.codec, level: active.level, max_body_bytes: self.limits.max_body_bytes };
         let record = if active.pii.replaces_nothing() {
-            let record = Record::new(meta, active.codec, active.level, &json);
+            let record = store.record(&json);
             drop(json);
-            record.map_err(|_| IngestError::BodyTooLarge(self.limits.max_body_bytes))?
+            record?
         } else {
-            let store = scrub::Store { meta, codec: active.codec, level: active.level };
             self.scrubbers.scrub(active.pii.clone(), json, session, store).await?
         };
         match self.buffer.append(Pending { record, session }, preparing).await {

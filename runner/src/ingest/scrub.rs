@@ -42,11 +42,20 @@ struct Job {
     reply: oneshot::Sender<Result<Record, IngestError>>,
 }
 
-/// How the scrubbed batch is stored: its record's meta and compression.
+/// How a batch is stored: its record's meta and compression.
 pub struct Store {
     pub meta: RecordMeta,
     pub codec: Codec,
     pub level: i32,
+    /// The body limit, reported when a batch is too large for a record.
+    pub max_body_bytes: usize,
+}
+
+impl Store {
+    /// Compresses `json` into the record to store.
+    pub fn record(self, json: &[u8]) -> Result<Record, IngestError> {
+        Record::new(self.meta, self.codec, self.level, json).map_err(|_| IngestError::BodyTooLarge(self.max_body_bytes))
+    }
 }
 
 /// What every scrub thread uses.
@@ -55,8 +64,6 @@ struct Shared {
     replay: ReplaySessions,
     metrics: Arc<Metrics>,
     retry_after: u64,
-    /// The body limit, reported when a scrubbed batch is too large for a record.
-    max_body_bytes: usize,
 }
 
 /// Capacity above which a thread does not keep its scrub buffer for the next batch.
@@ -76,9 +83,8 @@ impl Scrubbers {
         replay: ReplaySessions,
         metrics: Arc<Metrics>,
         retry_after: u64,
-        max_body_bytes: usize,
     ) -> std::io::Result<Scrubbers> {
-        let shared = Arc::new(Shared { vault, replay, metrics, retry_after, max_body_bytes });
+        let shared = Arc::new(Shared { vault, replay, metrics, retry_after });
         let mut queues = Vec::new();
         for i in 0..threads.max(1) {
             let (tx, rx) = channel::<Job>();
@@ -122,8 +128,7 @@ impl Shared {
         let result = catch_unwind(AssertUnwindSafe(|| {
             scrubbed.clear();
             self.tokenize(&pii, &json, &session, scrubbed)?;
-            Record::new(store.meta, store.codec, store.level, scrubbed)
-                .map_err(|_| IngestError::BodyTooLarge(self.max_body_bytes))
+            store.record(scrubbed)
         }))
         .unwrap_or_else(|_| {
             // The thread lives on for the other sessions; the client retries after the 503.
@@ -197,7 +202,7 @@ mod tests {
     fn store(sid: &str, seq: u64) -> Store {
         let meta =
             RecordMeta { project: "p".into(), session_id: sid.into(), seq, received_at_ms: 1, events: 0, replay: 1 };
-        Store { meta, codec: Codec::Zstd, level: 3 }
+        Store { meta, codec: Codec::Zstd, level: 3, max_body_bytes: 1 << 20 }
     }
 
     #[test]
@@ -205,7 +210,7 @@ mod tests {
         let fixture = Fixture::new("scrub-threads");
         let vault = Arc::new(fixture.vault());
         let scrubbers =
-            Scrubbers::start(3, vault.clone(), ReplaySessions::new(64), Arc::new(Metrics::new()), 5, 1 << 20).unwrap();
+            Scrubbers::start(3, vault.clone(), ReplaySessions::new(64), Arc::new(Metrics::new()), 5).unwrap();
         let pii = Arc::new(Engine::default());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(async {

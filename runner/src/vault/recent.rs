@@ -12,6 +12,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
+use traceflow_shared::pii::token_head;
+
 use crate::generations::Generations;
 
 /// Which value a token stands for: a 128-bit keyed hash of (entity, original).
@@ -40,11 +42,7 @@ impl RecentTokens {
     /// The token `value` was stored under as `<prefix>_<entity>_…`, if it is remembered.
     pub fn token(&self, value: Value, prefix: &str, entity: &str) -> Option<String> {
         let tail = self.inner.lock().ok()?.get_mut(&value).copied()?;
-        let mut token = String::with_capacity(prefix.len() + entity.len() + 2 + tail.len());
-        token.push_str(prefix);
-        token.push('_');
-        token.push_str(entity);
-        token.push('_');
+        let mut token = token_head(prefix, entity);
         token.push_str(std::str::from_utf8(&tail).ok()?);
         Some(token)
     }

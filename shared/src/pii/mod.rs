@@ -87,12 +87,18 @@ impl std::fmt::Debug for TokenKey {
 /// `<prefix>_<entity>_<base32(HMAC-SHA256(key, entity ‖ 0x00 ‖ original))[..32]>`, lowercase RFC 4648 base32.
 pub fn token_text(key: &TokenKey, prefix: &str, entity: &str, original: &str) -> String {
     let tag = key.0.sign(&[entity.as_bytes(), &[0], original.as_bytes()]);
+    let mut out = token_head(prefix, entity);
+    base32_into(&tag[..TOKEN_HASH_BYTES], &mut out);
+    out
+}
+
+/// A token's text up to its hash, `<prefix>_<entity>_`, with room for the 32 hash characters.
+pub fn token_head(prefix: &str, entity: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + entity.len() + 2 + 32);
     out.push_str(prefix);
     out.push('_');
     out.push_str(entity);
     out.push('_');
-    base32_into(&tag[..TOKEN_HASH_BYTES], &mut out);
     out
 }
 
