@@ -67,7 +67,7 @@ struct LoadgenArgs {
     #[arg(long, env = "TRACEFLOW_PROJECT_KEY", required_unless_present = "dump")]
     key: Option<String>,
     /// Write one round of the traffic to this directory (one batch per file) instead of sending it, e.g. for
-    /// `PII_BENCH_DIR=DIR cargo bench -p traceflow-shared --bench pii_scan`.
+    /// `PII_BENCH_DIR=DIR cargo bench -p traceflow-protocol --bench pii_scan`.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
     /// Batches per second over all connections (default: as fast as the runner answers).

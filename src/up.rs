@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use traceflow_cp::{InitOptions, ServeOptions};
 use traceflow_runner::config::RunnerConfig;
 use traceflow_runner::server::{self as runner_server, Server as RunnerServer};
-use traceflow_runner::upload::{identity, Identity};
+use traceflow_runner::identity::{self, Identity};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -63,21 +63,30 @@ fn secrets(data_dir: &Path, info_path: &Path) -> Result<(String, String, String)
         )),
         _ => {
             let report = traceflow_cp::init(&InitOptions::new(&cp_dir)).map_err(|e| e.to_string())?;
-            let project_key = format!("tf_{}", random_text(32));
+            let project_key = format!("tf_{}", random_text(32)?);
             let ca_path = std::path::absolute(cp_dir.join("ca.pem")).unwrap_or_else(|_| cp_dir.join("ca.pem"));
             Ok((report.admin_token, project_key, ca_path.display().to_string()))
         }
     }
 }
 
-fn random_text(len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    // The system RNG through ring, like every other secret here.
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
-        bytes.iter_mut().for_each(|b| *b = fastrand::u8(..));
-    }
+/// `len` characters of `[a-z0-9]` from the system RNG (through ring, like every other secret here). A project key
+/// is a secret: without the OS RNG there is none to make, so this fails rather than fall back to a weaker one.
+fn random_text(len: usize) -> Result<String, String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    // The largest multiple of the alphabet's size that fits a byte: bytes at or above it are drawn again, so
+    // every character is equally likely.
+    const LIMIT: u8 = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+    let rng = ring::rand::SystemRandom::new();
+    let mut out = String::with_capacity(len);
+    let mut bytes = [0u8; 64];
+    while out.len() < len {
+        ring::rand::SecureRandom::fill(&rng, &mut bytes)
+            .map_err(|_| "the system random generator failed; cannot make a project key".to_string())?;
+        out.extend(bytes.iter().filter(|b| **b < LIMIT).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char));
+    }
+    out.truncate(len);
+    Ok(out)
 }
 
 /// Creates an enrollment token through the admin API and enrolls the runner with it.

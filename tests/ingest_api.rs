@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::Write;
+use std::time::Duration;
 
 use common::{batch, dump, gzip, Runner, TempDir, KEY};
 
@@ -27,6 +28,25 @@ fn answers_202_with_the_event_count_once_stored() {
     let data = runner.data_dir.clone();
     assert!(runner.stop().success());
     assert_eq!(dump(&data), vec![("s-202".to_string(), 1)]);
+}
+
+#[test]
+fn a_client_hanging_up_mid_request_is_no_longer_in_flight() {
+    let (_dir, runner) = runner("");
+    let in_flight = || runner.metric("traceflow_runner_ingest_in_flight");
+    let mut stream = std::net::TcpStream::connect(runner.addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/batch HTTP/1.1\r\nhost: runner\r\nauthorization: Bearer {KEY}\r\ncontent-type: application/json\r\n\
+         content-length: 100000\r\n\r\n{{\"session_id\":\"hang-up\","
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    common::wait_until("the request to be in flight", Duration::from_secs(20), || in_flight() == 1.0);
+    drop(stream);
+    // Shutdown waits for in-flight requests: a leaked count would hold every SIGTERM for the whole grace period.
+    common::wait_until("the abandoned request to leave the count", Duration::from_secs(20), || in_flight() == 0.0);
+    assert!(runner.stop().success());
 }
 
 #[test]

@@ -155,7 +155,7 @@ fn canaries_are_tokenized_before_anything_is_stored_and_detokenize_locally() {
     let text = format!("{stored} {}", lines[1]["batch"]);
     let tokens: BTreeSet<String> = text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|word| traceflow_shared::pii::is_token(word))
+        .filter(|word| traceflow_pii::is_token(word))
         .map(str::to_string)
         .collect();
     assert!(tokens.len() >= canaries().len(), "tokens found: {tokens:?} in {text}");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::cp::ControlPlane;
 use common::{batch, binary, Runner, TempDir};
-use traceflow_shared::policy::fnv1a64;
+use traceflow_protocol::policy::fnv1a64;
 
 const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 20\n";
 const OTHER_KEY: &str = "policy-project-key-2";

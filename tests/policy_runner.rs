@@ -7,8 +7,8 @@ mod common;
 
 use common::fake_cp::{new_key, FakeCp, GROUP};
 use common::{batch, Runner, TempDir, KEY};
-use traceflow_shared::policy::keep_session;
-use traceflow_shared::Codec;
+use traceflow_protocol::policy::keep_session;
+use traceflow_protocol::Codec;
 
 const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 1\n";
 const OTHER_KEY: &str = "policy-project-key-2";
@@ -66,6 +66,24 @@ fn bundles_are_verified_and_bad_ones_refused_with_the_active_policy_kept() {
     assert_eq!(post_as(&runner, KEY, &batch("r5", 1, 1)).status, 202);
     assert_eq!(post_as(&runner, OTHER_KEY, &batch("r5", 2, 1)).status, 401);
     assert_eq!(runner.metric("traceflow_runner_policy_applies_total{outcome=\"failed\"}"), 4.0);
+    assert_eq!(runner.stop().code(), Some(0));
+}
+
+#[test]
+fn an_unreadable_checkin_answer_is_counted_and_reported_as_a_failed_state() {
+    let (_dir, fake, runner) = started("policy-bad-answer", "");
+    let first = fake.push_and_wait(fake.bundle(1, &with_project(KEY, "")), 1);
+    assert_eq!(first["state"], "applied", "{first}");
+    let seen = fake.reports_seen();
+    fake.bad_answers.store(1, std::sync::atomic::Ordering::SeqCst);
+    let failed = fake.wait_report(seen, |r| r["state"] == "failed");
+    assert_eq!(failed["error"]["code"], "bad_checkin_answer", "{failed}");
+    assert_eq!(failed["active_revision"], 1, "the active policy stays: {failed}");
+    assert!(runner.metric("traceflow_runner_checkin_bad_answers_total") >= 1.0);
+    assert_eq!(post_as(&runner, KEY, &batch("after-bad-answer", 1, 1)).status, 202);
+    // The next readable answer clears it, and policies still arrive.
+    let next = fake.push_and_wait(fake.bundle(2, &with_project(KEY, "")), 2);
+    assert_eq!(next["state"], "applied", "{next}");
     assert_eq!(runner.stop().code(), Some(0));
 }
 

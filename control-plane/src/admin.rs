@@ -3,11 +3,12 @@
 //! their own endpoints in `policies::admin`.)
 
 use serde_json::{json, Value};
-pub use traceflow_shared::url::percent_decode;
+pub use traceflow_protocol::url::decode_path_segment;
+use traceflow_protocol::url::query_pairs;
 
 use crate::error::ApiError;
 use crate::store::{self, batch, decode, keys, AdminToken, AuditEntry, SessionSummary, Store, StoreError};
-use crate::{constant_time_eq, now_ms, sha256};
+use crate::{now_ms, sha256};
 
 pub const DEFAULT_SESSIONS: usize = 50;
 pub const MAX_SESSIONS: usize = 1000;
@@ -30,37 +31,23 @@ pub struct Admin {
     pub actor: String,
 }
 
-/// The admin of the token in an `Authorization: Bearer …` header. The presented token's SHA-256 is compared
-/// with every stored one in constant time.
+/// The admin of the token in an `Authorization: Bearer …` header, looked up by the presented token's SHA-256
+/// (tokens are stored only as digests, keyed by them: a lookup's timing can tell about a digest, never a token).
 pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<Admin, ApiError> {
     let token =
         authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or(ApiError::AdminTokenInvalid)?;
     let presented = sha256(token.as_bytes());
-    let mut tenant = None;
-    for entry in store.tokens.scan_prefix(store::ADMIN_TOKEN_PREFIX) {
-        let (key, value) = entry.map_err(StoreError::from)?;
-        let Ok(stored) = <[u8; 32]>::try_from(&key[store::ADMIN_TOKEN_PREFIX.len()..]) else { continue };
-        if constant_time_eq(&stored, &presented) && tenant.is_none() {
-            let record: AdminToken = decode("tokens", &value)?;
-            tenant = Some(record.tenant);
-        }
-    }
-    let tenant = tenant.ok_or(ApiError::AdminTokenInvalid)?;
+    let key = store::token_key(store::ADMIN_TOKEN_PREFIX, &presented);
+    let record: AdminToken =
+        store::get_json(&store.tokens, "tokens", &key)?.ok_or(ApiError::AdminTokenInvalid)?;
+    let tenant = record.tenant;
     let hex: String = presented[..8].iter().map(|b| format!("{b:02x}")).collect();
     Ok(Admin { tenant, actor: format!("admin:{hex}") })
 }
 
 /// Query parameters, percent-decoded.
 pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
+    query_pairs(query.unwrap_or_default()).map(|(name, value)| (name.into_owned(), value.into_owned())).collect()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -233,7 +220,7 @@ pub async fn revoke(store: &Store, admin: &Admin, runner_id: &str) -> Result<Val
         target: runner_id.to_string(),
         detail: Value::Null,
     })?;
-    store.flush().await?;
+    store.sync().await?;
     tracing::info!(runner_id, "runner revoked");
     Ok(json!({ "runner_id": runner_id, "revoked": true }))
 }
@@ -267,8 +254,8 @@ mod tests {
 
     #[test]
     fn decodes_queries() {
-        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
-        assert_eq!(percent_decode("%41"), "A");
+        assert_eq!(query_params(Some("a%2Fb+c%zz%4=1"))[0].0, "a/b c%zz%4");
+        assert_eq!(query_params(Some("x=%41"))[0].1, "A");
         let params = query_params(Some("project=p%201&limit=5&flag"));
         assert_eq!(param(&params, "project"), Some("p 1"));
         assert_eq!(number(&params, "limit").unwrap(), Some(5));

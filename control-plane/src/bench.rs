@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
-use traceflow_shared::{Chunk, Codec, Record, RecordMeta};
+use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
 use crate::admin_client::AdminClient;
 use crate::data_dir::{self, InitOptions};

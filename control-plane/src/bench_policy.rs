@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
-use traceflow_shared::policy::SignedBundle;
+use traceflow_protocol::policy::SignedBundle;
 
 use crate::admin_client::AdminClient;
 use crate::data_dir::{self, InitOptions};

@@ -6,7 +6,7 @@
 //! DATA_DIR/server.pem          the server certificate (localhost, 127.0.0.1 and --server-name names)
 //! DATA_DIR/server.key          its private key, mode 0600
 //! DATA_DIR/policy-signing.key  the Ed25519 policy-signing key, PKCS#8 PEM, mode 0600
-//! DATA_DIR/db/                 the sled database (see `store`)
+//! DATA_DIR/db/                 the database (see `store`)
 //! ```
 //! `ca.pem` is written last, so its presence means initialisation finished.
 
@@ -151,7 +151,7 @@ pub fn init(options: &InitOptions) -> Result<InitReport, DataDirError> {
         .tokens
         .insert(store::token_key(store::ADMIN_TOKEN_PREFIX, &sha256(admin_token.as_bytes())), store::encode(&record))
         .map_err(StoreError::from)?;
-    store.db.flush().map_err(StoreError::from)?;
+    store.db.sync().map_err(StoreError::from)?;
     drop(store);
 
     let write = |name: &str, contents: &[u8]| {

@@ -133,7 +133,7 @@ impl Enrollment {
             target: runner_id.clone(),
             detail: serde_json::json!({ "group": token.group }),
         })?;
-        self.store.flush().await?;
+        self.store.sync().await?;
         tracing::info!(runner_id, tenant = token.tenant, group = token.group, token = token.id, "runner enrolled");
         Ok(EnrollAnswer {
             runner_id,
@@ -163,7 +163,7 @@ impl Enrollment {
             target: issued.fingerprint.clone(),
             detail: serde_json::json!({ "not_after_ms": issued.not_after_ms }),
         })?;
-        self.store.flush().await?;
+        self.store.sync().await?;
         tracing::info!(runner_id = runner.runner_id, not_after_ms = issued.not_after_ms, "certificate renewed");
         Ok(RenewAnswer { cert_pem: issued.cert_pem, not_after_ms: issued.not_after_ms })
     }
@@ -212,7 +212,7 @@ impl Enrollment {
             target: record.id.clone(),
             detail: serde_json::json!({ "group": group, "uses": uses, "expires_at_ms": record.expires_at_ms }),
         })?;
-        self.store.flush().await?;
+        self.store.sync().await?;
         Ok(NewToken { token, id: record.id, group: record.group, uses, expires_at_ms: record.expires_at_ms })
     }
 
@@ -245,9 +245,9 @@ impl Enrollment {
             let swapped = self
                 .store
                 .tokens
-                .compare_and_swap(key, Some(&old), Some(encode(&token)))
+                .compare_and_swap(key, Some(&old), Some(&encode(&token)))
                 .map_err(store::StoreError::from)?;
-            if swapped.is_ok() {
+            if swapped {
                 return Ok(token);
             }
         }

@@ -2,7 +2,7 @@
 //! Storage failures become `503 unavailable` with `Retry-After` (the caller retries); nothing an outside party
 //! sends can produce another 5xx.
 
-use traceflow_shared::policy::PolicyErrors;
+use traceflow_protocol::policy::PolicyErrors;
 
 use crate::store::StoreError;
 

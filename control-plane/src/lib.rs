@@ -7,8 +7,8 @@
 //! exactly once with a group-commit flush before answering; [`admin`] serves sessions, runners, enrollment tokens
 //! and the audit log to admins; [`policies`] keeps each runner group's signed policy revisions and rollout (stable
 //! and canary) and pushes them to runners through their long-poll check-ins. [`server`] puts these behind one TLS
-//! 1.3 listener and maps each layer's errors to answers once ([`error`]); [`store`] is the only module that knows
-//! the storage engine (sled). [`admin_client`] is the admin CLI's side of the admin API; [`bench`] measures the
+//! 1.3 listener and maps each layer's errors to answers once ([`error`]); [`store`] keeps the control plane's records in
+//! `traceflow_store`, the storage layer the runner uses too. [`admin_client`] is the admin CLI's side of the admin API; [`bench`] measures the
 //! upload path and [`bench_policy`] the policy push to many long-polling runners.
 
 pub mod admin;
@@ -43,7 +43,7 @@ pub(crate) fn random_id(prefix: &str, bytes: usize) -> Result<String, ring::erro
     let mut random = vec![0u8; bytes];
     ring::rand::SystemRandom::new().fill(&mut random)?;
     let mut out = String::from(prefix);
-    traceflow_shared::pii::base32_into(&random, &mut out);
+    traceflow_pii::base32_into(&random, &mut out);
     Ok(out)
 }
 
@@ -51,12 +51,6 @@ pub(crate) fn random_id(prefix: &str, bytes: usize) -> Result<String, ring::erro
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(data).into()
-}
-
-/// Equality of two digests in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Tenants, runner groups and projects: 1 to 64 characters of `[A-Za-z0-9._-]` (they appear in URIs and keys).

@@ -14,7 +14,7 @@ use traceflow_cp::bench_policy::{self, BenchPolicyOptions};
 use traceflow_cp::policies::render;
 use traceflow_cp::server::{self, ServeOptions, Server};
 use traceflow_cp::{init, telemetry, InitOptions};
-use traceflow_shared::policy::{json_schema, Format, Policy, MAX_DOCUMENT_BYTES};
+use traceflow_protocol::policy::{json_schema, Format, Policy, MAX_DOCUMENT_BYTES};
 
 #[derive(Parser)]
 #[command(name = "traceflow-cp", version, about = "TRACEFLOW control plane: runner enrollment, uploads, admin API")]

@@ -29,7 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use traceflow_certs::listen::json_response;
 use traceflow_certs::CertError;
-use traceflow_shared::{Codec, CodecError};
+use traceflow_protocol::{Codec, CodecError};
 
 use crate::data_dir::{self, DataDirError};
 use crate::enroll::Enrollment;
@@ -47,7 +47,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest JSON request body (enroll, renew, check-in, admin).
 const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Largest body of the policy endpoints: a policy document of up to 4 MiB, JSON-escaped, plus the rest.
-const MAX_POLICY_BODY_BYTES: usize = 2 * traceflow_shared::policy::MAX_DOCUMENT_BYTES + MAX_JSON_BYTES;
+const MAX_POLICY_BODY_BYTES: usize = 2 * traceflow_protocol::policy::MAX_DOCUMENT_BYTES + MAX_JSON_BYTES;
 /// A refused request's unread body is read and dropped up to this size (and for at most [`DRAIN_TIMEOUT`]), so
 /// the client gets to read the answer instead of a connection reset; bigger bodies close the connection.
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
@@ -191,7 +191,7 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         app.committer.shutdown().await;
-        if let Err(e) = app.store.flush().await {
+        if let Err(e) = app.store.sync().await {
             tracing::error!(error = %e, "final flush failed");
         }
         tracing::info!("store flushed; bye");
@@ -568,12 +568,12 @@ async fn admin_route(
                 blocking(move || admin::sessions(&store, &tenant, query.as_deref())).await.map(ok)
             }
             ["sessions", session, "events"] if get => {
-                let (store, session) = (app.store.clone(), admin::percent_decode(session));
+                let (store, session) = (app.store.clone(), admin::decode_path_segment(session));
                 blocking(move || admin::session_events(&store, &tenant, &session, query.as_deref())).await.map(ok)
             }
             ["runners"] if get => admin::runners(&app.store, &tenant).map(ok),
             ["runners", runner_id, "revoke"] if post => {
-                admin::revoke(&app.store, &caller, &admin::percent_decode(runner_id)).await.map(ok)
+                admin::revoke(&app.store, &caller, &admin::decode_path_segment(runner_id)).await.map(ok)
             }
             ["audit"] if get => {
                 let store = app.store.clone();
@@ -589,7 +589,7 @@ async fn admin_route(
                     Vec::new()
                 };
                 let policy_caller = policies::admin::Caller { tenant: &caller.tenant, actor: &caller.actor };
-                let group = admin::percent_decode(group);
+                let group = admin::decode_path_segment(group);
                 let (status, answer) = policies::admin::route(
                     &app.policies,
                     &policy_caller,

@@ -89,7 +89,7 @@ async fn upload_is_idempotent_and_reads_back_in_seq_order() {
     let again = runner.upload(&format!("{}/1", runner.id), chunk(&records)).await;
     assert_eq!((again.status, json_of(&again)), (200, json!({"stored": 0, "duplicate": true})));
     // A new chunk repeating stored batches stores only the new one (zstd-encoded body this time).
-    let overlap = traceflow_shared::Codec::Zstd
+    let overlap = traceflow_protocol::Codec::Zstd
         .compress(&chunk(&[record("pk1", "sess-a", 1, 950), record("pk1", "sess-a", 3, 1_100)]), 3);
     let response = runner
         .post(
@@ -382,7 +382,7 @@ async fn uploads_beyond_the_limit_get_503_with_retry_after() {
         serde_json::to_vec(&json!({"session_id": "s", "seq": 0, "events": [], "replay": [], "pad": payload})).unwrap();
     let uploads: Vec<_> = (0..12u64)
         .map(|n| {
-            let meta = traceflow_shared::RecordMeta {
+            let meta = traceflow_protocol::RecordMeta {
                 project: "p".into(),
                 session_id: format!("s{n}"),
                 seq: 0,
@@ -390,7 +390,7 @@ async fn uploads_beyond_the_limit_get_503_with_retry_after() {
                 events: 0,
                 replay: 0,
             };
-            let body = chunk(&[traceflow_shared::Record::new(meta, traceflow_shared::Codec::Zstd, 1, &json).unwrap()]);
+            let body = chunk(&[traceflow_protocol::Record::new(meta, traceflow_protocol::Codec::Zstd, 1, &json).unwrap()]);
             let runner = runner.clone();
             tokio::spawn(async move { runner.upload(&format!("{}/{n}", runner.id), body).await })
         })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-use traceflow_shared::policy::{Format, Policy, SignedBundle};
+use traceflow_protocol::policy::{Format, Policy, SignedBundle};
 
 const GROUP: &str = "/v1/admin/groups/default/policy";
 const HALF: &str = "[sampling]\nsession_rate = 0.5\n";
@@ -35,7 +35,7 @@ fn applied(revision: u64, wait_ms: u64) -> Value {
 }
 
 /// The verified body of the bundle in a check-in answer, if any.
-fn bundle_of(runner: &Runner, answer: &Value) -> Option<traceflow_shared::policy::BundleBody> {
+fn bundle_of(runner: &Runner, answer: &Value) -> Option<traceflow_protocol::policy::BundleBody> {
     let bundle: SignedBundle = serde_json::from_value(answer.get("policy")?.clone()).unwrap();
     let key = runner.enroll["policy_public_key"].as_str().unwrap();
     let key = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
@@ -212,7 +212,7 @@ async fn a_canary_reaches_exactly_its_cohort_and_a_failure_halts_it() {
     let (mut inside, mut outside) = (Vec::new(), Vec::new());
     for _ in 0..40 {
         let runner = cp.enroll().await;
-        if traceflow_shared::policy::in_canary(&runner.id, 50) {
+        if traceflow_protocol::policy::in_canary(&runner.id, 50) {
             inside.push(runner);
         } else {
             outside.push(runner);

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use traceflow_shared::pii::PiiConfig;
-use traceflow_shared::policy::Floor;
-use traceflow_shared::{Codec, Limits};
+use traceflow_pii::PiiConfig;
+use traceflow_protocol::policy::Floor;
+use traceflow_protocol::{Codec, Limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -267,7 +267,7 @@ impl RunnerConfig {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         self.limits.validate().map_err(ConfigError::Invalid)?;
         // An enrolled runner may get its project keys from its signed policy instead.
-        if self.project_keys.is_empty() && !crate::upload::Identity::exists(&self.data_dir) {
+        if self.project_keys.is_empty() && !crate::identity::Identity::exists(&self.data_dir) {
             return invalid("no project keys: set `project_keys` or pass --project-key (or enroll the runner with a control plane whose policy lists projects)".into());
         }
         if !(0.0..=1.0).contains(&self.floor.max_sampling_drop) {

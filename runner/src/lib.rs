@@ -7,12 +7,16 @@
 //! originals of tokenized PII, encrypted, in the same storage as the buffer.
 
 pub mod buffer;
+mod clock;
 pub mod config;
 pub mod generations;
+pub mod identity;
 pub mod ingest;
+pub mod link;
 pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod telemetry;
+pub mod traffic;
 pub mod upload;
 pub mod vault;

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub policy_revision: Gauge,
     pub buffer_disk_budget: Gauge,
     pub policy_applies: Family<OutcomeLabel, Counter>,
+    pub ingest_in_flight: Gauge,
+    pub checkin_bad_answers: Counter,
 }
 
 impl Default for Metrics {
@@ -136,7 +138,16 @@ impl Metrics {
             "buffer_disk_budget_bytes",
             "Disk budget in force (the smaller of the configuration's and the policy's)",
         );
+        let ingest_in_flight =
+            gauge(&mut registry, "ingest_in_flight", "POST /v1/batch requests between arrival and answer");
+        let checkin_bad_answers = counter(
+            &mut registry,
+            "checkin_bad_answers",
+            "Check-in answers from the control plane that could not be read (reported as a failed policy state)",
+        );
         Metrics {
+            ingest_in_flight,
+            checkin_bad_answers,
             policy_revision,
             buffer_disk_budget,
             policy_applies,

@@ -26,22 +26,24 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use traceflow_shared::pii::Engine;
-use traceflow_shared::policy::{BundleBody, BundleError, Features, Policy, SignedBundle};
-use traceflow_shared::Codec;
+use traceflow_pii::Engine;
+use traceflow_protocol::policy::{BundleBody, BundleError, Features, Policy, ReportState, SignedBundle};
+use traceflow_protocol::Codec;
 
 use crate::buffer::{Buffer, StoreError};
 use crate::config::RunnerConfig;
-use crate::ingest::auth::{Project, Projects};
-use crate::ingest::ratelimit::{Limit, RateLimiter};
+use crate::traffic::projects::{Project, Projects};
+use crate::traffic::ratelimit::{Limit, RateLimiter};
 use crate::metrics::{Metrics, OutcomeLabel};
-use crate::upload::identity::IdentityInfo;
+use crate::identity::IdentityInfo;
 
 /// Applied revisions kept in the `policy` tree (the active one included).
 pub const KEEP_REVISIONS: usize = 5;
 const LKG_KEY: &[u8] = b"lkg";
 const REPORT_KEY: &[u8] = b"report";
 const REVISION_PREFIX: &[u8] = b"rev/";
+/// The error code of a failed state reported for a check-in answer that could not be read.
+const BAD_ANSWER: &str = "bad_checkin_answer";
 
 /// The rules ingest runs on.
 pub struct Active {
@@ -162,8 +164,7 @@ pub struct Report {
     /// The revision this report is about: the active one, or the one that just failed.
     pub revision: u64,
     pub hash: Option<String>,
-    /// `none` (local configuration), `applied` or `failed`.
-    pub state: String,
+    pub state: ReportState,
     pub error: Option<ApplyError>,
     /// The revision in force.
     pub active_revision: u64,
@@ -175,7 +176,7 @@ impl Report {
         Report {
             revision: active.revision,
             hash: active.hash.clone(),
-            state: if active.revision == 0 { "none" } else { "applied" }.into(),
+            state: if active.revision == 0 { ReportState::None } else { ReportState::Applied },
             error: None,
             active_revision: active.revision,
             floored: active.floored.clone(),
@@ -193,7 +194,7 @@ struct Pin {
 pub struct Policies {
     active: RwLock<Arc<Active>>,
     config: RunnerConfig,
-    tree: sled::Tree,
+    tree: traceflow_store::Tree,
     pin: Option<Pin>,
     report: Mutex<Report>,
     /// One apply at a time.
@@ -215,7 +216,7 @@ impl Policies {
         metrics: Arc<Metrics>,
         identity: Option<&IdentityInfo>,
     ) -> Result<Policies, String> {
-        let tree = buffer.store().db.open_tree("policy").map_err(|e| format!("cannot open the policy store: {e}"))?;
+        let tree = buffer.store().db.tree("policy").map_err(|e| format!("cannot open the policy store: {e}"))?;
         let pin = match identity {
             Some(info) => {
                 let public_key = base64::engine::general_purpose::STANDARD
@@ -269,7 +270,7 @@ impl Policies {
                 if let Ok(Some(saved)) = self.tree.get(REPORT_KEY) {
                     if let Ok(report) = serde_json::from_slice::<Report>(&saved) {
                         // A later revision that failed stays reported as failed, so it is not sent again.
-                        if report.state == "failed" && report.revision > body.revision {
+                        if report.state == ReportState::Failed && report.revision > body.revision {
                             *self.report.lock().unwrap_or_else(|p| p.into_inner()) = report;
                         }
                     }
@@ -324,7 +325,7 @@ impl Policies {
                 let report = Report {
                     revision,
                     hash: None,
-                    state: "failed".into(),
+                    state: ReportState::Failed,
                     error: Some(error.clone()),
                     active_revision: active.revision,
                     floored: active.floored.clone(),
@@ -333,6 +334,29 @@ impl Policies {
             }
         }
         result
+    }
+
+    /// Records that a check-in answer could not be read, as a failed state that the next check-in reports; the
+    /// active policy stays. `revision` is the one the answer seemed to carry (0 if none could be read).
+    pub fn report_bad_answer(&self, revision: u64, reason: String) {
+        let active = self.active();
+        self.save_report(Report {
+            revision,
+            hash: None,
+            state: ReportState::Failed,
+            error: Some(ApplyError::new(BAD_ANSWER, reason, None)),
+            active_revision: active.revision,
+            floored: active.floored.clone(),
+        });
+    }
+
+    /// After a readable check-in answer: a failed state that only [`Policies::report_bad_answer`] set gives way to
+    /// the active policy's.
+    pub fn answer_read(&self) {
+        let bad = self.report().error.is_some_and(|error| error.code == BAD_ANSWER);
+        if bad {
+            self.save_report(Report::of(&self.active()));
+        }
     }
 
     fn try_apply(&self, signed: &SignedBundle) -> Result<u64, ApplyError> {
@@ -355,11 +379,12 @@ impl Policies {
         let key = [REVISION_PREFIX, &revision.to_be_bytes()].concat();
         self.tree.insert(key, json.as_slice())?;
         self.tree.insert(LKG_KEY, json)?;
-        let kept: Vec<sled::IVec> = self.tree.scan_prefix(REVISION_PREFIX).keys().collect::<Result<_, _>>()?;
+        let kept: Vec<traceflow_store::Value> = self.tree.scan_prefix(REVISION_PREFIX).keys().collect::<Result<_, _>>()?;
         for old in kept.iter().rev().skip(KEEP_REVISIONS) {
             self.tree.remove(old)?;
         }
-        self.buffer.store().db.sync()
+        self.buffer.store().db.sync()?;
+        Ok(())
     }
 
     fn swap(&self, active: Active, body: &BundleBody) {
@@ -405,8 +430,8 @@ impl Policies {
 
 /// The last-known-good bundle's body in a data dir's `policy` tree, unverified (for `traceflow-runner policy
 /// show`, which runs next to a stopped runner).
-pub fn stored_lkg(db: &sled::Db) -> Result<Option<BundleBody>, String> {
-    let tree = db.open_tree("policy").map_err(|e| e.to_string())?;
+pub fn stored_lkg(db: &traceflow_store::Db) -> Result<Option<BundleBody>, String> {
+    let tree = db.tree("policy").map_err(|e| e.to_string())?;
     let Some(stored) = tree.get(LKG_KEY).map_err(|e| e.to_string())? else { return Ok(None) };
     let signed: SignedBundle = serde_json::from_slice(&stored).map_err(|e| e.to_string())?;
     serde_json::from_str(&signed.bundle).map(Some).map_err(|e| e.to_string())

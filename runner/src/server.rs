@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -29,7 +29,8 @@ use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 use crate::policy::Policies;
-use crate::upload::{self, Identity, IdentityError};
+use crate::identity::{Identity, IdentityError};
+use crate::upload;
 use crate::vault::{Vault, VaultError, VaultOptions};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,8 +61,23 @@ type Body = Full<Bytes>;
 struct App {
     ingest: Ingest,
     metrics: Arc<Metrics>,
-    /// Ingest requests between arrival and answer.
-    in_flight: AtomicUsize,
+}
+
+/// Counts one ingest request in `ingest_in_flight` for as long as it lives. hyper drops a request's future when the
+/// client hangs up, so only a drop guard keeps the count (which shutdown waits on) right.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a Gauge) -> InFlight<'a> {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// A bound, not yet running, runner.
@@ -105,7 +121,7 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let ingest = Ingest::new(config, buffer.clone(), Arc::new(vault), policies.clone(), metrics.clone())
             .map_err(ServerError::ScrubThreads)?;
-        let app = Arc::new(App { ingest, metrics: metrics.clone(), in_flight: AtomicUsize::new(0) });
+        let app = Arc::new(App { ingest, metrics: metrics.clone() });
         Ok(Server {
             app,
             buffer,
@@ -166,7 +182,7 @@ impl Server {
         tracing::info!("shutting down: refusing new batches, finishing in-flight ones");
         app.ingest.begin_shutdown();
         let deadline = Instant::now() + grace;
-        while app.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        while app.metrics.ingest_in_flight.get() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let _ = stop_tx.send(true);
@@ -257,7 +273,7 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
 
 async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    app.in_flight.fetch_add(1, Ordering::SeqCst);
+    let in_flight = InFlight::enter(&app.metrics.ingest_in_flight);
     let cors = app.ingest.cors.check(request.headers());
     let result = match cors {
         CorsDecision::Denied => {
@@ -266,7 +282,7 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
         }
         _ => app.ingest.handle(request).await,
     };
-    app.in_flight.fetch_sub(1, Ordering::SeqCst);
+    drop(in_flight);
     let mut response = match &result {
         Ok(accepted) => {
             let stored = accepted.events > 0 || accepted.filtered == 0;

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use traceflow_runner::buffer::Store;
+use traceflow_runner::buffer::BufferStore;
 use traceflow_runner::config::VaultConfig;
 use traceflow_runner::metrics::Metrics;
 use traceflow_runner::vault::{Vault, VaultOptions};
-use traceflow_shared::pii::Tokens;
+use traceflow_pii::Tokens;
 
 fn runner(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_traceflow-runner")).args(args).output().expect("run traceflow-runner")
@@ -35,7 +35,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// Tokenizes `values` into the vault of `dir` the way a request does, makes it durable, and closes the store.
 fn tokenize(dir: &Path, values: &[(&str, &str)]) -> Vec<String> {
-    let store = Store::open(dir, 16 * 1024 * 1024).unwrap();
+    let store = BufferStore::open(dir, 16 * 1024 * 1024).unwrap();
     let options = VaultOptions::new(dir, &VaultConfig::default());
     let vault = Vault::open(&store.db, options, Arc::new(Metrics::new())).unwrap();
     let mut session = vault.session();
@@ -146,7 +146,7 @@ fn vault_commands_refuse_a_running_runner_a_missing_buffer_and_an_exposed_key_fi
     assert!(text(&empty.stderr).contains("holds no runner data"), "{}", text(&empty.stderr));
 
     tokenize(&dir, &[("email", "x@example.com")]);
-    let held = Store::open(&dir, 16 * 1024 * 1024).unwrap();
+    let held = BufferStore::open(&dir, 16 * 1024 * 1024).unwrap();
     let busy = vault_command(&dir, &["stats"]);
     assert_eq!(busy.status.code(), Some(1));
     let stderr = text(&busy.stderr);

@@ -579,7 +579,7 @@ mod tests {
         assert_eq!(names[0], "000-000.json");
         for name in &names {
             let body = std::fs::read(dir.join(name)).unwrap();
-            let summary = traceflow_shared::batch::validate(&body, &traceflow_shared::Limits::default());
+            let summary = traceflow_protocol::batch::validate(&body, &traceflow_protocol::Limits::default());
             assert!(summary.is_ok(), "{name} is an uncompressed, valid batch: {summary:?}");
         }
     }
@@ -594,7 +594,7 @@ mod tests {
         for _ in 0..20 {
             let (prepared, round, session, seq) = order.next(&sessions);
             let body = ids.fill(prepared, round, session, seq);
-            let summary = traceflow_shared::batch::validate(&body, &traceflow_shared::Limits::default()).unwrap();
+            let summary = traceflow_protocol::batch::validate(&body, &traceflow_protocol::Limits::default()).unwrap();
             assert_eq!(summary.seq, seq as u64);
             assert_eq!(summary.session_id.len(), SESSION_ID_WIDTH);
             assert!(seen.insert((summary.session_id, summary.seq)), "each request is a distinct batch");

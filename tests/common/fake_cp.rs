@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use traceflow_certs::Ca;
-use traceflow_shared::policy::{BundleBody, Format, Policy, SignedBundle};
-use traceflow_shared::{Chunk, Record};
+use traceflow_protocol::policy::{BundleBody, Format, Policy, SignedBundle};
+use traceflow_protocol::{Chunk, Record};
 
 pub const TENANT: &str = "t1";
 pub const GROUP: &str = "g1";
@@ -39,6 +39,8 @@ pub struct FakeCp {
     pub poison_session: Mutex<Option<String>>,
     /// The chunk id of every upload, in arrival order.
     chunk_ids: Mutex<Vec<String>>,
+    /// How many of the next check-ins get a 200 answer that is not a check-in answer.
+    pub bad_answers: AtomicUsize,
 }
 
 pub fn new_key() -> Ed25519KeyPair {
@@ -68,6 +70,7 @@ impl FakeCp {
             refuse_uploads: AtomicBool::new(false),
             poison_session: Mutex::new(None),
             chunk_ids: Mutex::new(Vec::new()),
+            bad_answers: AtomicUsize::new(0),
         });
         let serving = fake.clone();
         std::thread::spawn(move || {
@@ -133,6 +136,11 @@ impl FakeCp {
         let seen = self.reports.lock().unwrap().len();
         self.push(bundle);
         self.wait_report(seen, |r| r["revision"] == revision && r["state"] != "none")
+    }
+
+    /// How many check-in reports arrived so far (for [`FakeCp::wait_report`]).
+    pub fn reports_seen(&self) -> usize {
+        self.reports.lock().unwrap().len()
     }
 
     /// The first report after the `seen` first ones that matches.
@@ -203,6 +211,10 @@ async fn answer(fake: Arc<FakeCp>, request: Request<Incoming>) -> Result<Respons
         "/v1/runner/checkin" => {
             let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             fake.reports.lock().unwrap().push(report["policy"].clone());
+            let bad = fake.bad_answers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            if bad {
+                return json(200, serde_json::json!({"poll_after_ms": "soon"}));
+            }
             match fake.pending.lock().unwrap().pop_front() {
                 Some(bundle) => json(200, serde_json::json!({"poll_after_ms": 50, "policy": bundle})),
                 None => json(200, serde_json::json!({"poll_after_ms": 50})),

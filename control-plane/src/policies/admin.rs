@@ -5,7 +5,7 @@
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use traceflow_shared::policy::{diff, Format, Policy};
+use traceflow_protocol::policy::{diff, Format, Policy};
 
 use super::checkin::{cohort, target, Cohort, PolicyReport, ReportState};
 use super::{change_detail, NewRevision, Policies};
@@ -426,8 +426,8 @@ mod tests {
     #[test]
     fn status_counts_applied_failed_and_pending_per_cohort() {
         let ids: Vec<String> = (0..100).map(|i| format!("r_{i}")).collect();
-        let inside = ids.iter().find(|id| traceflow_shared::policy::in_canary(id, 50)).unwrap();
-        let outside = ids.iter().find(|id| !traceflow_shared::policy::in_canary(id, 50)).unwrap();
+        let inside = ids.iter().find(|id| traceflow_protocol::policy::in_canary(id, 50)).unwrap();
+        let outside = ids.iter().find(|id| !traceflow_protocol::policy::in_canary(id, 50)).unwrap();
         let halted = Canary {
             revision: 3,
             percent: 50,

@@ -3,21 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use traceflow_shared::policy::in_canary;
+pub use traceflow_protocol::policy::ReportState;
+use traceflow_protocol::policy::in_canary;
 
 use crate::store::{CanaryStatus, Rollout};
 
-/// The state a runner reports for its latest policy revision.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportState {
-    /// No remote policy yet.
-    #[default]
-    None,
-    Applied,
-    /// `revision` was refused; `active_revision` still runs.
-    Failed,
-}
 
 /// The `policy` object of a check-in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

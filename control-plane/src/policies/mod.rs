@@ -20,7 +20,7 @@ use std::time::Duration;
 use ring::signature::Ed25519KeyPair;
 use serde_json::{json, Value};
 use tokio::sync::{watch, MutexGuard};
-use traceflow_shared::policy::{diff, BundleBody, Policy, SignedBundle};
+use traceflow_protocol::policy::{diff, BundleBody, Policy, SignedBundle};
 
 use crate::error::ApiError;
 use crate::now_ms;
@@ -225,7 +225,7 @@ impl Policies {
         let key = format!("{tenant}/{group}");
         let result = async {
             self.store.commit_policy_change(tenant, group, revision, &rollout, &audit)?;
-            self.store.flush().await?;
+            self.store.sync().await?;
             self.load_targets(tenant, group, rollout)
         }
         .await;

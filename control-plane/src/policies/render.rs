@@ -104,7 +104,7 @@ pub fn diff(from: &str, to: &str, answer: &Value) -> String {
         out.push_str("(no changes)\n");
     }
     for change in changes {
-        match serde_json::from_value::<traceflow_shared::policy::Change>(change) {
+        match serde_json::from_value::<traceflow_protocol::policy::Change>(change) {
             Ok(change) => out.push_str(&format!("{change}\n")),
             Err(_) => out.push_str("? (unreadable change)\n"),
         }
@@ -209,7 +209,7 @@ pub fn audit(answer: &Value) -> String {
             out.push_str(&format!("    error {}\n", error_line(error)));
         }
         for change in detail["diff"].as_array().into_iter().flatten() {
-            if let Ok(change) = serde_json::from_value::<traceflow_shared::policy::Change>(change.clone()) {
+            if let Ok(change) = serde_json::from_value::<traceflow_protocol::policy::Change>(change.clone()) {
                 out.push_str(&format!("    {change}\n"));
             }
         }

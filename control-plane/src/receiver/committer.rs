@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
+use traceflow_store::Batch;
 use tokio::sync::{mpsc, oneshot};
-use traceflow_shared::Record;
+use traceflow_protocol::Record;
 
 use crate::metrics::Metrics;
 use crate::store::{batch, decode, encode, keys, ChunkRecord, SessionSummary, Store, StoreError};
@@ -114,10 +113,10 @@ struct SessionChange {
 /// The writes of one group, applied in one transaction.
 #[derive(Default)]
 struct Group {
-    chunks: sled::Batch,
-    batches: sled::Batch,
-    sessions: sled::Batch,
-    recent: sled::Batch,
+    chunks: Batch,
+    batches: Batch,
+    sessions: Batch,
+    recent: Batch,
     chunk_ids: HashSet<String>,
     records: HashSet<Vec<u8>>,
     changes: HashMap<Vec<u8>, SessionChange>,
@@ -275,15 +274,12 @@ impl Writer {
             }
         }
         let store = &self.store;
-        (&store.chunks, &store.batches, &store.sessions, &store.recent).transaction(
-            |(chunks, batches, sessions, recent)| {
-                chunks.apply_batch(&group.chunks)?;
-                batches.apply_batch(&group.batches)?;
-                sessions.apply_batch(&group.sessions)?;
-                recent.apply_batch(&group.recent)?;
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            },
-        )?;
+        store.db.apply_atomic(&[
+            (&store.chunks, &group.chunks),
+            (&store.batches, &group.batches),
+            (&store.sessions, &group.sessions),
+            (&store.recent, &group.recent),
+        ])?;
         self.dirty = true;
         Ok(())
     }
@@ -293,7 +289,7 @@ impl Writer {
             return Ok(());
         }
         let started = Instant::now();
-        self.store.db.flush()?;
+        self.store.db.sync()?;
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
         self.dirty = false;
         Ok(())
@@ -302,7 +298,7 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
-    use traceflow_shared::{Codec, RecordMeta};
+    use traceflow_protocol::{Codec, RecordMeta};
 
     use super::*;
     use crate::store::batch::read_session;

@@ -6,8 +6,8 @@ mod committer;
 pub use committer::{Committer, Stored, Upload};
 
 use serde::de::IgnoredAny;
-use traceflow_shared::limits::MAX_SESSION_ID_LEN;
-use traceflow_shared::{Chunk, Record, RecordMeta};
+use traceflow_protocol::limits::MAX_SESSION_ID_LEN;
+use traceflow_protocol::{Chunk, Record, RecordMeta};
 
 /// Largest chunk accepted, before and after removing a Content-Encoding.
 pub const MAX_CHUNK_BYTES: usize = 64 * 1024 * 1024;
@@ -85,7 +85,7 @@ fn check_meta(meta: &RecordMeta) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use traceflow_shared::Codec;
+    use traceflow_protocol::Codec;
 
     use super::*;
 

@@ -1,5 +1,5 @@
 //! How one stored batch is laid out in the `batches` tree. The record keeps the runner's compressed bytes and codec
-//! (decompressed only on read), and is cut into parts of at most [`PART_BYTES`] because sled keeps bigger values in
+//! (decompressed only on read), and is cut into parts of at most [`PART_BYTES`] because the storage engine (sled) keeps bigger values in
 //! separate blob files. Part 0 starts with a header, little-endian:
 //!
 //! ```text
@@ -7,7 +7,7 @@
 //!   | runner_id_len u8 | runner_id | data…        (parts 1.. hold the rest of data)
 //! ```
 
-use traceflow_shared::{Codec, Record};
+use traceflow_protocol::{Codec, Record};
 
 use super::{keys, StoreError};
 
@@ -87,7 +87,7 @@ fn decode_header(seq: u64, value: &[u8]) -> Result<(StoredBatch, usize), StoreEr
 /// A session's batches in `seq` order, starting after `after_seq`, at most `limit` of them; the flag says whether
 /// more follow.
 pub fn read_session(
-    tree: &sled::Tree,
+    tree: &traceflow_store::Tree,
     tenant: &str,
     project: &str,
     session: &str,
@@ -140,7 +140,7 @@ fn finish(batch: Option<&StoredBatch>, expected_len: usize) -> Result<(), StoreE
 
 #[cfg(test)]
 mod tests {
-    use traceflow_shared::RecordMeta;
+    use traceflow_protocol::RecordMeta;
 
     use super::*;
 
@@ -159,9 +159,9 @@ mod tests {
 
     #[test]
     fn parts_round_trip_in_seq_order_with_paging() {
-        let dir = std::env::temp_dir().join(format!("traceflow-cp-batch-{}", std::process::id()));
-        let db = sled::Config::new().temporary(true).path(&dir).open().unwrap();
-        let tree = db.open_tree("batches").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = traceflow_store::Db::open(&dir.path().join("db"), traceflow_store::Options::default()).unwrap();
+        let tree = db.tree("batches").unwrap();
         let records = [record(10, 5), record(2, PART_BYTES * 2 + 17), record(7, PART_BYTES - 30), record(3, 0)];
         for r in &records {
             for (part, value) in encode_parts(r, "r_1").into_iter().enumerate() {

@@ -1,4 +1,4 @@
-//! The only module that knows the storage engine: one sled `Db` in `DATA_DIR/db` with a tree per kind of record.
+//! The control plane's records: one `traceflow_store::Db` in `DATA_DIR/db` with a tree per kind of record.
 //!
 //! ```text
 //! meta      "tenant/<t>", "group/<t>/<g>", "project/<t>/<p>"       -> JSON
@@ -13,7 +13,7 @@
 //! policies  tenant|group|revision u64 BE                           -> PolicyRevision JSON (immutable)
 //! ```
 //! (`|` joins length-prefixed components, see [`keys`].) What one upload writes to `chunks`, `batches`,
-//! `sessions` and `recent` goes in one sled transaction, so after a crash they always agree. `meta` also holds
+//! `sessions` and `recent` goes in one atomic write, so after a crash they always agree. `meta` also holds
 //! each group's policy rollout under `rollout/<tenant>/<group>` (see [`policies`]).
 
 pub mod batch;
@@ -25,6 +25,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use traceflow_store::{Db, Options, Tree};
 
 pub use policies::{Canary, CanaryStatus, PolicyRevision, RevisionSource, Rollout};
 pub use records::*;
@@ -34,7 +35,7 @@ pub enum StoreError {
     #[error("the database {0} is in use by another process (is a control plane running on it?)")]
     Locked(String),
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Storage(traceflow_store::Error),
     #[error("corrupt record in `{tree}`: {reason}")]
     Corrupt { tree: &'static str, reason: String },
     #[error("group commit failed: {0}")]
@@ -45,73 +46,59 @@ pub enum StoreError {
     FlushInterrupted,
 }
 
-impl<E: Into<StoreError>> From<sled::transaction::TransactionError<E>> for StoreError {
-    fn from(error: sled::transaction::TransactionError<E>) -> Self {
+impl From<traceflow_store::Error> for StoreError {
+    fn from(error: traceflow_store::Error) -> StoreError {
         match error {
-            sled::transaction::TransactionError::Abort(e) => e.into(),
-            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+            traceflow_store::Error::Locked(path) => StoreError::Locked(path),
+            other => StoreError::Storage(other),
         }
     }
 }
 
 pub struct Store {
-    pub db: sled::Db,
-    pub meta: sled::Tree,
-    pub tokens: sled::Tree,
-    pub runners: sled::Tree,
-    pub certs: sled::Tree,
-    pub chunks: sled::Tree,
-    pub batches: sled::Tree,
-    pub sessions: sled::Tree,
-    pub recent: sled::Tree,
-    pub audit: sled::Tree,
-    pub policies: sled::Tree,
+    pub db: Db,
+    pub meta: Tree,
+    pub tokens: Tree,
+    pub runners: Tree,
+    pub certs: Tree,
+    pub chunks: Tree,
+    pub batches: Tree,
+    pub sessions: Tree,
+    pub recent: Tree,
+    pub audit: Tree,
+    pub policies: Tree,
 }
 
 impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            // Uploads, enrollments and admin changes flush explicitly before answering; the timer only bounds how
-            // much soft state (check-in statistics) a crash can lose.
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
-                {
-                    StoreError::Locked(path.display().to_string())
-                }
-                other => StoreError::Sled(other),
-            })?;
+        // Uploads, enrollments and admin changes sync explicitly before answering; the timer only bounds how much
+        // soft state (check-in statistics) a crash can lose.
+        let db = Db::open(path, Options { cache_bytes, flush_every_ms: Some(1000) })?;
         Ok(Store {
-            meta: db.open_tree("meta")?,
-            tokens: db.open_tree("tokens")?,
-            runners: db.open_tree("runners")?,
-            certs: db.open_tree("certs")?,
-            chunks: db.open_tree("chunks")?,
-            batches: db.open_tree("batches")?,
-            sessions: db.open_tree("sessions")?,
-            recent: db.open_tree("recent")?,
-            audit: db.open_tree("audit")?,
-            policies: db.open_tree("policies")?,
+            meta: db.tree("meta")?,
+            tokens: db.tree("tokens")?,
+            runners: db.tree("runners")?,
+            certs: db.tree("certs")?,
+            chunks: db.tree("chunks")?,
+            batches: db.tree("batches")?,
+            sessions: db.tree("sessions")?,
+            recent: db.tree("recent")?,
+            audit: db.tree("audit")?,
+            policies: db.tree("policies")?,
             db,
         })
     }
 
-    /// Makes every write so far durable. The blocking flush runs on tokio's blocking pool: sled 0.34's
-    /// `flush_async` deadlocks when several run at once (sled issue #1308, fixed only after that release), which
-    /// concurrent enrollments hit.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    /// Makes every write so far durable ([`Db::sync`], the same durable sync as the runner's group commit). It
+    /// blocks, so it runs on tokio's blocking pool.
+    pub async fn sync(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush()).await.map_err(|_| StoreError::FlushInterrupted)??;
+        tokio::task::spawn_blocking(move || db.sync()).await.map_err(|_| StoreError::FlushInterrupted)??;
         Ok(())
     }
 
-    /// Appends an audit entry (made durable by the caller's next flush).
+    /// Appends an audit entry (made durable by the caller's next sync).
     pub fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let id = self.db.generate_id()?;
         self.audit.insert(id.to_be_bytes(), encode(entry))?;
@@ -133,7 +120,7 @@ impl Store {
             let mut record: RunnerRecord = decode("runners", &old)?;
             change(&mut record);
             let new = encode(&record);
-            if self.runners.compare_and_swap(runner_id, Some(&old), Some(new))?.is_ok() {
+            if self.runners.compare_and_swap(runner_id, Some(&old), Some(&new))? {
                 return Ok(Some(record));
             }
         }
@@ -171,7 +158,7 @@ pub(crate) fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> R
 }
 
 pub(crate) fn get_json<T: DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &Tree,
     name: &'static str,
     key: &[u8],
 ) -> Result<Option<T>, StoreError> {
@@ -199,6 +186,6 @@ impl Store {
     /// Creates a tenant, group or project record unless it exists; true if it was created.
     pub fn ensure_entity(&self, key: &str, name: &str, now_ms: u64) -> Result<bool, StoreError> {
         let entity = Entity { name: name.to_string(), created_at_ms: now_ms };
-        Ok(self.meta.compare_and_swap(key, None as Option<&[u8]>, Some(encode(&entity)))?.is_ok())
+        Ok(self.meta.compare_and_swap(key, None, Some(&encode(&entity)))?)
     }
 }

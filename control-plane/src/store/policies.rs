@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
-use traceflow_shared::policy::{Policy, SignedBundle};
+use traceflow_protocol::policy::{Policy, SignedBundle};
+
+use traceflow_store::Batch;
 
 use super::{decode, encode, get_json, keys, AuditEntry, Store, StoreError};
 
@@ -57,7 +57,7 @@ pub enum CanaryStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Canary {
     pub revision: u64,
-    /// Share of runners, 1 to 99 (`traceflow_shared::policy::in_canary`).
+    /// Share of runners, 1 to 99 (`traceflow_protocol::policy::in_canary`).
     pub percent: u8,
     pub status: CanaryStatus,
     /// The runner whose failure halted the canary, and its reported error.
@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// Writes a new revision (if any), the group's new rollout and the audit entry in one transaction. Durable only
-    /// after the caller's [`Store::flush`].
+    /// after the caller's [`Store::sync`].
     pub fn commit_policy_change(
         &self,
         tenant: &str,
@@ -131,15 +131,13 @@ impl Store {
         let revision = revision.map(|r| (keys::policy_key(tenant, group, r.revision), encode(r)));
         let (rollout_key, rollout) = (rollout_key(tenant, group), encode(rollout));
         let audit = encode(audit);
-        (&self.policies, &self.meta, &self.audit).transaction(|(policies, meta, log)| {
-            if let Some((key, value)) = &revision {
-                policies.insert(key.as_slice(), value.as_slice())?;
-            }
-            meta.insert(rollout_key.as_bytes(), rollout.as_slice())?;
-            let id = log.generate_id()?;
-            log.insert(&id.to_be_bytes(), audit.as_slice())?;
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        })?;
+        let (mut policies, mut meta, mut log) = (Batch::default(), Batch::default(), Batch::default());
+        if let Some((key, value)) = &revision {
+            policies.insert(key, value);
+        }
+        meta.insert(rollout_key.as_bytes(), rollout);
+        log.insert(self.db.generate_id()?.to_be_bytes(), audit);
+        self.db.apply_atomic(&[(&self.policies, &policies), (&self.meta, &meta), (&self.audit, &log)])?;
         Ok(())
     }
 

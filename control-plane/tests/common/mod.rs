@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use traceflow_certs::client::{self, Response};
 use traceflow_certs::KeyAndCert;
-use traceflow_shared::{Chunk, Codec, Record, RecordMeta};
+use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 

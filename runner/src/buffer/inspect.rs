@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use serde::Serialize;
-use traceflow_shared::{Chunk, Record};
+use traceflow_protocol::{Chunk, Record};
 
-use super::{framed_len, SeenSeqs, Store, StoreError};
+use super::{framed_len, BufferStore, SeenSeqs, StoreError};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Stats {
@@ -26,7 +26,7 @@ pub struct Stats {
 }
 
 /// Walks every chunk; damaged ones are counted, not fatal.
-pub fn stats(store: &Store) -> Result<Stats, StoreError> {
+pub fn stats(store: &BufferStore) -> Result<Stats, StoreError> {
     let mut stats = Stats {
         disk_bytes: store.size_on_disk(),
         next_seq: store.state()?.unwrap_or_default().next_seq,
@@ -59,7 +59,7 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         return Err(StoreError::Io(std::io::Error::other(e)));
     }
     stats.dedup_sessions = store.dedup_entries().count() as u64;
-    stats.quarantined_frames = store.db.open_tree("quarantine")?.len() as u64;
+    stats.quarantined_frames = store.db.tree("quarantine")?.len() as u64;
     Ok(stats)
 }
 
@@ -78,7 +78,7 @@ impl Verification {
 
 /// Checks everything a reader relies on: frames, chunk layout, every record's decompression and JSON,
 /// sequence order, the saved counters and the dedup index.
-pub fn verify(store: &Store) -> Result<Verification, StoreError> {
+pub fn verify(store: &BufferStore) -> Result<Verification, StoreError> {
     let mut report = Verification::default();
     let mut live = 0;
     let mut last = None;
@@ -160,7 +160,7 @@ struct DumpLine<'a> {
 }
 
 /// Writes one JSON line per stored batch, in buffer order. Damaged chunks are reported on `errors`.
-pub fn dump(store: &Store, out: &mut impl Write, errors: &mut impl Write) -> Result<u64, StoreError> {
+pub fn dump(store: &BufferStore, out: &mut impl Write, errors: &mut impl Write) -> Result<u64, StoreError> {
     let mut batches = 0;
     let (chunks, read_error) = store.chunks(0);
     for item in chunks {

@@ -18,11 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
-use traceflow_shared::frame::{self, Damage};
-use traceflow_shared::{Chunk, Codec, Record};
+use traceflow_protocol::frame::{self, Damage};
+use traceflow_protocol::{Chunk, Codec, Record};
 
 pub use dedup::{session_key, SeenSeqs};
-pub use store::{Db, ReadError, State, Store, StoreError};
+pub use store::{BufferStore, ReadError, State, StoreError};
+pub use traceflow_store::Db;
 
 use crate::config::BufferConfig;
 use crate::metrics::Metrics;
@@ -113,7 +114,7 @@ pub struct Recovery {
 }
 
 pub struct Buffer {
-    store: Store,
+    store: BufferStore,
     tx: mpsc::Sender<Command>,
     gauges: Arc<Gauges>,
     /// The smaller of the configured budget and the active policy's.
@@ -124,7 +125,7 @@ pub struct Buffer {
 impl Buffer {
     /// Opens (or creates) the buffer in `dir`, repairs a damaged tail, and starts the writer thread.
     pub fn open(dir: &Path, options: BufferOptions, metrics: Arc<Metrics>) -> Result<(Buffer, Recovery), StoreError> {
-        let store = Store::open(dir, options.cache_bytes)?;
+        let store = BufferStore::open(dir, options.cache_bytes)?;
         let recovery = recover(&store)?;
         let gauges = Arc::new(Gauges::default());
         gauges.writer_alive.store(true, Ordering::SeqCst);
@@ -201,7 +202,7 @@ impl Buffer {
         &self.gauges
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &BufferStore {
         &self.store
     }
 
@@ -226,7 +227,7 @@ pub fn framed_len(chunk_len: usize) -> u64 {
 
 /// Checks the newest chunks (all of them if the state record is missing), moves damaged ones to the
 /// `quarantine` tree, and returns counters that match what is stored.
-fn recover(store: &Store) -> Result<Recovery, StoreError> {
+fn recover(store: &BufferStore) -> Result<Recovery, StoreError> {
     let saved = store.state()?;
     let from = match saved {
         Some(_) => store.tail_start(TAIL_CHUNKS_CHECKED)?,
@@ -260,11 +261,11 @@ fn recover(store: &Store) -> Result<Recovery, StoreError> {
     let mut state = saved.unwrap_or(counted);
     state.next_seq = state.next_seq.max(highest.map_or(0, |seq| seq + 1));
     if !damaged.is_empty() {
-        let quarantine = store.db.open_tree("quarantine")?;
+        let quarantine = store.db.tree("quarantine")?;
         for damage in &damaged {
             tracing::error!(chunk = damage.chunk_seq, reason = %damage.reason, "damaged chunk moved to quarantine");
             let frames = store.frame_sizes(damage.chunk_seq)?;
-            let mut batch = sled::Batch::default();
+            let mut batch = traceflow_store::Batch::default();
             for (key, size) in &frames {
                 if let Some(value) = store.tree.get(key)? {
                     quarantine.insert(key, value)?;
@@ -279,7 +280,7 @@ fn recover(store: &Store) -> Result<Recovery, StoreError> {
                 state.depth = state.depth.saturating_sub(1);
             }
             batch.insert(store::STATE_KEY, &state.encode()[..]);
-            store.tree.apply_batch(batch)?;
+            store.tree.apply(batch)?;
         }
     }
     store.tree.insert(store::STATE_KEY, &state.encode()[..])?;

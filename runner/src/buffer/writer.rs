@@ -4,14 +4,14 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use traceflow_shared::frame;
-use traceflow_shared::{Chunk, Record};
+use traceflow_protocol::frame;
+use traceflow_protocol::{Chunk, Record};
 
 use super::dedup::SeenSeqs;
-use super::store::{self, State, Store};
+use super::store::{self, BufferStore, State};
 use super::{Appended, BufferError, BufferOptions, Gauges, Pending};
 use crate::metrics::Metrics;
 
@@ -32,7 +32,7 @@ pub(super) enum Command {
 }
 
 pub(super) struct Writer {
-    store: Store,
+    store: BufferStore,
     state: State,
     gauges: Arc<Gauges>,
     metrics: Arc<Metrics>,
@@ -49,13 +49,11 @@ const DISK_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 type Reply = oneshot::Sender<Result<Appended, BufferError>>;
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
+use crate::clock::now_ms;
 
 impl Writer {
     pub(super) fn new(
-        store: Store,
+        store: BufferStore,
         state: State,
         gauges: Arc<Gauges>,
         metrics: Arc<Metrics>,
@@ -168,7 +166,7 @@ impl Writer {
         let chunk_seq = self.state.next_seq;
         let chunk = Chunk::encode(records);
         let frames = frame::split(chunk_seq, &chunk).map_err(|e| BufferError::Storage(e.to_string()))?;
-        let mut batch = sled::Batch::default();
+        let mut batch = traceflow_store::Batch::default();
         let mut stored = 0u64;
         for (index, frame) in frames.into_iter().enumerate() {
             stored += frame.len() as u64;
@@ -180,7 +178,7 @@ impl Writer {
         let next =
             State { next_seq: chunk_seq + 1, live_bytes: self.state.live_bytes + stored, depth: self.state.depth + 1 };
         batch.insert(store::STATE_KEY, &next.encode()[..]);
-        self.store.tree.apply_batch(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.store.tree.apply(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
         self.state = next;
         self.dirty = true;
         self.metrics.bytes_stored.inc_by(stored);
@@ -207,7 +205,7 @@ impl Writer {
 
     fn remove(&mut self, seqs: &[u64]) -> Result<(), BufferError> {
         let storage = |e: super::StoreError| BufferError::Storage(e.to_string());
-        let mut batch = sled::Batch::default();
+        let mut batch = traceflow_store::Batch::default();
         let mut state = self.state;
         for &seq in seqs {
             let frames = self.store.frame_sizes(seq).map_err(storage)?;
@@ -221,7 +219,7 @@ impl Writer {
             state.depth = state.depth.saturating_sub(1);
         }
         batch.insert(store::STATE_KEY, &state.encode()[..]);
-        self.store.tree.apply_batch(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
+        self.store.tree.apply(batch).map_err(|e| BufferError::Storage(e.to_string()))?;
         self.state = state;
         self.dirty = true;
         self.publish();
@@ -243,7 +241,7 @@ impl Writer {
     /// Forgets sessions not seen for the dedup window. Not flushed: a crash only brings them back for a while.
     fn prune_dedup(&mut self) {
         let cutoff = now_ms().saturating_sub(self.options.dedup_window_ms);
-        let mut batch = sled::Batch::default();
+        let mut batch = traceflow_store::Batch::default();
         let mut removed = 0usize;
         for item in self.store.dedup_entries().take(PRUNE_SCAN_LIMIT) {
             let Ok((key, value)) = item else { break };
@@ -253,7 +251,7 @@ impl Writer {
             }
         }
         if removed > 0 {
-            match self.store.tree.apply_batch(batch) {
+            match self.store.tree.apply(batch) {
                 Ok(()) => tracing::debug!(removed, "pruned dedup index"),
                 Err(e) => tracing::warn!(error = %e, "dedup prune failed"),
             }

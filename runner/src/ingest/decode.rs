@@ -7,7 +7,7 @@ use std::io::Read;
 
 use bytes::Bytes;
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
-use traceflow_shared::Limits;
+use traceflow_protocol::Limits;
 
 use super::error::IngestError;
 

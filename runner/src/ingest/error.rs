@@ -1,7 +1,7 @@
 //! Every way an ingest request can fail, mapped once to its HTTP answer. Messages describe the problem in terms
 //! of the contract and never quote the payload.
 
-use traceflow_shared::{BatchError, BatchErrorKind};
+use traceflow_protocol::{BatchError, BatchErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -115,5 +115,14 @@ impl IngestError {
             error["path"] = batch.path.clone().into();
         }
         serde_json::json!({ "error": error })
+    }
+}
+
+impl From<crate::traffic::projects::AuthError> for IngestError {
+    fn from(error: crate::traffic::projects::AuthError) -> IngestError {
+        match error {
+            crate::traffic::projects::AuthError::MissingKey => IngestError::MissingKey,
+            crate::traffic::projects::AuthError::UnknownKey => IngestError::UnknownKey,
+        }
     }
 }

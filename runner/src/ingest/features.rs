@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use traceflow_shared::policy::Features;
+use traceflow_protocol::policy::Features;
 
 /// A batch with some of its contents dropped.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,19 +1,17 @@
 //! The ingest chain for `POST /v1/batch`, one layer per step, each testable alone:
 //! origin ([`cors`]) → authenticate ([`auth`]) → media type and size → decode ([`decode`]) → validate
-//! (`traceflow_shared::batch`) → sampling → traffic control ([`ratelimit`]) → features ([`features`]) → PII
-//! tokenization (`traceflow_shared::pii` on a [`scrub`] thread, originals to the [`Vault`]) → compress → append to
+//! (`traceflow_protocol::batch`) → sampling → traffic control ([`ratelimit`]) → features ([`features`]) → PII
+//! tokenization (`traceflow_pii` on a [`scrub`] thread, originals to the [`Vault`]) → compress → append to
 //! the durable buffer.
 //! Keys, sampling, limits, features, PII rules and compression come from the active policy ([`Policies`]),
 //! taken once when a request starts, so a policy swap never changes the rules under a request in flight. Nothing raw goes past the tokenizer:
 //! the buffer, the uploader, logs, metrics and error messages only ever see tokenized text.
 //! Every failure is an [`IngestError`], turned into an HTTP answer in one place by the server.
 
-pub mod auth;
 pub mod cors;
 pub mod decode;
 pub mod error;
 pub mod features;
-pub mod ratelimit;
 pub mod replay;
 pub mod scrub;
 
@@ -27,14 +25,15 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::Request;
 use tokio::sync::Semaphore;
-use traceflow_shared::pii::{Engine, Tokens};
-use traceflow_shared::policy::keep_session;
-use traceflow_shared::{batch, Limits, RecordMeta};
+use traceflow_pii::{Engine, Tokens};
+use traceflow_protocol::policy::keep_session;
+use traceflow_protocol::{batch, Limits, RecordMeta};
 
 use crate::buffer::{session_key, Appended, Buffer, BufferError, Pending};
 use crate::config::RunnerConfig;
 use crate::metrics::Metrics;
 use crate::policy::{Active, Policies};
+use crate::traffic::{projects, ratelimit};
 use crate::vault::Vault;
 pub use error::IngestError;
 
@@ -158,7 +157,7 @@ impl Ingest {
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
         let store =
-            scrub::Store { meta, codec: active.codec, level: active.level, max_body_bytes: self.limits.max_body_bytes };
+            scrub::RecordPlan { meta, codec: active.codec, level: active.level, max_body_bytes: self.limits.max_body_bytes };
         let record = if active.pii.replaces_nothing() {
             let record = store.record(&json);
             drop(json);
@@ -178,7 +177,7 @@ impl Ingest {
     }
 
     /// Validation, sampling, traffic control and features: the part of the CPU-heavy middle before tokenization.
-    fn prepare(&self, active: &Active, project: auth::Project, json: Bytes) -> Result<Prepared, IngestError> {
+    fn prepare(&self, active: &Active, project: projects::Project, json: Bytes) -> Result<Prepared, IngestError> {
         let summary = batch::validate(&json, &self.limits).map_err(|e| IngestError::Batch(redact(&active.pii, e)))?;
         let mut events = summary.total_events();
         if !keep_session(&summary.session_id, active.sampling_rate) {
@@ -194,8 +193,8 @@ impl Ingest {
             })?;
         let filtered_json = features::apply(&json, &active.features).map_err(|e| {
             tracing::error!(error = %e, "feature filter refused a validated batch");
-            IngestError::Batch(traceflow_shared::BatchError {
-                kind: traceflow_shared::BatchErrorKind::Syntax,
+            IngestError::Batch(traceflow_protocol::BatchError {
+                kind: traceflow_protocol::BatchErrorKind::Syntax,
                 message: "the batch could not be filtered".into(),
                 path: "$".into(),
             })
@@ -219,7 +218,7 @@ impl Ingest {
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
-    fn check_head(&self, head: &hyper::http::request::Parts, active: &Active) -> Result<auth::Project, IngestError> {
+    fn check_head(&self, head: &hyper::http::request::Parts, active: &Active) -> Result<projects::Project, IngestError> {
         let retry_after = self.retry_after;
         if self.is_shutting_down() {
             return Err(IngestError::ShuttingDown { retry_after });
@@ -277,7 +276,7 @@ impl Tokens for Redact {
 
 /// A validation error with any PII in its message or path replaced, since errors go back to the client
 /// and into logs.
-fn redact(pii: &Engine, mut error: traceflow_shared::BatchError) -> traceflow_shared::BatchError {
+fn redact(pii: &Engine, mut error: traceflow_protocol::BatchError) -> traceflow_protocol::BatchError {
     for text in [&mut error.message, &mut error.path] {
         let mut out = String::with_capacity(text.len());
         let stats = pii.scrub_text(text, &mut Redact, &mut out);

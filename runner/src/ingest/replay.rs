@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use traceflow_shared::pii::ReplayNodes;
+use traceflow_pii::ReplayNodes;
 
 use crate::generations::Generations;
 
@@ -21,6 +21,13 @@ pub struct ReplaySessions {
     inner: Mutex<Generations<SessionKey, ReplayNodes>>,
 }
 
+/// The sessions' record was left poisoned by a panic while it was held: what it knows can no longer be trusted
+/// whole, so batches that need it are refused (503) rather than scrubbed as if their sessions had no sensitive
+/// inputs.
+#[derive(Debug, thiserror::Error)]
+#[error("the replay sessions' record is poisoned by an earlier panic")]
+pub struct Poisoned;
+
 impl ReplaySessions {
     /// Remembers at most `capacity` sessions; 0 remembers none.
     pub fn new(capacity: usize) -> ReplaySessions {
@@ -28,13 +35,14 @@ impl ReplaySessions {
     }
 
     /// A copy of what the session's earlier batches told, to scrub one of its batches with.
-    pub fn get(&self, session: &SessionKey) -> ReplayNodes {
-        self.inner.lock().ok().and_then(|mut inner| inner.get_mut(session).cloned()).unwrap_or_default()
+    pub fn get(&self, session: &SessionKey) -> Result<ReplayNodes, Poisoned> {
+        let mut inner = self.inner.lock().map_err(|_| Poisoned)?;
+        Ok(inner.get_mut(session).cloned().unwrap_or_default())
     }
 
     /// Merges back what a batch scrubbed with [`ReplaySessions::get`]'s copy left.
-    pub fn put(&self, session: SessionKey, nodes: ReplayNodes) {
-        let Ok(mut inner) = self.inner.lock() else { return };
+    pub fn put(&self, session: SessionKey, nodes: ReplayNodes) -> Result<(), Poisoned> {
+        let mut inner = self.inner.lock().map_err(|_| Poisoned)?;
         match inner.get_mut(&session) {
             Some(known) => {
                 known.merge(nodes);
@@ -50,6 +58,7 @@ impl ReplaySessions {
                 }
             }
         }
+        Ok(())
     }
 
     /// Sessions remembered.
@@ -60,7 +69,7 @@ impl ReplaySessions {
 
 #[cfg(test)]
 mod tests {
-    use traceflow_shared::pii::Engine;
+    use traceflow_pii::Engine;
 
     use super::super::Redact;
     use super::*;
@@ -78,39 +87,56 @@ mod tests {
     fn only_sessions_with_sensitive_inputs_are_kept_and_a_new_page_can_forget_one() {
         let sessions = ReplaySessions::new(8);
         let (a, b) = ([1; 16], [2; 16]);
-        let mut nodes = sessions.get(&a);
+        let mut nodes = sessions.get(&a).unwrap();
         snapshot(&mut nodes, "text");
-        sessions.put(a, nodes);
+        sessions.put(a, nodes).unwrap();
         assert_eq!(sessions.remembered(), 0, "nothing sensitive, nothing kept");
 
-        let mut nodes = sessions.get(&b);
+        let mut nodes = sessions.get(&b).unwrap();
         snapshot(&mut nodes, "password");
-        sessions.put(b, nodes);
+        sessions.put(b, nodes).unwrap();
         assert_eq!(sessions.remembered(), 1);
-        assert!(!sessions.get(&b).is_empty());
+        assert!(!sessions.get(&b).unwrap().is_empty());
 
         // The next page has no sensitive input: the session is dropped rather than kept empty.
-        let mut nodes = sessions.get(&b);
+        let mut nodes = sessions.get(&b).unwrap();
         snapshot(&mut nodes, "search");
-        sessions.put(b, nodes);
+        sessions.put(b, nodes).unwrap();
         assert_eq!(sessions.remembered(), 0);
-        assert!(sessions.get(&b).is_empty());
+        assert!(sessions.get(&b).unwrap().is_empty());
     }
 
     #[test]
     fn at_most_the_configured_number_of_sessions_is_kept() {
         let sessions = ReplaySessions::new(4);
         for i in 0..50u8 {
-            let mut nodes = sessions.get(&[i; 16]);
+            let mut nodes = sessions.get(&[i; 16]).unwrap();
             snapshot(&mut nodes, "password");
-            sessions.put([i; 16], nodes);
+            sessions.put([i; 16], nodes).unwrap();
             assert!(sessions.remembered() <= 4);
         }
-        assert!(!sessions.get(&[49; 16]).is_empty(), "the newest session is kept");
+        assert!(!sessions.get(&[49; 16]).unwrap().is_empty(), "the newest session is kept");
         let off = ReplaySessions::new(0);
-        let mut nodes = off.get(&[1; 16]);
+        let mut nodes = off.get(&[1; 16]).unwrap();
         snapshot(&mut nodes, "password");
-        off.put([1; 16], nodes);
+        off.put([1; 16], nodes).unwrap();
         assert_eq!(off.remembered(), 0);
+    }
+
+    #[test]
+    fn a_poisoned_record_fails_closed_instead_of_forgetting_sensitive_inputs() {
+        let sessions = std::sync::Arc::new(ReplaySessions::new(8));
+        let mut nodes = ReplayNodes::default();
+        snapshot(&mut nodes, "password");
+        sessions.put([7; 16], nodes).unwrap();
+        let holder = sessions.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = holder.inner.lock().unwrap();
+            panic!("a bug while the record is held");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(sessions.get(&[7; 16]).is_err(), "a poisoned record must not read as a session without inputs");
+        assert!(sessions.put([7; 16], ReplayNodes::default()).is_err());
     }
 }

@@ -19,10 +19,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
-use traceflow_shared::pii::{Engine, Entity};
-use traceflow_shared::{Codec, Record, RecordMeta};
+use traceflow_pii::{Engine, Entity};
+use traceflow_protocol::{Codec, Record, RecordMeta};
 
-use super::replay::ReplaySessions;
+use super::replay::{self, ReplaySessions};
 use super::IngestError;
 use crate::metrics::{EntityLabel, Metrics};
 use crate::vault::Vault;
@@ -38,12 +38,12 @@ struct Job {
     pii: Arc<Engine>,
     json: Bytes,
     session: [u8; 16],
-    store: Store,
+    store: RecordPlan,
     reply: oneshot::Sender<Result<Record, IngestError>>,
 }
 
 /// How a batch is stored: its record's meta and compression.
-pub struct Store {
+pub struct RecordPlan {
     pub meta: RecordMeta,
     pub codec: Codec,
     pub level: i32,
@@ -51,7 +51,7 @@ pub struct Store {
     pub max_body_bytes: usize,
 }
 
-impl Store {
+impl RecordPlan {
     /// Compresses `json` into the record to store.
     pub fn record(self, json: &[u8]) -> Result<Record, IngestError> {
         Record::new(self.meta, self.codec, self.level, json).map_err(|_| IngestError::BodyTooLarge(self.max_body_bytes))
@@ -111,7 +111,7 @@ impl Scrubbers {
         pii: Arc<Engine>,
         json: Bytes,
         session: [u8; 16],
-        store: Store,
+        store: RecordPlan,
     ) -> Result<Record, IngestError> {
         // The thread is gone only when the ingest is: the runner is stopping.
         let gone = || IngestError::ShuttingDown { retry_after: self.retry_after };
@@ -146,14 +146,18 @@ impl Shared {
         session: &[u8; 16],
         scrubbed: &mut Vec<u8>,
     ) -> Result<(), IngestError> {
-        let mut nodes = self.replay.get(session);
+        let poisoned = |e: replay::Poisoned| {
+            tracing::error!(error = %e, "batch refused: cannot tell which of its session's inputs are sensitive");
+            IngestError::Unavailable { retry_after: self.retry_after }
+        };
+        let mut nodes = self.replay.get(session).map_err(poisoned)?;
         let mut vault = self.vault.session();
         scrubbed.reserve(json.len() + json.len() / 16);
         let stats = pii.scrub_session_json(json, &mut nodes, &mut vault, scrubbed).map_err(|e| {
             // The validator accepted this batch, so the scrubber refusing it means the two disagree.
             tracing::error!(error = %e, "PII scrubber refused a validated batch");
-            IngestError::Batch(traceflow_shared::BatchError {
-                kind: traceflow_shared::BatchErrorKind::Syntax,
+            IngestError::Batch(traceflow_protocol::BatchError {
+                kind: traceflow_protocol::BatchErrorKind::Syntax,
                 message: e.to_string(),
                 path: "$".into(),
             })
@@ -162,7 +166,7 @@ impl Shared {
             tracing::error!(error = %e, "vault write failed; batch refused");
             IngestError::Unavailable { retry_after: self.retry_after }
         })?;
-        self.replay.put(*session, nodes);
+        self.replay.put(*session, nodes).map_err(poisoned)?;
         for (index, count) in stats.replaced.iter().enumerate() {
             if *count > 0 {
                 let entity = Entity::BUILTIN[index].builtin_name().unwrap_or("custom");
@@ -199,10 +203,10 @@ mod tests {
     }
 
     /// How the test stores batch `seq` of session `sid`: compressed, so the thread's compression is checked too.
-    fn store(sid: &str, seq: u64) -> Store {
+    fn store(sid: &str, seq: u64) -> RecordPlan {
         let meta =
             RecordMeta { project: "p".into(), session_id: sid.into(), seq, received_at_ms: 1, events: 0, replay: 1 };
-        Store { meta, codec: Codec::Zstd, level: 3, max_body_bytes: 1 << 20 }
+        RecordPlan { meta, codec: Codec::Zstd, level: 3, max_body_bytes: 1 << 20 }
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use traceflow_shared::frame;
-use traceflow_shared::Chunk;
+use traceflow_protocol::frame;
+use traceflow_protocol::Chunk;
 
-use crate::buffer::{framed_len, Store, StoreError};
+use traceflow_store::{Batch, Tree};
+
+use crate::buffer::{framed_len, BufferStore, StoreError};
 
 /// Why a chunk was dead-lettered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,25 +43,25 @@ fn frame_key(seq: u64, index: u16) -> [u8; 11] {
     key
 }
 
-fn tree(store: &Store) -> Result<sled::Tree, StoreError> {
-    Ok(store.db.open_tree("dlq")?)
+fn tree(store: &BufferStore) -> Result<Tree, StoreError> {
+    Ok(store.db.tree("dlq")?)
 }
 
 /// Keeps `chunk` with its reason. Not flushed here: the buffer's next flush covers it, and the chunk leaves
 /// the buffer only after this returns, so a crash in between at worst dead-letters it twice (same keys).
-pub fn put(store: &Store, letter: &DeadLetter, chunk: &[u8]) -> Result<(), StoreError> {
+pub fn put(store: &BufferStore, letter: &DeadLetter, chunk: &[u8]) -> Result<(), StoreError> {
     let tree = tree(store)?;
     let frames = frame::split(letter.chunk_seq, chunk).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-    let mut batch = sled::Batch::default();
+    let mut batch = Batch::default();
     for (index, frame) in frames.into_iter().enumerate() {
         batch.insert(&frame_key(letter.chunk_seq, index as u16)[..], frame);
     }
     batch.insert(&record_key(letter.chunk_seq)[..], serde_json::to_vec(letter).unwrap_or_default());
-    tree.apply_batch(batch)?;
+    tree.apply(batch)?;
     Ok(())
 }
 
-pub fn list(store: &Store) -> Result<Vec<DeadLetter>, StoreError> {
+pub fn list(store: &BufferStore) -> Result<Vec<DeadLetter>, StoreError> {
     let tree = tree(store)?;
     let mut letters = Vec::new();
     for item in tree.scan_prefix([b'R']) {
@@ -71,7 +73,7 @@ pub fn list(store: &Store) -> Result<Vec<DeadLetter>, StoreError> {
     Ok(letters)
 }
 
-fn read_chunk(tree: &sled::Tree, seq: u64) -> Result<Vec<u8>, StoreError> {
+fn read_chunk(tree: &Tree, seq: u64) -> Result<Vec<u8>, StoreError> {
     let (start, end) = (frame_key(seq, 0), frame_key(seq, u16::MAX));
     let mut frames = Vec::new();
     for item in tree.range(&start[..]..=&end[..]) {
@@ -85,7 +87,7 @@ fn read_chunk(tree: &sled::Tree, seq: u64) -> Result<Vec<u8>, StoreError> {
 
 /// Moves dead letters (all, or the given chunk sequence numbers) back into the buffer as new chunks, for a
 /// stopped runner. Returns the new chunk sequence numbers.
-pub fn retry(store: &Store, only: &[u64]) -> Result<Vec<(u64, u64)>, StoreError> {
+pub fn retry(store: &BufferStore, only: &[u64]) -> Result<Vec<(u64, u64)>, StoreError> {
     let tree = tree(store)?;
     let mut moved = Vec::new();
     for letter in list(store)? {
@@ -95,12 +97,12 @@ pub fn retry(store: &Store, only: &[u64]) -> Result<Vec<(u64, u64)>, StoreError>
         let chunk = read_chunk(&tree, letter.chunk_seq)?;
         Chunk::decode(&chunk).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
         let new_seq = store.append_chunk(&chunk, framed_len(chunk.len()))?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for item in tree.scan_prefix(&frame_key(letter.chunk_seq, 0)[..9]) {
             batch.remove(item?.0);
         }
         batch.remove(&record_key(letter.chunk_seq)[..]);
-        tree.apply_batch(batch)?;
+        tree.apply(batch)?;
         moved.push((letter.chunk_seq, new_seq));
     }
     store.db.sync()?;

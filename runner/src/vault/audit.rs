@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use traceflow_shared::pii::is_token;
+use traceflow_pii::is_token;
 
 use super::now_ms;
 

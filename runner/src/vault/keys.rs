@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
-use traceflow_shared::pii::TokenKey;
+use traceflow_pii::TokenKey;
 
 use super::{now_ms, VaultError};
 
@@ -191,7 +191,7 @@ impl KeyRing {
         &self.hash_key
     }
 
-    /// The token key, ready for [`traceflow_shared::pii::token_text`].
+    /// The token key, ready for [`traceflow_pii::token_text`].
     pub fn token_mac(&self) -> &TokenKey {
         &self.token_mac
     }

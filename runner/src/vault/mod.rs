@@ -1,6 +1,6 @@
 //! The token vault: where the originals of tokenized values are kept, encrypted, on the runner's own disk.
 //!
-//! The PII engine replaces each value with a convergent token (`traceflow_shared::pii::token_text` under the
+//! The PII engine replaces each value with a convergent token (`traceflow_pii::token_text` under the
 //! tenant's token key) through a per-request [`VaultSession`], which stores the original as an AES-256-GCM
 //! entry keyed by the token (layout in `entry.rs`). Nothing else in the runner ever sees the original.
 //!
@@ -33,25 +33,26 @@ mod session;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::rand::SystemRandom;
 use serde::Serialize;
-use traceflow_shared::pii::is_token;
+use traceflow_pii::is_token;
 
 pub use audit::{AuditLog, AuditRecord};
 pub use session::{VaultSession, VaultStats};
 
-use crate::buffer::{Db, Store, StoreError};
+use traceflow_store::{Db, Tree};
+
+use crate::buffer::{BufferStore, StoreError};
 use crate::config::{RunnerConfig, VaultConfig};
 use crate::metrics::{Metrics, OutcomeLabel};
 use entry::Entry;
 use keys::{KeyRing, KeyState};
 use recent::RecentTokens;
 
-/// The sled tree holding token → entry.
+/// The tree holding token → entry.
 const ENTRIES_TREE: &str = "vault";
-/// The sled tree holding the vault's own records (the key id).
+/// The tree holding the vault's own records (the key id).
 const META_TREE: &str = "vault_meta";
 /// Identifies the token key the entries were made with, so a wrong key file is refused rather than used.
 const KEY_ID: &[u8] = b"key_id";
@@ -95,11 +96,11 @@ pub enum VaultError {
     #[error("cannot open the data dir: {0}")]
     Open(StoreError),
     #[error("cannot make the vault's writes durable: {0}")]
-    Sync(StoreError),
+    Sync(traceflow_store::Error),
     #[error("{failed} original value(s) could not be stored in the vault: {reason}")]
     Incomplete { failed: usize, reason: String },
     #[error("vault storage error: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] traceflow_store::Error),
     #[error("cannot write the audit log {}: {reason}{}", path.display(), if *applied { " (the change itself was made)" } else { " (result withheld)" })]
     Audit { path: PathBuf, reason: String, applied: bool },
     #[error("the system random generator or the cipher failed")]
@@ -159,7 +160,7 @@ pub struct VaultSummary {
 
 pub struct Vault {
     db: Db,
-    entries: sled::Tree,
+    entries: Tree,
     keys: KeyRing,
     key_file: PathBuf,
     rng: SystemRandom,
@@ -170,9 +171,7 @@ pub struct Vault {
     fail_writes: std::sync::atomic::AtomicBool,
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
+pub(crate) use crate::clock::now_ms;
 
 fn key_id(token_key: &[u8; 32]) -> [u8; 16] {
     let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token_key), b"traceflow vault key id");
@@ -188,8 +187,8 @@ impl Vault {
     /// `create_key_file`), a missing key file when entries exist, and a key file whose token key is not the one
     /// the entries were made with.
     pub fn open(db: &Db, options: VaultOptions, metrics: Arc<Metrics>) -> Result<Vault, VaultError> {
-        let entries = db.open_tree(ENTRIES_TREE)?;
-        let meta = db.open_tree(META_TREE)?;
+        let entries = db.tree(ENTRIES_TREE)?;
+        let meta = db.tree(META_TREE)?;
         let known_id = meta.get(KEY_ID)?;
         let rng = SystemRandom::new();
         let path = options.key_file.clone();
@@ -209,7 +208,7 @@ impl Vault {
         };
         let id = key_id(keys.token_key());
         match known_id {
-            Some(known) if known != id[..] => return Err(VaultError::WrongKeyFile { path }),
+            Some(known) if known[..] != id[..] => return Err(VaultError::WrongKeyFile { path }),
             Some(_) => {}
             None => {
                 meta.insert(KEY_ID, &id[..])?;
@@ -239,9 +238,9 @@ impl Vault {
         if !dir.join("db").exists() {
             return Err(VaultError::NoData(dir.clone()));
         }
-        let opened = Store::open(dir, OFFLINE_CACHE_BYTES)
+        let opened = BufferStore::open(dir, OFFLINE_CACHE_BYTES)
             .map_err(|e| match e {
-                StoreError::Locked(_) => VaultError::InUse { dir: dir.clone(), pid: Store::lock_holder(dir) },
+                StoreError::Locked(_) => VaultError::InUse { dir: dir.clone(), pid: BufferStore::lock_holder(dir) },
                 other => VaultError::Open(other),
             })
             .and_then(|store| Vault::open(&store.db, options.clone(), Arc::new(Metrics::new())));
@@ -279,7 +278,7 @@ impl Vault {
     fn store(&self, token: &str, original: &str) -> Result<bool, VaultError> {
         #[cfg(test)]
         if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(VaultError::Storage(sled::Error::Unsupported("injected write failure".into())));
+            return Err(VaultError::Storage(traceflow_store::Error::Engine("injected write failure".into())));
         }
         let existing = self.entries.get(token)?;
         if let Some(value) = &existing {
@@ -294,7 +293,7 @@ impl Vault {
         }
         let (version, key) = self.keys.sealing();
         let value = entry::seal(key, version, token, original, &self.rng).map_err(|_| VaultError::Crypto)?;
-        let written = self.entries.compare_and_swap(token, existing, Some(value))?.is_ok();
+        let written = self.entries.compare_and_swap(token, existing.as_deref(), Some(&value[..]))?;
         if written {
             self.metrics.vault_entries_written.inc();
         }

@@ -12,7 +12,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use traceflow_shared::pii::token_head;
+use traceflow_pii::token_head;
 
 use crate::generations::Generations;
 

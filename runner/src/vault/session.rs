@@ -4,7 +4,7 @@
 //! kept, and [`VaultSession::finish`] reports it so the request answers 503 instead of appending a batch whose
 //! tokens would point nowhere.
 
-use traceflow_shared::pii::{is_token, token_text, Tokens};
+use traceflow_pii::{is_token, token_text, Tokens};
 
 use super::{Vault, VaultError};
 

@@ -1,7 +1,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::atomic::Ordering;
 
-use traceflow_shared::pii::Tokens;
+use traceflow_pii::Tokens;
 
 use super::*;
 
@@ -9,15 +9,15 @@ use super::*;
 pub(crate) struct Fixture {
     dir: PathBuf,
     db: Db,
+    _temp: tempfile::TempDir,
 }
 
 impl Fixture {
     pub(crate) fn new(tag: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("traceflow-vault-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db::new(sled::Config::new().path(dir.join("db")).open().unwrap(), &dir.join("db")).unwrap();
-        Fixture { dir, db }
+        let temp = tempfile::Builder::new().prefix(&format!("traceflow-vault-{tag}-")).tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let db = Db::open(&dir.join("db"), traceflow_store::Options::default()).unwrap();
+        Fixture { dir, db, _temp: temp }
     }
 
     fn options(&self) -> VaultOptions {
@@ -35,12 +35,6 @@ impl Fixture {
     fn audit_lines(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.dir.join("vault-audit.log")).unwrap_or_default();
         text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -160,7 +154,7 @@ fn tampered_or_moved_entries_fail_authentication() {
     let vault = fixture.vault();
     let a = tokenize(&vault, "email", "a@example.com");
     let b = tokenize(&vault, "email", "b@example.com");
-    let entries = fixture.db.open_tree(ENTRIES_TREE).unwrap();
+    let entries = fixture.db.tree(ENTRIES_TREE).unwrap();
     let original_a = entries.get(&a).unwrap().unwrap();
     entries.insert(&b, original_a.clone()).unwrap();
     assert!(matches!(vault.detokenize(&b), Err(VaultError::Tampered(_))), "moved entry");

@@ -20,6 +20,7 @@
 
 pub mod bundle;
 pub mod diff;
+mod report;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -27,11 +28,12 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::pii::{Action, PiiConfig};
+use traceflow_pii::{Action, PiiConfig};
 use crate::Codec;
 
 pub use bundle::{BundleBody, BundleError, SignedBundle};
 pub use diff::{diff, Change};
+pub use report::ReportState;
 
 /// Most projects one policy names.
 pub const MAX_PROJECTS: usize = 1000;

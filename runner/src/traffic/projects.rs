@@ -7,9 +7,16 @@ use std::collections::HashMap;
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
 use sha2::{Digest, Sha256};
-use traceflow_shared::url::percent_decode;
+use traceflow_protocol::url::query_pairs;
 
-use super::error::IngestError;
+/// Why a request belongs to no project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no project key")]
+    MissingKey,
+    #[error("unknown project key")]
+    UnknownKey,
+}
 
 /// A project the runner accepts data for. Only the fingerprint of its key is ever stored or logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +55,7 @@ impl Projects {
     }
 
     /// The projects of a (validated) policy, by the SHA-256 of their keys.
-    pub fn from_policy(projects: &[traceflow_shared::policy::ProjectPolicy]) -> Projects {
+    pub fn from_policy(projects: &[traceflow_protocol::policy::ProjectPolicy]) -> Projects {
         let mut by_hash = HashMap::new();
         for project in projects {
             let Some(hash) = decode_hex32(&project.key_sha256) else { continue };
@@ -65,10 +72,10 @@ impl Projects {
         self.by_hash.is_empty()
     }
 
-    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&Project, IngestError> {
-        let key = key_from(headers, query).ok_or(IngestError::MissingKey)?;
+    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&Project, AuthError> {
+        let key = key_from(headers, query).ok_or(AuthError::MissingKey)?;
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        self.by_hash.get(&hash).ok_or(IngestError::UnknownKey)
+        self.by_hash.get(&hash).ok_or(AuthError::UnknownKey)
     }
 }
 
@@ -91,12 +98,7 @@ fn key_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
     });
     let header = || headers.get("x-traceflow-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned());
-    let param = || {
-        query?.split('&').find_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            (name == "key").then(|| percent_decode(value))
-        })
-    };
+    let param = || query_pairs(query?).find_map(|(name, value)| (name == "key").then(|| value.into_owned()));
     bearer.or_else(header).or_else(param).filter(|key| !key.is_empty())
 }
 
@@ -109,32 +111,32 @@ mod tests {
     fn key_sources_in_order() {
         let projects = Projects::new(&["key-one-1234".to_string(), "key two/+".to_string()]);
         let mut headers = HeaderMap::new();
-        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::MissingKey)));
+        assert!(matches!(projects.authenticate(&headers, None), Err(AuthError::MissingKey)));
         assert!(projects.authenticate(&headers, Some("key=key-one-1234")).is_ok());
         assert!(projects.authenticate(&headers, Some("a=1&key=key%20two%2F%2B")).is_ok());
-        assert!(matches!(projects.authenticate(&headers, Some("key=nope")), Err(IngestError::UnknownKey)));
+        assert!(matches!(projects.authenticate(&headers, Some("key=nope")), Err(AuthError::UnknownKey)));
         headers.insert("x-traceflow-key", HeaderValue::from_static("key-one-1234"));
         assert!(projects.authenticate(&headers, Some("key=nope")).is_ok());
         headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer nope"));
-        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::UnknownKey)));
+        assert!(matches!(projects.authenticate(&headers, None), Err(AuthError::UnknownKey)));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer key-one-1234"));
         let project = projects.authenticate(&headers, None).unwrap();
         assert_eq!(project.fingerprint, fingerprint("key-one-1234"));
         assert!(project.fingerprint.starts_with("pk_") && project.fingerprint.len() == 19);
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(traceflow_protocol::url::decode_query_component("%zz%4"), "%zz%4");
     }
 
     #[test]
     fn policy_projects_match_by_key_hash() {
         let hash: String = Sha256::digest(b"policy-key-1").iter().map(|b| format!("{b:02x}")).collect();
         let project =
-            traceflow_shared::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
+            traceflow_protocol::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
         let projects = Projects::from_policy(&[project]);
         let mut headers = HeaderMap::new();
         headers.insert("x-traceflow-key", HeaderValue::from_static("policy-key-1"));
         let found = projects.authenticate(&headers, None).unwrap();
         assert_eq!((found.fingerprint.clone(), found.name.as_deref()), (fingerprint("policy-key-1"), Some("web")));
         headers.insert("x-traceflow-key", HeaderValue::from_static("key-one-1234"));
-        assert!(matches!(projects.authenticate(&headers, None), Err(IngestError::UnknownKey)));
+        assert!(matches!(projects.authenticate(&headers, None), Err(AuthError::UnknownKey)));
     }
 }

@@ -6,13 +6,13 @@ mod support;
 use std::collections::BTreeMap;
 
 use support::{Gen, Sample, TestTokens, GENERATED};
-use traceflow_shared::pii::{Engine, Entity};
+use traceflow_pii::{Engine, Entity};
 
 const PER_ENTITY: usize = 2000;
 const NEGATIVES: usize = 20_000;
 
 /// Whether a detection is the planted value: same entity, covering it, at most a `+`/`(` wider.
-fn hit(sample: &Sample, d: &traceflow_shared::pii::Detection) -> bool {
+fn hit(sample: &Sample, d: &traceflow_pii::Detection) -> bool {
     d.entity == sample.entity
         && d.start <= sample.start
         && d.end >= sample.end

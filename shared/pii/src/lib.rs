@@ -1,5 +1,8 @@
 //! PII detection and replacement: the contract between the detection engine and whoever keeps originals.
 //!
+//! In the data flow this crate runs inside the runner, between validation and the durable buffer: every batch is
+//! rewritten here before anything is persisted, so nothing raw reaches the buffer, the uploader or the control plane.
+//!
 //! The engine decides *what* is PII and which [`Action`] applies; a [`Tokens`] implementation (the runner's vault)
 //! decides how a tokenized original is kept. Token text is fixed by DESIGN.md:
 //! `tok_<entity>_<base32 of a keyed HMAC-SHA256>`, convergent per tenant key.
@@ -11,6 +14,8 @@
 //! `replace` (actions and masks), `hmac` (the keyed hash inside token text), `json` (the streaming batch and
 //! rrweb rewriter), `jsonstr` (JSON string escapes), `keys` (known JSON keys), `config` (the policy-facing settings
 //! and their validation).
+
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

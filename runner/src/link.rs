@@ -1,5 +1,6 @@
-//! The uploader's view of HTTP: answers with the fields it decides on (`Retry-After`, the error code), on top
-//! of the shared HTTPS client in `traceflow-certs`.
+//! The runner's link to the control plane: answers with the fields the runner decides on (`Retry-After`, the
+//! error code), on top of the shared HTTPS client in `traceflow-certs`. Enrollment, delivery, check-in and renewal
+//! all call through it.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -196,7 +196,7 @@ pub async fn enroll(data_dir: &Path, url: &str, token: &str, ca_pem: &str) -> Re
         version: env!("CARGO_PKG_VERSION"),
     })
     .unwrap_or_default();
-    let reply = super::http::call_once(tls, url, "/v1/enroll", &[], body.into())
+    let reply = crate::link::call_once(tls, url, "/v1/enroll", &[], body.into())
         .await
         .map_err(|e| IdentityError::Unreachable { url: url.to_string(), message: e.to_string() })?;
     if reply.status != 200 {
@@ -209,7 +209,7 @@ pub async fn enroll(data_dir: &Path, url: &str, token: &str, ca_pem: &str) -> Re
         tenant: answer.tenant,
         group: answer.group,
         control_plane_url: url.to_string(),
-        issued_at_ms: super::now_ms(),
+        issued_at_ms: crate::clock::now_ms(),
         not_after_ms: answer.not_after_ms,
         policy_public_key: answer.policy_public_key,
     };

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use traceflow_shared::pii::{token_text, Entity, TokenKey, Tokens};
+use traceflow_pii::{token_text, Entity, TokenKey, Tokens};
 
 /// A deterministic vault stand-in: convergent tokens and hashes with a fixed key.
 pub struct TestTokens {

@@ -1,4 +1,4 @@
-//! PII scan throughput: `cargo bench -p traceflow-shared --bench pii_scan`.
+//! PII scan throughput: `cargo bench -p traceflow-protocol --bench pii_scan`.
 //!
 //! Builds one rrweb-style batch (form-heavy full snapshot with CSS and script text, incremental mouse, scroll,
 //! input and mutation events, custom and plugin events, analytics events, PII planted at a low rate), then
@@ -23,7 +23,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use traceflow_shared::pii::{token_text, Engine, Entity, PiiConfig, ScrubStats, TokenKey, Tokens};
+use traceflow_pii::{token_text, Engine, Entity, PiiConfig, ScrubStats, TokenKey, Tokens};
 
 /// Convergent HMAC tokens, as the runner's vault computes them (without the vault's storage).
 struct HmacTokens(TokenKey);

@@ -23,8 +23,8 @@ impl Limit {
     }
 }
 
-impl From<&traceflow_shared::policy::RateLimit> for Limit {
-    fn from(limit: &traceflow_shared::policy::RateLimit) -> Limit {
+impl From<&traceflow_protocol::policy::RateLimit> for Limit {
+    fn from(limit: &traceflow_protocol::policy::RateLimit) -> Limit {
         Limit { events_per_second: limit.events_per_second, burst: limit.burst, daily_quota: limit.daily_quota_events }
     }
 }

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{BatchBuilder, TestTokens};
-use traceflow_shared::pii::{
+use traceflow_pii::{
     mask, Action, ConfigErrorKind, CustomPattern, Dictionary, Engine, Entity, FieldRule, PiiConfig, ReplayNodes,
     ScrubError,
 };

@@ -1,11 +1,11 @@
 //! The ready policy documents in `policies/` parse and validate, claim the profile their name says, and the
 //! committed JSON Schema is the one generated from the Rust types (regenerate with
-//! `TRACEFLOW_WRITE_SCHEMA=1 cargo test -p traceflow-shared --test policies`, or
+//! `TRACEFLOW_WRITE_SCHEMA=1 cargo test -p traceflow-protocol --test policies`, or
 //! `traceflow-cp policy schema > policies/policy.schema.json`).
 
 use std::path::PathBuf;
 
-use traceflow_shared::policy::{json_schema, Compliance, Format, Policy};
+use traceflow_protocol::policy::{json_schema, Compliance, Format, Policy};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
@@ -43,6 +43,6 @@ fn the_committed_schema_is_generated_from_the_types() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "policies/policy.schema.json is out of date: run TRACEFLOW_WRITE_SCHEMA=1 cargo test -p traceflow-shared --test policies"
+        "policies/policy.schema.json is out of date: run TRACEFLOW_WRITE_SCHEMA=1 cargo test -p traceflow-protocol --test policies"
     );
 }
