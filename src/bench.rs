@@ -17,7 +17,7 @@ use crate::loadgen::{self, Report};
 use crate::{sibling_binary, TrafficArgs};
 
 #[derive(Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Seconds per phase.
     #[arg(long, default_value_t = 20.0)]
     duration: f64,
@@ -37,7 +37,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Pii {
+pub(crate) enum Pii {
     On,
     Off,
     Compare,
@@ -132,7 +132,7 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     (hz > 0).then(|| ticks as f64 / hz as f64)
 }
 
-pub fn run(args: BenchArgs) -> Result<(), String> {
+pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     if args.pii == Pii::Compare {
         return compare(&args);
     }

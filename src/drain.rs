@@ -18,7 +18,7 @@ use clap::Args;
 use crate::{loadgen, sibling_binary, TrafficArgs};
 
 #[derive(Args)]
-pub struct DrainArgs {
+pub(crate) struct DrainArgs {
     /// Seconds of traffic buffered while the control plane is down.
     #[arg(long, default_value_t = 15.0)]
     fill_secs: f64,
@@ -106,7 +106,7 @@ pub(crate) fn sum_of(text: &str, prefix: &str) -> f64 {
     text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
-pub fn run(args: DrainArgs) -> Result<(), String> {
+pub(crate) fn run(args: DrainArgs) -> Result<(), String> {
     let (cp_bin, runner_bin) = (sibling_binary("traceflow-cp")?, sibling_binary("traceflow-runner")?);
     let dir = std::env::temp_dir().join(format!("traceflow-drain-{}", std::process::id()));
     let result = drain(&args, &dir, &cp_bin, &runner_bin);

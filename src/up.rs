@@ -13,11 +13,11 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use traceflow_cp::{InitOptions, ServeOptions};
 use traceflow_runner::config::RunnerConfig;
-use traceflow_runner::server::{self as runner_server, Server as RunnerServer};
 use traceflow_runner::identity::{self, Identity};
+use traceflow_runner::server::{self as runner_server, Server as RunnerServer};
 
 #[derive(Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Where everything is kept; reused by the next `traceflow up`.
     #[arg(long, default_value = "./traceflow-data")]
     data_dir: PathBuf,
@@ -112,7 +112,7 @@ async fn enroll_runner(runner_dir: &Path, cp_url: &str, admin_token: &str, ca_pe
     Ok(())
 }
 
-pub fn run(args: UpArgs) -> Result<(), String> {
+pub(crate) fn run(args: UpArgs) -> Result<(), String> {
     let data_dir = &args.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let info_path = data_dir.join("up.json");

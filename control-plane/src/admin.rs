@@ -7,7 +7,7 @@ pub use traceflow_protocol::url::decode_path_segment;
 use traceflow_protocol::url::query_pairs;
 
 use crate::error::ApiError;
-use crate::store::{self, batch, decode, keys, AdminToken, AuditEntry, SessionSummary, Store, StoreError};
+use crate::store::{self, batch, keys, AdminToken, AuditEntry, SessionSummary, Store, StoreError};
 use crate::{now_ms, sha256};
 
 pub const DEFAULT_SESSIONS: usize = 50;
@@ -38,8 +38,7 @@ pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<Admin,
         authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or(ApiError::AdminTokenInvalid)?;
     let presented = sha256(token.as_bytes());
     let key = store::token_key(store::ADMIN_TOKEN_PREFIX, &presented);
-    let record: AdminToken =
-        store::get_json(&store.tokens, "tokens", &key)?.ok_or(ApiError::AdminTokenInvalid)?;
+    let record: AdminToken = store::get_json(&store.tokens, "tokens", &key)?.ok_or(ApiError::AdminTokenInvalid)?;
     let tenant = record.tenant;
     let hex: String = presented[..8].iter().map(|b| format!("{b:02x}")).collect();
     Ok(Admin { tenant, actor: format!("admin:{hex}") })

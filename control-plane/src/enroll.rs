@@ -306,6 +306,16 @@ mod tests {
         serde_json::to_vec(&serde_json::json!({"token": token, "csr_pem": csr.csr_pem, "hostname": "h"})).unwrap()
     }
 
+    #[tokio::test]
+    async fn a_new_token_is_durable_before_it_is_shown() {
+        let (enrollment, dir) = setup("sync");
+        let before = enrollment.store.db.sync_count();
+        enrollment.create_token("t", "admin", "g", 1, 60).await.unwrap();
+        assert!(enrollment.store.db.sync_count() > before, "answered without the durable sync");
+        drop(enrollment);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn token_shape() {
         assert!(is_enrollment_token("et_abcdefghijklmnopqrstuvwxyz234567"));

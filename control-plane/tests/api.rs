@@ -390,7 +390,8 @@ async fn uploads_beyond_the_limit_get_503_with_retry_after() {
                 events: 0,
                 replay: 0,
             };
-            let body = chunk(&[traceflow_protocol::Record::new(meta, traceflow_protocol::Codec::Zstd, 1, &json).unwrap()]);
+            let body =
+                chunk(&[traceflow_protocol::Record::new(meta, traceflow_protocol::Codec::Zstd, 1, &json).unwrap()]);
             let runner = runner.clone();
             tokio::spawn(async move { runner.upload(&format!("{}/{n}", runner.id), body).await })
         })

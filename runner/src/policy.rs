@@ -32,10 +32,10 @@ use traceflow_protocol::Codec;
 
 use crate::buffer::{Buffer, StoreError};
 use crate::config::RunnerConfig;
+use crate::identity::IdentityInfo;
+use crate::metrics::{Metrics, OutcomeLabel};
 use crate::traffic::projects::{Project, Projects};
 use crate::traffic::ratelimit::{Limit, RateLimiter};
-use crate::metrics::{Metrics, OutcomeLabel};
-use crate::identity::IdentityInfo;
 
 /// Applied revisions kept in the `policy` tree (the active one included).
 pub const KEEP_REVISIONS: usize = 5;
@@ -379,7 +379,8 @@ impl Policies {
         let key = [REVISION_PREFIX, &revision.to_be_bytes()].concat();
         self.tree.insert(key, json.as_slice())?;
         self.tree.insert(LKG_KEY, json)?;
-        let kept: Vec<traceflow_store::Value> = self.tree.scan_prefix(REVISION_PREFIX).keys().collect::<Result<_, _>>()?;
+        let kept: Vec<traceflow_store::Value> =
+            self.tree.scan_prefix(REVISION_PREFIX).keys().collect::<Result<_, _>>()?;
         for old in kept.iter().rev().skip(KEEP_REVISIONS) {
             self.tree.remove(old)?;
         }

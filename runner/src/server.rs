@@ -25,11 +25,11 @@ use traceflow_certs::listen::json_response;
 
 use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
 use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
+use crate::identity::{Identity, IdentityError};
 use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 use crate::policy::Policies;
-use crate::identity::{Identity, IdentityError};
 use crate::upload;
 use crate::vault::{Vault, VaultError, VaultOptions};
 

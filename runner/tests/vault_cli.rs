@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use traceflow_pii::Tokens;
 use traceflow_runner::buffer::BufferStore;
 use traceflow_runner::config::VaultConfig;
 use traceflow_runner::metrics::Metrics;
 use traceflow_runner::vault::{Vault, VaultOptions};
-use traceflow_pii::Tokens;
 
 fn runner(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_traceflow-runner")).args(args).output().expect("run traceflow-runner")

@@ -7,7 +7,7 @@
 //! with `--rate` it is measured from the moment the request was due, so a stalled server cannot hide its
 //! queueing delay (coordinated omission).
 
-pub mod payload;
+pub(crate) mod payload;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,14 +27,14 @@ const PLACEHOLDER_SESSION: &str = "LGSESSIONPLACEHOLDERxxxxxxxxxxxx";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Compression {
+pub(crate) enum Compression {
     None,
     Gzip,
     Zstd,
 }
 
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// Full ingest URL, e.g. `http://127.0.0.1:7480/v1/batch`.
     pub url: String,
     pub key: String,
@@ -73,7 +73,7 @@ enum Traffic {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub compression: Option<Compression>,
     pub concurrency: usize,
     pub target_rate: Option<f64>,
@@ -97,7 +97,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let statuses: Vec<String> = self.by_status.iter().map(|(s, n)| format!("{s}: {n}")).collect();
         println!("requests         {} in {:.1} s ({})", self.requests, self.elapsed_secs, statuses.join(", "));
         println!(
@@ -118,7 +118,7 @@ impl Report {
 }
 
 /// Builds the traffic, then runs it and returns the figures.
-pub fn run(options: &Options) -> Result<Report, String> {
+pub(crate) fn run(options: &Options) -> Result<Report, String> {
     let started = Instant::now();
     let traffic = prepare(options);
     eprintln!("prepared traffic in {:.1} s", started.elapsed().as_secs_f64());
@@ -132,7 +132,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
 
 /// Writes one round of the prepared traffic to `dir`, one uncompressed batch per file (`SSS-BBB.json`, session
 /// and batch), as the runner would receive it; returns the number of files.
-pub fn dump(options: &Options, dir: &std::path::Path) -> Result<usize, String> {
+pub(crate) fn dump(options: &Options, dir: &std::path::Path) -> Result<usize, String> {
     let plain = Options { compression: Compression::None, ..options.clone() };
     let Traffic::Templates(sessions) = prepare(&plain) else { unreachable!("uncompressed traffic is templates") };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

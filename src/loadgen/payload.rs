@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 /// Kinds of batch an SDK sends during a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BatchKind {
+pub(crate) enum BatchKind {
     /// The first batch of a page: rrweb Meta + FullSnapshot and a pageview.
     FullSnapshot,
     /// Later web SDK batches: incremental rrweb events and a few analytics events.
@@ -28,7 +28,7 @@ pub enum BatchKind {
 /// A recorded page: ids of the interactive nodes of its full snapshot, so later incremental events refer to real
 /// node ids.
 #[derive(Clone, Debug)]
-pub struct Page {
+pub(crate) struct Page {
     /// URL of the page, repeated in every batch's `context.url`.
     pub url: String,
     /// Ids of `<input>`, `<textarea>` and `<select>` nodes: targets of rrweb Input events.
@@ -43,7 +43,7 @@ pub struct Page {
 
 /// First batch of a session: Meta + FullSnapshot of a form-heavy page (the serialized JSON of the whole batch must
 /// be between 100 KB and 300 KB; target ~120-250 KB, varying with rng), plus a pageview event.
-pub fn full_snapshot_batch(
+pub(crate) fn full_snapshot_batch(
     rng: &mut fastrand::Rng,
     session_id: &str,
     visitor_id: &str,
@@ -72,7 +72,7 @@ pub fn full_snapshot_batch(
 /// `page.input_ids`, mutations that add nodes with new ids from `page.next_id` (updated) and change
 /// texts/attributes) plus 1-5 analytics events (click, scroll, input, custom, sometimes error/network).
 /// Serialized size typically 5-40 KB.
-pub fn incremental_batch(
+pub(crate) fn incremental_batch(
     rng: &mut fastrand::Rng,
     page: &mut Page,
     session_id: &str,
@@ -119,7 +119,13 @@ pub fn incremental_batch(
 
 /// An analytics-only batch (no "replay" key): 5-30 events of all types, each about a different user, like a
 /// backend SDK flushing its queue.
-pub fn analytics_batch(rng: &mut fastrand::Rng, session_id: &str, visitor_id: &str, seq: u64, ts_ms: u64) -> Value {
+pub(crate) fn analytics_batch(
+    rng: &mut fastrand::Rng,
+    session_id: &str,
+    visitor_id: &str,
+    seq: u64,
+    ts_ms: u64,
+) -> Value {
     let endpoint = format!("https://api.northwind-bank.in/v2/{}", pick(rng, BACKEND_ROUTES));
     let mut events = Vec::new();
     let mut t = ts_ms;

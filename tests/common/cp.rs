@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{binary, wait_exit};
 
 /// An initialised control-plane data dir and, while started, its process.
-pub struct ControlPlane {
+pub(crate) struct ControlPlane {
     pub data_dir: PathBuf,
     pub admin_token: String,
     pub ca_pem: String,
@@ -20,13 +20,13 @@ pub struct ControlPlane {
 }
 
 /// A port nobody listens on right now, so a control plane can be restarted on the same address.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 impl ControlPlane {
     /// `traceflow-cp init` in `data_dir`, then `serve` on a free port with `extra` serve flags.
-    pub fn start(data_dir: &Path, extra: &[&str]) -> ControlPlane {
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> ControlPlane {
         let out = Command::new(binary("traceflow-cp"))
             .args(["init", "--json", "--data-dir"])
             .arg(data_dir)
@@ -54,7 +54,7 @@ impl ControlPlane {
     }
 
     /// (Re)starts `serve` on the same address.
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -82,12 +82,12 @@ impl ControlPlane {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://{}", self.addr)
     }
 
     /// SIGTERM and wait.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SAFETY: kill(2) on our own child's pid.
             unsafe {
@@ -98,12 +98,12 @@ impl ControlPlane {
         }
     }
 
-    pub fn ca_path(&self) -> PathBuf {
+    pub(crate) fn ca_path(&self) -> PathBuf {
         self.data_dir.join("ca.pem")
     }
 
     /// An admin API call; returns status and JSON body.
-    pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub(crate) fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
         let auth = format!("Bearer {}", self.admin_token);
         let body = body.map(|b| serde_json::to_vec(&b).expect("json")).unwrap_or_default();
         let response =
@@ -113,7 +113,7 @@ impl ControlPlane {
         (response.status, json)
     }
 
-    pub fn enrollment_token(&self, uses: u32) -> String {
+    pub(crate) fn enrollment_token(&self, uses: u32) -> String {
         let (status, body) = self.admin(
             "POST",
             "/v1/admin/enrollment-tokens",
@@ -124,7 +124,7 @@ impl ControlPlane {
     }
 
     /// `traceflow-runner enroll` into `runner_dir`.
-    pub fn enroll(&self, runner_dir: &Path) {
+    pub(crate) fn enroll(&self, runner_dir: &Path) {
         let out = Command::new(binary("traceflow-runner"))
             .args(["enroll", "--control-plane", &self.url(), "--token", &self.enrollment_token(1), "--ca"])
             .arg(self.ca_path())
@@ -137,7 +137,7 @@ impl ControlPlane {
 
     /// The stored batches of a session as `(seq, batch JSON)`, in the order the admin API gives them, following
     /// its pages (`next_after_seq`).
-    pub fn session_batches(&self, session: &str) -> Vec<(u64, serde_json::Value)> {
+    pub(crate) fn session_batches(&self, session: &str) -> Vec<(u64, serde_json::Value)> {
         let mut batches = Vec::new();
         let mut path = format!("/v1/admin/sessions/{session}/events");
         loop {
@@ -171,7 +171,7 @@ impl Drop for ControlPlane {
 }
 
 /// One HTTPS request trusting only `ca_pem`, optionally with a client certificate.
-pub fn https(
+pub(crate) fn https(
     ca_pem: &str,
     client: Option<&traceflow_certs::KeyAndCert>,
     url: &str,

@@ -23,10 +23,10 @@ use traceflow_certs::Ca;
 use traceflow_protocol::policy::{BundleBody, Format, Policy, SignedBundle};
 use traceflow_protocol::{Chunk, Record};
 
-pub const TENANT: &str = "t1";
-pub const GROUP: &str = "g1";
+pub(crate) const TENANT: &str = "t1";
+pub(crate) const GROUP: &str = "g1";
 
-pub struct FakeCp {
+pub(crate) struct FakeCp {
     pub ca: Ca,
     pub key: Ed25519KeyPair,
     pub url: String,
@@ -43,7 +43,7 @@ pub struct FakeCp {
     pub bad_answers: AtomicUsize,
 }
 
-pub fn new_key() -> Ed25519KeyPair {
+pub(crate) fn new_key() -> Ed25519KeyPair {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).expect("key");
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key")
 }
@@ -53,7 +53,7 @@ fn now_ms() -> u64 {
 }
 
 impl FakeCp {
-    pub fn start() -> Arc<FakeCp> {
+    pub(crate) fn start() -> Arc<FakeCp> {
         let ca = Ca::generate("fake-cp", 1).expect("CA");
         let server = ca.issue_server(&["localhost".into(), "127.0.0.1".into()], 1).expect("server cert");
         let config = traceflow_certs::server_config(ca.cert_pem(), &server).expect("TLS config");
@@ -95,7 +95,7 @@ impl FakeCp {
     }
 
     /// Enrolls a runner data dir with this control plane (its CA and policy key get pinned).
-    pub fn enroll(&self, data_dir: &Path) {
+    pub(crate) fn enroll(&self, data_dir: &Path) {
         let ca = data_dir.with_extension("ca.pem");
         std::fs::write(&ca, self.ca.cert_pem()).expect("write CA");
         let out = Command::new(super::binary("traceflow-runner"))
@@ -109,7 +109,13 @@ impl FakeCp {
     }
 
     /// A bundle for this tenant and group, signed with `key` (this control plane's unless given).
-    pub fn bundle_with(&self, revision: u64, policy_toml: &str, group: &str, key: &Ed25519KeyPair) -> SignedBundle {
+    pub(crate) fn bundle_with(
+        &self,
+        revision: u64,
+        policy_toml: &str,
+        group: &str,
+        key: &Ed25519KeyPair,
+    ) -> SignedBundle {
         let policy = Policy::parse(policy_toml, Format::Toml).expect("test policy is valid");
         let body = BundleBody {
             tenant: TENANT.into(),
@@ -122,29 +128,29 @@ impl FakeCp {
         SignedBundle::sign(&body, key)
     }
 
-    pub fn bundle(&self, revision: u64, policy_toml: &str) -> SignedBundle {
+    pub(crate) fn bundle(&self, revision: u64, policy_toml: &str) -> SignedBundle {
         self.bundle_with(revision, policy_toml, GROUP, &self.key)
     }
 
     /// Queues a bundle for the next check-in.
-    pub fn push(&self, bundle: SignedBundle) {
+    pub(crate) fn push(&self, bundle: SignedBundle) {
         self.pending.lock().unwrap().push_back(bundle);
     }
 
     /// Pushes a bundle and waits for the runner's report about its revision; returns the report.
-    pub fn push_and_wait(&self, bundle: SignedBundle, revision: u64) -> serde_json::Value {
+    pub(crate) fn push_and_wait(&self, bundle: SignedBundle, revision: u64) -> serde_json::Value {
         let seen = self.reports.lock().unwrap().len();
         self.push(bundle);
         self.wait_report(seen, |r| r["revision"] == revision && r["state"] != "none")
     }
 
     /// How many check-in reports arrived so far (for [`FakeCp::wait_report`]).
-    pub fn reports_seen(&self) -> usize {
+    pub(crate) fn reports_seen(&self) -> usize {
         self.reports.lock().unwrap().len()
     }
 
     /// The first report after the `seen` first ones that matches.
-    pub fn wait_report(&self, seen: usize, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub(crate) fn wait_report(&self, seen: usize, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(found) = self.reports.lock().unwrap().iter().skip(seen).find(|r| matches(r)) {
@@ -160,17 +166,17 @@ impl FakeCp {
     }
 
     /// Decoded records of every chunk uploaded so far.
-    pub fn records(&self) -> Vec<Record> {
+    pub(crate) fn records(&self) -> Vec<Record> {
         self.records.lock().unwrap().clone()
     }
 
     /// The chunk id of every upload so far, refused ones included.
-    pub fn chunk_ids(&self) -> Vec<String> {
+    pub(crate) fn chunk_ids(&self) -> Vec<String> {
         self.chunk_ids.lock().unwrap().clone()
     }
 
     /// Waits until a record of `session_id` was uploaded; returns it with its JSON.
-    pub fn wait_record(&self, session_id: &str) -> (Record, serde_json::Value) {
+    pub(crate) fn wait_record(&self, session_id: &str) -> (Record, serde_json::Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(record) = self.records().into_iter().find(|r| r.meta.session_id == session_id) {

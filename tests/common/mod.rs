@@ -9,13 +9,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub mod cp;
-pub mod fake_cp;
+pub(crate) mod cp;
+pub(crate) mod fake_cp;
 
-pub const KEY: &str = "test-project-key-1";
+pub(crate) const KEY: &str = "test-project-key-1";
 
 /// Path of a workspace binary, built by `cargo test`/`nextest` before tests run.
-pub fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join(name);
@@ -24,10 +24,10 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// A temp dir removed on drop.
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let path =
@@ -36,7 +36,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -48,7 +48,7 @@ impl Drop for TempDir {
 }
 
 /// A running runner process.
-pub struct Runner {
+pub(crate) struct Runner {
     pub child: Child,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -57,7 +57,7 @@ pub struct Runner {
 
 impl Runner {
     /// Starts a runner with `extra` appended to a config that sets the key, a random port and `data_dir`.
-    pub fn start(data_dir: &Path, extra: &str) -> Runner {
+    pub(crate) fn start(data_dir: &Path, extra: &str) -> Runner {
         let config = data_dir.with_extension("toml");
         let text = format!(
             "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\nshutdown_grace_secs = 5\n{extra}",
@@ -67,12 +67,12 @@ impl Runner {
         Runner::start_with_config(&config, data_dir)
     }
 
-    pub fn start_with_config(config: &Path, data_dir: &Path) -> Runner {
+    pub(crate) fn start_with_config(config: &Path, data_dir: &Path) -> Runner {
         Runner::spawn(config, data_dir, Stdio::inherit(), Some("warn"))
     }
 
     /// Like [`Runner::start_with_config`], with the config's log level and the logs written to `log`.
-    pub fn start_logging(config: &Path, data_dir: &Path, log: &Path) -> Runner {
+    pub(crate) fn start_logging(config: &Path, data_dir: &Path, log: &Path) -> Runner {
         Runner::spawn(config, data_dir, std::fs::File::create(log).expect("create log").into(), None)
     }
 
@@ -96,7 +96,7 @@ impl Runner {
         Runner { child, addr, data_dir: data_dir.to_path_buf(), config: config.to_path_buf() }
     }
 
-    pub fn post(&self, body: &[u8], headers: &[(&str, &str)]) -> Response {
+    pub(crate) fn post(&self, body: &[u8], headers: &[(&str, &str)]) -> Response {
         let mut all =
             vec![("authorization", format!("Bearer {KEY}")), ("content-type", "application/json".to_string())];
         for (name, value) in headers {
@@ -109,17 +109,17 @@ impl Runner {
         request(self.addr, "POST", "/v1/batch", &refs, body)
     }
 
-    pub fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         request(self.addr, "GET", path, &[], b"")
     }
 
     /// Value of a metric line like `name{labels} value`, summed over matching lines.
-    pub fn metric(&self, prefix: &str) -> f64 {
+    pub(crate) fn metric(&self, prefix: &str) -> f64 {
         let text = self.get("/metrics").text();
         text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
     }
 
-    pub fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
         unsafe {
             libc::kill(self.child.id() as i32, signal);
@@ -127,12 +127,12 @@ impl Runner {
     }
 
     /// SIGTERM, then wait for the exit status.
-    pub fn stop(mut self) -> ExitStatus {
+    pub(crate) fn stop(mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
         wait_exit(&mut self.child, Duration::from_secs(20))
     }
 
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -146,7 +146,7 @@ impl Drop for Runner {
 }
 
 /// Polls `condition` until it holds; panics naming `what` if it does not within `timeout`.
-pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
@@ -154,7 +154,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
     }
 }
 
-pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+pub(crate) fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -166,43 +166,43 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
 }
 
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {}", self.text()))
     }
 
     /// The `error.code` of an error answer.
-    pub fn code(&self) -> String {
+    pub(crate) fn code(&self) -> String {
         self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
     }
 }
 
 /// `POST /v1/batch` with the test key, on a fresh connection.
-pub fn post_batch(addr: SocketAddr, body: &[u8]) -> std::io::Result<Response> {
+pub(crate) fn post_batch(addr: SocketAddr, body: &[u8]) -> std::io::Result<Response> {
     let auth = format!("Bearer {KEY}");
     try_request(addr, "POST", "/v1/batch", &[("authorization", &auth)], body)
 }
 
 /// One HTTP/1.1 request on a fresh connection.
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub(crate) fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-pub fn try_request(
+pub(crate) fn try_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -225,7 +225,7 @@ pub fn try_request(
     }
 }
 
-pub fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
+pub(crate) fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -254,7 +254,7 @@ pub fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
 }
 
 /// A small valid batch with `events` analytics events.
-pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
+pub(crate) fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
     let events: Vec<_> =
         (0..events).map(|i| serde_json::json!({"type": "click", "ts": 1732265000000u64 + i as u64, "x": i})).collect();
     serde_json::to_vec(&serde_json::json!({
@@ -267,7 +267,7 @@ pub fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
 }
 
 /// Batches found by `buffer dump`, as `(session_id, seq)` in buffer order, after checking `buffer verify`.
-pub fn dump(data_dir: &Path) -> Vec<(String, u64)> {
+pub(crate) fn dump(data_dir: &Path) -> Vec<(String, u64)> {
     let buffer = |command: &str| {
         Command::new(binary("traceflow-runner"))
             .args(["buffer", command, "--data-dir"])
@@ -290,7 +290,7 @@ pub fn dump(data_dir: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(data).expect("gzip");
     encoder.finish().expect("gzip")

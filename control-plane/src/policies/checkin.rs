@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use traceflow_protocol::policy::ReportState;
 use traceflow_protocol::policy::in_canary;
+pub use traceflow_protocol::policy::ReportState;
 
 use crate::store::{CanaryStatus, Rollout};
-
 
 /// The `policy` object of a check-in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use traceflow_store::Batch;
 use tokio::sync::{mpsc, oneshot};
 use traceflow_protocol::Record;
+use traceflow_store::Batch;
 
 use crate::metrics::Metrics;
 use crate::store::{batch, decode, encode, keys, ChunkRecord, SessionSummary, Store, StoreError};
@@ -327,8 +327,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_upload_is_answered_only_after_the_durable_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), 8 << 20).unwrap());
+        let committer = Committer::start(store.clone(), Arc::new(Metrics::new())).unwrap();
+        let before = store.db.sync_count();
+        let stored = committer.commit(upload("r_1/1", vec![record("s", 1, 100)])).await.unwrap();
+        assert_eq!(stored.records, 1);
+        // `Db::sync` (the runner's group commit uses the same one) ran for this upload before its answer: the
+        // engine's own flush alone leaves the log's length and the device cache unsynced.
+        assert!(store.db.sync_count() > before, "the upload was answered without a durable sync");
+        committer.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn stores_once_and_counts_once() {
-        let dir = std::env::temp_dir().join(format!("traceflow-cp-committer-{}", std::process::id()));
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
         let store = Arc::new(Store::open(&dir, 8 << 20).unwrap());
         let committer = Committer::start(store.clone(), Arc::new(Metrics::new())).unwrap();
         let first = committer.commit(upload("r_1/1", vec![record("s", 1, 100), record("s", 2, 200)])).await.unwrap();

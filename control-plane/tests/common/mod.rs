@@ -15,13 +15,13 @@ use traceflow_certs::client::{self, Response};
 use traceflow_certs::KeyAndCert;
 use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
-pub fn cp_command() -> Command {
+pub(crate) fn cp_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_traceflow-cp"))
 }
 
-pub fn temp_dir(tag: &str) -> PathBuf {
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("traceflow-cp-test-{tag}-{}-{}", std::process::id(), fastrand::u32(..)));
     let _ = std::fs::remove_dir_all(&dir);
@@ -29,13 +29,13 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// `traceflow-cp init --json` into `dir`.
-pub fn init(dir: &PathBuf) -> Value {
+pub(crate) fn init(dir: &PathBuf) -> Value {
     let out = cp_command().args(["init", "--json", "--data-dir"]).arg(dir).output().expect("run traceflow-cp init");
     assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("init --json prints JSON")
 }
 
-pub struct ControlPlane {
+pub(crate) struct ControlPlane {
     pub dir: PathBuf,
     pub child: Child,
     _stdout: BufReader<ChildStdout>,
@@ -45,11 +45,11 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
-    pub fn start(tag: &str) -> ControlPlane {
+    pub(crate) fn start(tag: &str) -> ControlPlane {
         ControlPlane::start_with(tag, &[])
     }
 
-    pub fn start_with(tag: &str, extra: &[&str]) -> ControlPlane {
+    pub(crate) fn start_with(tag: &str, extra: &[&str]) -> ControlPlane {
         let dir = temp_dir(tag);
         let report = init(&dir);
         let (child, stdout, url) = serve(&dir, extra);
@@ -63,25 +63,25 @@ impl ControlPlane {
         }
     }
 
-    pub fn plain_config(&self) -> Arc<rustls::ClientConfig> {
+    pub(crate) fn plain_config(&self) -> Arc<rustls::ClientConfig> {
         traceflow_certs::client_config(&self.ca_pem, None).unwrap()
     }
 
     /// One request without a client certificate.
-    pub async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Value) -> Response {
+    pub(crate) async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Value) -> Response {
         let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
         client::request(self.plain_config(), &format!("{}{path}", self.url), method, headers, body, TIMEOUT)
             .await
             .expect("request")
     }
 
-    pub async fn admin(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn admin(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let authorization = format!("Bearer {}", self.admin_token);
         let response = self.call(method, path, &[("authorization", &authorization)], body).await;
         (response.status, json_of(&response))
     }
 
-    pub async fn enrollment_token(&self, uses: u32, ttl_secs: u64) -> String {
+    pub(crate) async fn enrollment_token(&self, uses: u32, ttl_secs: u64) -> String {
         let (status, answer) = self
             .admin(
                 "POST",
@@ -94,7 +94,7 @@ impl ControlPlane {
     }
 
     /// Enrolls a new runner with a fresh key and CSR.
-    pub async fn enroll(&self) -> Runner {
+    pub(crate) async fn enroll(&self) -> Runner {
         let token = self.enrollment_token(1, 3600).await;
         let csr = traceflow_certs::generate_key_and_csr("test-runner").unwrap();
         let response = self
@@ -118,7 +118,7 @@ impl ControlPlane {
     }
 
     /// Sends SIGTERM and returns the exit code.
-    pub fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
@@ -136,7 +136,7 @@ impl Drop for ControlPlane {
 }
 
 /// Starts `traceflow-cp serve` on a random port and waits for its listening line.
-pub fn serve(dir: &PathBuf, extra: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
+pub(crate) fn serve(dir: &PathBuf, extra: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
     let mut child = cp_command()
         .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
         .arg(dir)
@@ -153,16 +153,16 @@ pub fn serve(dir: &PathBuf, extra: &[&str]) -> (Child, BufReader<ChildStdout>, S
     (child, stdout, format!("https://localhost:{port}"))
 }
 
-pub fn json_of(response: &Response) -> Value {
+pub(crate) fn json_of(response: &Response) -> Value {
     serde_json::from_slice(&response.body)
         .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&response.body)))
 }
 
-pub fn error_code(response: &Response) -> String {
+pub(crate) fn error_code(response: &Response) -> String {
     json_of(response)["error"]["code"].as_str().unwrap_or_default().to_string()
 }
 
-pub struct Runner {
+pub(crate) struct Runner {
     pub id: String,
     pub identity: KeyAndCert,
     pub url: String,
@@ -171,11 +171,11 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn config(&self) -> Arc<rustls::ClientConfig> {
+    pub(crate) fn config(&self) -> Arc<rustls::ClientConfig> {
         traceflow_certs::client_config(&self.ca_pem, Some(&self.identity)).unwrap()
     }
 
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         headers: &[(&str, &str)],
@@ -184,7 +184,7 @@ impl Runner {
         client::request(self.config(), &format!("{}{path}", self.url), "POST", headers, body, TIMEOUT).await
     }
 
-    pub async fn upload(&self, chunk_id: &str, chunk: Vec<u8>) -> Response {
+    pub(crate) async fn upload(&self, chunk_id: &str, chunk: Vec<u8>) -> Response {
         self.post(
             "/v1/runner/upload",
             &[("content-type", "application/vnd.traceflow.chunk"), ("x-traceflow-chunk-id", chunk_id)],
@@ -194,13 +194,13 @@ impl Runner {
         .expect("upload request")
     }
 
-    pub async fn checkin(&self, body: Value) -> Response {
+    pub(crate) async fn checkin(&self, body: Value) -> Response {
         self.post("/v1/runner/checkin", &[("content-type", "application/json")], Bytes::from(body.to_string()))
             .await
             .expect("checkin request")
     }
 
-    pub async fn renew(&self) -> (Response, String) {
+    pub(crate) async fn renew(&self) -> (Response, String) {
         let csr = traceflow_certs::generate_key_and_csr("renewed").unwrap();
         let response = self
             .post(
@@ -215,7 +215,7 @@ impl Runner {
 }
 
 /// A batch as an SDK sends it, with `n_events` analytics events and `n_replay` rrweb events.
-pub fn batch_json(session: &str, seq: u64, n_events: usize, n_replay: usize) -> Vec<u8> {
+pub(crate) fn batch_json(session: &str, seq: u64, n_events: usize, n_replay: usize) -> Vec<u8> {
     let events: Vec<Value> = (0..n_events)
         .map(|i| json!({"type": "click", "ts": 1000 + seq * 100 + i as u64, "seq": seq, "i": i}))
         .collect();
@@ -225,12 +225,12 @@ pub fn batch_json(session: &str, seq: u64, n_events: usize, n_replay: usize) -> 
     serde_json::to_vec(&json!({"session_id": session, "seq": seq, "events": events, "replay": replay})).unwrap()
 }
 
-pub fn record(project: &str, session: &str, seq: u64, received_at_ms: u64) -> Record {
+pub(crate) fn record(project: &str, session: &str, seq: u64, received_at_ms: u64) -> Record {
     let meta =
         RecordMeta { project: project.into(), session_id: session.into(), seq, received_at_ms, events: 2, replay: 3 };
     Record::new(meta, Codec::Zstd, 1, &batch_json(session, seq, 2, 3)).unwrap()
 }
 
-pub fn chunk(records: &[Record]) -> Vec<u8> {
+pub(crate) fn chunk(records: &[Record]) -> Vec<u8> {
     Chunk::encode(records)
 }

@@ -9,7 +9,7 @@
 use sha2::{Digest, Sha256};
 
 /// Most disjoint ranges remembered per session.
-pub const MAX_RANGES: usize = 64;
+pub(super) const MAX_RANGES: usize = 64;
 
 /// Key of a session in the dedup index: a hash of project and session id, so ids never appear as keys.
 pub fn session_key(project: &str, session_id: &str) -> [u8; 16] {
@@ -72,7 +72,7 @@ impl SeenSeqs {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<SeenSeqs> {
-        if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(16) {
+        if bytes.len() < 8 || (bytes.len() - 8) % 16 != 0 {
             return None;
         }
         let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));

@@ -60,7 +60,7 @@ impl State {
     }
 }
 
-pub fn frame_key(chunk_seq: u64, index: u16) -> [u8; 11] {
+pub(super) fn frame_key(chunk_seq: u64, index: u16) -> [u8; 11] {
     let mut key = [0; 11];
     key[0] = FRAME_PREFIX;
     key[1..9].copy_from_slice(&chunk_seq.to_be_bytes());
@@ -75,7 +75,7 @@ fn parse_frame_key(key: &[u8]) -> Option<(u64, u16)> {
     Some((u64::from_be_bytes(key[1..9].try_into().ok()?), u16::from_be_bytes([key[9], key[10]])))
 }
 
-pub fn dedup_key(session: &[u8; 16]) -> [u8; 17] {
+pub(super) fn dedup_key(session: &[u8; 16]) -> [u8; 17] {
     let mut key = [0; 17];
     key[0] = DEDUP_PREFIX;
     key[1..].copy_from_slice(session);

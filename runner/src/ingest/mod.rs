@@ -156,8 +156,12 @@ impl Ingest {
             Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
-        let store =
-            scrub::RecordPlan { meta, codec: active.codec, level: active.level, max_body_bytes: self.limits.max_body_bytes };
+        let store = scrub::RecordPlan {
+            meta,
+            codec: active.codec,
+            level: active.level,
+            max_body_bytes: self.limits.max_body_bytes,
+        };
         let record = if active.pii.replaces_nothing() {
             let record = store.record(&json);
             drop(json);
@@ -218,7 +222,11 @@ impl Ingest {
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.
-    fn check_head(&self, head: &hyper::http::request::Parts, active: &Active) -> Result<projects::Project, IngestError> {
+    fn check_head(
+        &self,
+        head: &hyper::http::request::Parts,
+        active: &Active,
+    ) -> Result<projects::Project, IngestError> {
         let retry_after = self.retry_after;
         if self.is_shutting_down() {
             return Err(IngestError::ShuttingDown { retry_after });

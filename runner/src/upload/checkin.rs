@@ -95,7 +95,11 @@ impl std::fmt::Display for CheckinFailure {
 }
 
 /// One check-in with `identity`, held by the control plane up to `wait` when it has nothing new.
-pub(super) async fn checkin(shared: &Shared, identity: &Identity, wait: Duration) -> Result<CheckinAnswer, CheckinFailure> {
+pub(super) async fn checkin(
+    shared: &Shared,
+    identity: &Identity,
+    wait: Duration,
+) -> Result<CheckinAnswer, CheckinFailure> {
     let body = checkin_body(shared, identity, wait);
     let failed = |e: traceflow_certs::client::ClientError| CheckinFailure::Failed(e.to_string());
     let mut connection =

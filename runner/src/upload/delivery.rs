@@ -311,14 +311,14 @@ pub(super) async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
         }
         if (aimd.raw() - saved_limit).abs() >= 1.0 {
             saved_limit = aimd.raw();
-            let _ = shared.state.insert(AIMD_KEY, &saved_limit.to_le_bytes());
+            let _ = shared.state.insert(AIMD_KEY, saved_limit.to_le_bytes());
         }
     }
     attempts.abort_all();
     if !progress.delivered.is_empty() {
         let _ = shared.buffer.remove(progress.delivered).await;
     }
-    let _ = shared.state.insert(AIMD_KEY, &aimd.raw().to_le_bytes());
+    let _ = shared.state.insert(AIMD_KEY, aimd.raw().to_le_bytes());
 }
 
 /// Moves a chunk older than the policy's retention to the dead-letter tree (reason `expired`); true if it did.
@@ -360,19 +360,6 @@ fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> boo
 fn past_retention(received_at_ms: u64, now_ms: u64, retention: Duration) -> Option<Duration> {
     let age = Duration::from_millis(now_ms.saturating_sub(received_at_ms));
     (age > retention).then_some(age)
-}
-
-#[cfg(test)]
-mod retention_tests {
-    use super::*;
-
-    #[test]
-    fn chunks_expire_only_past_the_retention() {
-        let hour = Duration::from_secs(3600);
-        assert_eq!(past_retention(0, 3_600_000, hour), None);
-        assert_eq!(past_retention(0, 3_600_001, hour), Some(Duration::from_millis(3_600_001)));
-        assert_eq!(past_retention(5_000, 1_000, hour), None, "a clock going back expires nothing");
-    }
 }
 
 /// The next chunk at or after `cursor` that is not already on its way; damaged chunks are dead-lettered.
@@ -426,3 +413,15 @@ async fn send_upload(shared: &Shared, upload: &Upload) -> Result<Reply, link::Tr
     Ok(reply)
 }
 
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn chunks_expire_only_past_the_retention() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(past_retention(0, 3_600_000, hour), None);
+        assert_eq!(past_retention(0, 3_600_001, hour), Some(Duration::from_millis(3_600_001)));
+        assert_eq!(past_retention(5_000, 1_000, hour), None, "a clock going back expires nothing");
+    }
+}

@@ -24,7 +24,6 @@ mod renewal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -37,7 +36,6 @@ use crate::metrics::Metrics;
 use crate::policy::Policies;
 
 use crate::clock::now_ms;
-
 
 /// Upload figures for status reports and metrics.
 #[derive(Debug, Default)]
@@ -132,4 +130,3 @@ pub fn start(
     tasks.spawn(renewal::renew_loop(shared, stop_rx));
     Ok(UploaderHandle { stop, tasks, stats })
 }
-

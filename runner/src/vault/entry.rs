@@ -15,14 +15,14 @@ const AES_GCM_TAG_LEN: usize = 16;
 
 /// A stored value, parsed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Entry<'a> {
+pub(super) enum Entry<'a> {
     Sealed { version: u32, nonce: [u8; NONCE_LEN], sealed: &'a [u8] },
     Erased { at_ms: u64 },
 }
 
 impl<'a> Entry<'a> {
     /// Parses a stored value; `None` if it is too short to be one.
-    pub fn parse(value: &'a [u8]) -> Option<Entry<'a>> {
+    pub(super) fn parse(value: &'a [u8]) -> Option<Entry<'a>> {
         let version = u32::from_le_bytes(value.get(..VERSION_LEN)?.try_into().ok()?);
         if version == ERASED {
             let at_ms = u64::from_le_bytes(value.get(VERSION_LEN..VERSION_LEN + 8)?.try_into().ok()?);
@@ -38,7 +38,7 @@ impl<'a> Entry<'a> {
 }
 
 /// Encrypts `original` under `key` (version `version`), bound to `token`.
-pub fn seal(
+pub(super) fn seal(
     key: &LessSafeKey,
     version: u32,
     token: &str,
@@ -58,7 +58,7 @@ pub fn seal(
 }
 
 /// Decrypts a sealed entry; `None` if it fails authentication (tampered, moved, or another key).
-pub fn open(key: &LessSafeKey, token: &str, nonce: [u8; NONCE_LEN], sealed: &[u8]) -> Option<String> {
+pub(super) fn open(key: &LessSafeKey, token: &str, nonce: [u8; NONCE_LEN], sealed: &[u8]) -> Option<String> {
     let mut buffer = sealed.to_vec();
     let plain =
         key.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(token.as_bytes()), &mut buffer).ok()?;
@@ -68,7 +68,7 @@ pub fn open(key: &LessSafeKey, token: &str, nonce: [u8; NONCE_LEN], sealed: &[u8
 }
 
 /// The value that replaces an erased entry.
-pub fn tombstone(at_ms: u64) -> [u8; 12] {
+pub(super) fn tombstone(at_ms: u64) -> [u8; 12] {
     let mut value = [0; 12];
     value[..VERSION_LEN].copy_from_slice(&ERASED.to_le_bytes());
     value[VERSION_LEN..].copy_from_slice(&at_ms.to_le_bytes());

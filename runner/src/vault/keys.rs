@@ -26,14 +26,14 @@ const FORMAT: u32 = 1;
 const NOT_PRIVATE: u32 = 0o077;
 
 /// What the vault knows about an encryption key version.
-pub enum KeyState<'a> {
+pub(super) enum KeyState<'a> {
     Live(&'a LessSafeKey),
     Destroyed,
     Unknown,
 }
 
 /// Keys loaded from the key file.
-pub struct KeyRing {
+pub(super) struct KeyRing {
     token_key: [u8; 32],
     hash_key: [u8; 32],
     /// The two keys above, ready for HMAC.
@@ -87,7 +87,7 @@ struct DestroyedDoc {
 
 impl KeyRing {
     /// New random keys with encryption key version 1.
-    pub fn generate(rng: &SystemRandom) -> Result<KeyRing, VaultError> {
+    pub(super) fn generate(rng: &SystemRandom) -> Result<KeyRing, VaultError> {
         let mut keys = BTreeMap::new();
         keys.insert(1, EncryptionKey::new(random_key(rng)?, now_ms())?);
         let (token_key, hash_key) = (random_key(rng)?, random_key(rng)?);
@@ -103,7 +103,7 @@ impl KeyRing {
     }
 
     /// Reads `path`, refusing it if the group or others may access it.
-    pub fn load(path: &Path) -> Result<KeyRing, VaultError> {
+    pub(super) fn load(path: &Path) -> Result<KeyRing, VaultError> {
         let bad = |reason: String| VaultError::KeyFile { path: path.to_path_buf(), reason };
         let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
         if !meta.is_file() {
@@ -175,43 +175,43 @@ impl KeyRing {
     }
 
     /// Writes the key set to `path` atomically with mode 0600.
-    pub fn save(&self, path: &Path) -> Result<(), VaultError> {
+    pub(super) fn save(&self, path: &Path) -> Result<(), VaultError> {
         let cannot_write = |reason: String| VaultError::KeyFile { path: path.to_path_buf(), reason };
         let mut text = serde_json::to_string_pretty(&self.to_doc()).map_err(|e| cannot_write(e.to_string()))?;
         text.push('\n');
         write_private(path, text.as_bytes()).map_err(|e| cannot_write(format!("cannot write: {e}")))
     }
 
-    pub fn token_key(&self) -> &[u8; 32] {
+    pub(super) fn token_key(&self) -> &[u8; 32] {
         &self.token_key
     }
 
     #[cfg(test)]
-    pub fn hash_key(&self) -> &[u8; 32] {
+    pub(super) fn hash_key(&self) -> &[u8; 32] {
         &self.hash_key
     }
 
     /// The token key, ready for [`traceflow_pii::token_text`].
-    pub fn token_mac(&self) -> &TokenKey {
+    pub(super) fn token_mac(&self) -> &TokenKey {
         &self.token_mac
     }
 
-    pub fn hash_mac(&self) -> &TokenKey {
+    pub(super) fn hash_mac(&self) -> &TokenKey {
         &self.hash_mac
     }
 
-    pub fn current(&self) -> u32 {
+    pub(super) fn current(&self) -> u32 {
         self.current
     }
 
     /// The key new entries are sealed with.
-    pub fn sealing(&self) -> (u32, &LessSafeKey) {
+    pub(super) fn sealing(&self) -> (u32, &LessSafeKey) {
         // `from_doc`, `generate` and `rotate` keep the current version among the keys.
         let key = &self.keys[&self.current];
         (self.current, &key.cipher)
     }
 
-    pub fn state(&self, version: u32) -> KeyState<'_> {
+    pub(super) fn state(&self, version: u32) -> KeyState<'_> {
         match self.keys.get(&version) {
             Some(key) => KeyState::Live(&key.cipher),
             None if self.destroyed.contains_key(&version) => KeyState::Destroyed,
@@ -219,16 +219,16 @@ impl KeyRing {
         }
     }
 
-    pub fn live_versions(&self) -> Vec<u32> {
+    pub(super) fn live_versions(&self) -> Vec<u32> {
         self.keys.keys().copied().collect()
     }
 
-    pub fn destroyed_versions(&self) -> Vec<u32> {
+    pub(super) fn destroyed_versions(&self) -> Vec<u32> {
         self.destroyed.keys().copied().collect()
     }
 
     /// A key set with one more encryption key, which becomes current. Version numbers are never reused.
-    pub fn rotated(&self, rng: &SystemRandom) -> Result<KeyRing, VaultError> {
+    pub(super) fn rotated(&self, rng: &SystemRandom) -> Result<KeyRing, VaultError> {
         let highest = self.keys.keys().chain(self.destroyed.keys()).copied().max().unwrap_or(0);
         let version = highest.checked_add(1).ok_or(VaultError::Crypto)?;
         let mut next = self.duplicate()?;
@@ -238,7 +238,7 @@ impl KeyRing {
     }
 
     /// A key set without `version`'s key. Refuses the current version; an already destroyed one is a no-op.
-    pub fn without(&self, version: u32) -> Result<KeyRing, VaultError> {
+    pub(super) fn without(&self, version: u32) -> Result<KeyRing, VaultError> {
         if version == self.current {
             return Err(VaultError::CurrentKey(version));
         }

@@ -18,29 +18,29 @@ use crate::generations::Generations;
 
 /// Which value a token stands for: a 128-bit keyed hash of (entity, original).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Value(u128);
+pub(super) struct Value(u128);
 
 /// A token's last 32 characters: the base32 HMAC, unique per (entity, value) under one tenant key.
 type Tail = [u8; 32];
 
-pub struct RecentTokens {
+pub(super) struct RecentTokens {
     inner: Mutex<Generations<Value, Tail>>,
     keys: [RandomState; 2],
 }
 
 impl RecentTokens {
     /// Remembers about `capacity` tokens (at most `capacity`); 0 remembers none.
-    pub fn new(capacity: usize) -> RecentTokens {
+    pub(super) fn new(capacity: usize) -> RecentTokens {
         RecentTokens { inner: Mutex::new(Generations::new(capacity)), keys: [RandomState::new(), RandomState::new()] }
     }
 
-    pub fn value(&self, entity: &str, original: &str) -> Value {
+    pub(super) fn value(&self, entity: &str, original: &str) -> Value {
         let [high, low] = self.keys.each_ref().map(|key| key.hash_one((entity, original)));
         Value(u128::from(high) << 64 | u128::from(low))
     }
 
     /// The token `value` was stored under as `<prefix>_<entity>_…`, if it is remembered.
-    pub fn token(&self, value: Value, prefix: &str, entity: &str) -> Option<String> {
+    pub(super) fn token(&self, value: Value, prefix: &str, entity: &str) -> Option<String> {
         let tail = self.inner.lock().ok()?.get_mut(&value).copied()?;
         let mut token = token_head(prefix, entity);
         token.push_str(std::str::from_utf8(&tail).ok()?);
@@ -48,7 +48,7 @@ impl RecentTokens {
     }
 
     /// Remembers `token` for `value`; call only once its entry is in the vault's tree.
-    pub fn insert(&self, value: Value, token: &str) {
+    pub(super) fn insert(&self, value: Value, token: &str) {
         let Some(tail) = token.len().checked_sub(32).and_then(|at| token.as_bytes()[at..].try_into().ok()) else {
             return;
         };
@@ -58,7 +58,7 @@ impl RecentTokens {
     }
 
     /// Forgets every token (their entries may have become unreadable).
-    pub fn clear(&self) {
+    pub(super) fn clear(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.clear();
         }

@@ -21,13 +21,13 @@ pub const MAX_DICTIONARIES: usize = 32;
 /// Most words over all dictionaries.
 pub const MAX_DICTIONARY_WORDS: usize = 100_000;
 /// Longest dictionary word or context word, in bytes.
-pub const MAX_WORD_LEN: usize = 64;
+pub(crate) const MAX_WORD_LEN: usize = 64;
 /// Most field rules.
-pub const MAX_FIELD_RULES: usize = 512;
+pub(crate) const MAX_FIELD_RULES: usize = 512;
 /// Most context words of one custom pattern.
-pub const MAX_CONTEXT_WORDS: usize = 32;
+pub(crate) const MAX_CONTEXT_WORDS: usize = 32;
 /// Longest entity, pattern or dictionary name.
-pub const MAX_NAME_LEN: usize = 32;
+pub(crate) const MAX_NAME_LEN: usize = 32;
 
 /// PII handling settings. Every field has a default; unknown fields are errors.
 ///
@@ -175,7 +175,7 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Whether `name` is a valid entity, pattern or dictionary name.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= MAX_NAME_LEN

@@ -6,9 +6,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use super::Entity;
 
 /// Bytes before a candidate searched for keywords.
-pub const WINDOW_BEFORE: usize = 48;
+pub(crate) const WINDOW_BEFORE: usize = 48;
 /// Bytes after a candidate searched for keywords.
-pub const WINDOW_AFTER: usize = 24;
+pub(crate) const WINDOW_AFTER: usize = 24;
 
 const KEYWORDS: &[(&str, Entity)] = &[
     ("phone", Entity::Phone),
@@ -67,12 +67,12 @@ const KEYWORDS: &[(&str, Entity)] = &[
 
 /// Finds context keywords as whole words (camelCase boundaries count) and reports their entities as a bit mask.
 #[derive(Clone, Debug)]
-pub struct Context {
+pub(crate) struct Context {
     automaton: AhoCorasick,
 }
 
 impl Context {
-    pub fn new() -> Context {
+    pub(crate) fn new() -> Context {
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
@@ -82,7 +82,7 @@ impl Context {
     }
 
     /// Entities (as [`Entity::bit`]s) whose keywords occur as whole words in `text`.
-    pub fn entities_in(&self, text: &[u8]) -> u32 {
+    pub(crate) fn entities_in(&self, text: &[u8]) -> u32 {
         let mut mask = 0;
         for m in self.automaton.find_iter(text) {
             if word_at(text, m.start(), m.end()) {
@@ -93,7 +93,7 @@ impl Context {
     }
 
     /// Entities whose keywords occur near `hay[start..end]` (before and after it, not inside).
-    pub fn around(&self, hay: &[u8], start: usize, end: usize) -> u32 {
+    pub(crate) fn around(&self, hay: &[u8], start: usize, end: usize) -> u32 {
         let before = &hay[start.saturating_sub(WINDOW_BEFORE)..start];
         let after = &hay[end..hay.len().min(end + WINDOW_AFTER)];
         self.entities_in(before) | self.entities_in(after)
@@ -101,7 +101,7 @@ impl Context {
 }
 
 /// Whether `text[start..end]` is a whole word: no letter glued on either side, except at a camelCase change.
-pub fn word_at(text: &[u8], start: usize, end: usize) -> bool {
+pub(crate) fn word_at(text: &[u8], start: usize, end: usize) -> bool {
     let left = start == 0 || {
         let p = text[start - 1];
         !p.is_ascii_alphabetic() || (p.is_ascii_lowercase() && text[start].is_ascii_uppercase())

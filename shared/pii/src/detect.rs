@@ -41,22 +41,22 @@ const DIGIT_RUN_ENTITIES: u32 = Entity::Card.bit_const()
     | Entity::Dob.bit_const();
 
 /// Detections weaker than this are not reported.
-pub const MIN_CONFIDENCE: f32 = 0.5;
+pub(crate) const MIN_CONFIDENCE: f32 = 0.5;
 
 /// Byte classes of a string, OR-ed into one mask; a pattern runs only on strings whose mask can hold it.
-pub mod class {
-    pub const DIGIT: u8 = 1;
-    pub const AT: u8 = 2;
-    pub const COLON: u8 = 4;
-    pub const EQ: u8 = 8;
-    pub const UPPER: u8 = 16;
-    pub const DOT: u8 = 32;
-    pub const LOWER: u8 = 64;
-    pub const DASH: u8 = 128;
+pub(crate) mod class {
+    pub(crate) const DIGIT: u8 = 1;
+    pub(crate) const AT: u8 = 2;
+    pub(crate) const COLON: u8 = 4;
+    pub(crate) const EQ: u8 = 8;
+    pub(crate) const UPPER: u8 = 16;
+    pub(crate) const DOT: u8 = 32;
+    pub(crate) const LOWER: u8 = 64;
+    pub(crate) const DASH: u8 = 128;
 }
 
 /// Class of every byte; `"` and `\` are 0 here, the JSON scanner handles them itself.
-pub static CLASS: [u8; 256] = {
+pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
@@ -78,13 +78,13 @@ pub static CLASS: [u8; 256] = {
 };
 
 /// Byte-class mask of `text`.
-pub fn class_mask(text: &[u8]) -> u8 {
+pub(crate) fn class_mask(text: &[u8]) -> u8 {
     text.iter().fold(0, |m, &b| m | CLASS[usize::from(b)])
 }
 
 /// A built-in candidate pattern. Order is priority: for candidates starting at the same byte, the first wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Candidate {
+pub(crate) enum Candidate {
     Jwt,
     UrlUserinfo,
     UrlParam,
@@ -111,7 +111,7 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub const ALL: [Candidate; 14] = [
+    pub(crate) const ALL: [Candidate; 14] = [
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -129,7 +129,7 @@ impl Candidate {
     ];
 
     /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
-    pub fn regex(self) -> String {
+    pub(crate) fn regex(self) -> String {
         match self {
             Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
             Candidate::UrlUserinfo => {
@@ -166,7 +166,7 @@ impl Candidate {
     }
 
     /// Entities this candidate can produce.
-    pub fn entities(self) -> u32 {
+    pub(crate) fn entities(self) -> u32 {
         use Entity as E;
         match self {
             Candidate::Jwt => E::Jwt.bit(),
@@ -193,7 +193,7 @@ impl Candidate {
     }
 
     /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
-    pub fn keywords(self) -> &'static [&'static str] {
+    pub(crate) fn keywords(self) -> &'static [&'static str] {
         match self {
             Candidate::NameContext => &[
                 "name", "Name", "NAME", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr",
@@ -221,12 +221,12 @@ impl Candidate {
     }
 
     /// Whether every match has at least four digits (an IBAN may have only its two check digits).
-    pub fn needs_digits(self) -> bool {
+    pub(crate) fn needs_digits(self) -> bool {
         matches!(self, Candidate::Gstin | Candidate::Pan)
     }
 
     /// Whether a string with byte-class mask `m` can contain this candidate.
-    pub fn possible(self, m: u8) -> bool {
+    pub(crate) fn possible(self, m: u8) -> bool {
         use class::*;
         let all = |bits: u8| m & bits == bits;
         let any = |bits: u8| m & bits != 0;
@@ -256,7 +256,7 @@ enum Kind {
 
 /// The passes worth running on one string: the combined regex, digit runs, dictionaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     regex: bool,
     digit_runs: bool,
     words: bool,
@@ -264,14 +264,14 @@ pub struct Plan {
 
 impl Plan {
     /// Whether nothing could be found.
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         !(self.regex || self.digit_runs || self.words)
     }
 }
 
 /// A detection plus the action its rule imposes, if any.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Found {
+pub(crate) struct Found {
     pub entity: Entity,
     pub start: usize,
     pub end: usize,
@@ -281,7 +281,7 @@ pub struct Found {
 
 /// A compiled custom pattern's rule (its regex lives in the combined regex).
 #[derive(Clone, Debug)]
-pub struct CustomRule {
+pub(crate) struct CustomRule {
     pub regex: String,
     pub entity: Entity,
     pub action: Option<Action>,
@@ -297,7 +297,7 @@ struct Words {
 }
 
 /// A dictionary's words with the entity and action they stand for.
-pub struct WordList<'a> {
+pub(crate) struct WordList<'a> {
     pub words: &'a [String],
     pub entity: Entity,
     pub action: Option<Action>,
@@ -306,7 +306,7 @@ pub struct WordList<'a> {
 
 /// The free-text detector: combined regex, validators, dictionaries, context keywords.
 #[derive(Clone, Debug)]
-pub struct Detector {
+pub(crate) struct Detector {
     regex: Option<meta::Regex>,
     kinds: Vec<Kind>,
     /// By byte-class mask, the shortest text in which running the regex is worthwhile: for a candidate needing
@@ -327,11 +327,11 @@ pub struct Detector {
 
 /// Why the combined regex could not be built (custom patterns are checked one by one before this).
 #[derive(Debug)]
-pub struct BuildError(pub String);
+pub(crate) struct BuildError(pub String);
 
 impl Detector {
     /// Builds the detector for the built-in entities in `enabled`, plus custom patterns and dictionaries.
-    pub fn new(enabled: u32, customs: Vec<CustomRule>, lists: &[WordList<'_>]) -> Result<Detector, BuildError> {
+    pub(crate) fn new(enabled: u32, customs: Vec<CustomRule>, lists: &[WordList<'_>]) -> Result<Detector, BuildError> {
         let mut patterns = Vec::new();
         let mut kinds = Vec::new();
         for (i, rule) in customs.iter().enumerate() {
@@ -413,7 +413,7 @@ impl Detector {
 
     /// Which passes could find anything in `hay` (with byte-class mask `mask`).
     #[inline]
-    pub fn plan(&self, hay: &[u8], mask: u8) -> Plan {
+    pub(crate) fn plan(&self, hay: &[u8], mask: u8) -> Plan {
         let four_digits = mask & class::DIGIT != 0 && four_digits(hay);
         Plan {
             // Without patterns every length in `run` is `NEVER`, so this is false.
@@ -434,12 +434,12 @@ impl Detector {
 
     /// Finds PII in `hay` (class mask `mask`, extra context entities `extra` from a field name) into `out`,
     /// sorted by start and non-overlapping.
-    pub fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
+    pub(crate) fn find(&self, hay: &[u8], mask: u8, extra: u32, out: &mut Vec<Found>) {
         self.find_planned(hay, self.plan(hay, mask), extra, out);
     }
 
     /// [`Detector::find`] with the passes already decided by [`Detector::plan`].
-    pub fn find_planned(&self, hay: &[u8], plan: Plan, extra: u32, out: &mut Vec<Found>) {
+    pub(crate) fn find_planned(&self, hay: &[u8], plan: Plan, extra: u32, out: &mut Vec<Found>) {
         out.clear();
         if let Some(regex) = &self.regex {
             if plan.regex {
@@ -965,7 +965,7 @@ impl Groups {
 }
 
 /// Whether `hay[s..e]` has a letter or digit glued on either side.
-pub fn glued(hay: &[u8], s: usize, e: usize) -> bool {
+pub(crate) fn glued(hay: &[u8], s: usize, e: usize) -> bool {
     (s > 0 && hay[s - 1].is_ascii_alphanumeric()) || hay.get(e).is_some_and(u8::is_ascii_alphanumeric)
 }
 
@@ -975,7 +975,7 @@ const SEARCH_WINDOW: usize = 16 * 1024;
 const SEARCH_OVERLAP: usize = 4 * 1024;
 
 /// Position of `needle` in `hay`.
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 

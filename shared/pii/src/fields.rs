@@ -12,7 +12,7 @@ use super::{Action, Entity};
 /// FNV-1a: field keys are short and not attacker-chosen in bulk (one lookup per key of a batch), so a simple
 /// fast hash beats SipHash here.
 #[derive(Default)]
-pub struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -30,7 +30,7 @@ impl Hasher for Fnv {
 
 /// How one string value is handled.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Treat {
+pub(crate) enum Treat {
     /// Left as it is, not scanned.
     Skip,
     /// Scanned as free text; detections take `action` if set, else their entity's action.
@@ -40,16 +40,16 @@ pub enum Treat {
 }
 
 impl Treat {
-    pub const SCAN: Treat = Treat::Scan { action: None };
+    pub(crate) const SCAN: Treat = Treat::Scan { action: None };
 
-    pub fn whole(entity: Entity) -> Treat {
+    pub(crate) fn whole(entity: Entity) -> Treat {
         Treat::Whole { entity, action: None, cond: Cond::Always }
     }
 }
 
 /// Condition on the value for a whole-value field rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cond {
+pub(crate) enum Cond {
     Always,
     /// 3–8 digits (a PIN, not a postal PIN code or a pin name).
     ShortDigits,
@@ -307,10 +307,10 @@ const HINT_PARTS: &[(&str, Entity)] = &[
 ];
 
 /// Longest normalized key considered.
-pub const MAX_KEY: usize = 64;
+pub(crate) const MAX_KEY: usize = 64;
 
 /// Lowercases `key` and drops `_`, `-`, `.` and spaces into `buf`; `None` if the result would not fit.
-pub fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
+pub(crate) fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
     let mut n = 0;
     for &b in key {
         if matches!(b, b'_' | b'-' | b'.' | b' ') {
@@ -327,7 +327,7 @@ pub fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]>
 
 /// Whether a key names an id, time, coordinate or counter by its suffix (`user_id`, `createdAt`); whole
 /// names (`id`, `timestamp`, `lat`) are rules of [`Fields`].
-pub fn skip_key(raw: &[u8]) -> bool {
+pub(crate) fn skip_key(raw: &[u8]) -> bool {
     let snake = [&b"_id"[..], b"-id", b"_ids", b"_at", b"_ts", b"_ms", b"_uuid"];
     if snake.iter().any(|s| raw.len() > s.len() && raw.ends_with(s)) {
         return true;
@@ -339,7 +339,7 @@ pub fn skip_key(raw: &[u8]) -> bool {
 
 /// Compiled field rules.
 #[derive(Clone, Debug)]
-pub struct Fields {
+pub(crate) struct Fields {
     rules: HashMap<Box<[u8]>, Treat, BuildHasherDefault<Fnv>>,
     /// `HINT_PARTS` as one automaton.
     parts: AhoCorasick,
@@ -349,7 +349,7 @@ pub struct Fields {
 
 impl Fields {
     /// Built-in rules (if `builtin`) whose entity is in `entities`, overridden by `custom` rules.
-    pub fn new(builtin: bool, entities: u32, custom: impl IntoIterator<Item = (String, Treat)>) -> Fields {
+    pub(crate) fn new(builtin: bool, entities: u32, custom: impl IntoIterator<Item = (String, Treat)>) -> Fields {
         let mut rules = HashMap::default();
         for key in SKIP_KEYS {
             rules.insert(key.as_bytes().into(), Treat::Skip);
@@ -370,13 +370,13 @@ impl Fields {
 
     /// The rule for a normalized key.
     #[inline]
-    pub fn lookup(&self, norm: &[u8]) -> Option<Treat> {
+    pub(crate) fn lookup(&self, norm: &[u8]) -> Option<Treat> {
         self.rules.get(norm).copied()
     }
 
     /// Whether a form field's name, id or autocomplete value (`user[email]`, `cc-number`,
     /// `shipping street-address`) marks its value as an entity; returns the treatment of the value.
-    pub fn hint(&self, value: &[u8]) -> Option<Treat> {
+    pub(crate) fn hint(&self, value: &[u8]) -> Option<Treat> {
         let last_word = value.rsplit(|&b| b == b' ').next().unwrap_or(value);
         let segment = last_word.rsplit(|&b| b == b'[').next().unwrap_or(last_word);
         let mut buf = [0u8; MAX_KEY];
@@ -405,7 +405,7 @@ impl Fields {
     }
 
     /// Treatment of an input's value by its `type` attribute.
-    pub fn input_type(&self, value: &[u8]) -> Option<Treat> {
+    pub(crate) fn input_type(&self, value: &[u8]) -> Option<Treat> {
         let entity = if value.eq_ignore_ascii_case(b"password") {
             E::Secret
         } else if value.eq_ignore_ascii_case(b"email") {

@@ -4,7 +4,7 @@
 /// Unescapes the contents of a JSON string (without quotes) into `text`; `map[i]` is the offset in `raw` where
 /// the escape or byte that produced `text[i]` starts, and `map[text.len()] == raw.len()`. Invalid escapes and
 /// lone surrogates become U+FFFD.
-pub fn unescape(raw: &[u8], text: &mut Vec<u8>, map: &mut Vec<u32>) {
+pub(crate) fn unescape(raw: &[u8], text: &mut Vec<u8>, map: &mut Vec<u32>) {
     text.clear();
     map.clear();
     let mut i = 0;
@@ -69,7 +69,7 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Appends `text` escaped as JSON string contents.
-pub fn escape_into(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
     // Tokens, hashes and masks never need escaping.
     if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         out.extend_from_slice(text.as_bytes());

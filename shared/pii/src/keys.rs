@@ -3,7 +3,7 @@
 
 /// Keys the walker knows, identified with one packed comparison instead of a chain of string compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     SessionId,
     VisitorId,
     Seq,
@@ -131,7 +131,7 @@ const K_SDK: u128 = pack(b"sdk");
 const K_NAME: u128 = pack(b"name");
 const K_EVENT: u128 = pack(b"event");
 const K_VALUE: u128 = pack(b"value");
-pub const K_TYPE: u128 = pack(b"type");
+pub(crate) const K_TYPE: u128 = pack(b"type");
 const K_FIELD: u128 = pack(b"field");
 const K_TARGET: u128 = pack(b"target");
 const K_SELECTOR: u128 = pack(b"selector");
@@ -148,11 +148,11 @@ const K_DATA: u128 = pack(b"data");
 const K_TIMESTAMP: u128 = pack(b"timestamp");
 const K_DELAY: u128 = pack(b"delay");
 const K_NODE: u128 = pack(b"node");
-pub const K_ID: u128 = pack(b"id");
+pub(crate) const K_ID: u128 = pack(b"id");
 const K_HREF: u128 = pack(b"href");
 const K_PAYLOAD: u128 = pack(b"payload");
 const K_TEXTS: u128 = pack(b"texts");
-pub const K_ATTRIBUTES: u128 = pack(b"attributes");
+pub(crate) const K_ATTRIBUTES: u128 = pack(b"attributes");
 const K_ADDS: u128 = pack(b"adds");
 const K_TEXT: u128 = pack(b"text");
 const K_SOURCE: u128 = pack(b"source");
@@ -192,10 +192,10 @@ const K_MUTED: u128 = pack(b"muted");
 const K_LOOP: u128 = pack(b"loop");
 const K_PLAYBACK_RATE: u128 = pack(b"playbackRate");
 const K_CURRENT_TIME: u128 = pack(b"currentTime");
-pub const K_TAG_NAME: u128 = pack(b"tagName");
-pub const K_CHILD_NODES: u128 = pack(b"childNodes");
-pub const K_TEXT_CONTENT: u128 = pack(b"textContent");
-pub const K_IS_STYLE: u128 = pack(b"isStyle");
+pub(crate) const K_TAG_NAME: u128 = pack(b"tagName");
+pub(crate) const K_CHILD_NODES: u128 = pack(b"childNodes");
+pub(crate) const K_TEXT_CONTENT: u128 = pack(b"textContent");
+pub(crate) const K_IS_STYLE: u128 = pack(b"isStyle");
 const K_PLACEHOLDER: u128 = pack(b"placeholder");
 const K_TITLE: u128 = pack(b"title");
 const K_ALT: u128 = pack(b"alt");
@@ -218,7 +218,7 @@ const K_PARENT_ID: u128 = pack(b"parentId");
 /// Identifies the key `text[start..end]`. Reads 16 bytes at once when the text has them (a key is followed by
 /// at least its closing quote and a colon), so identifying a key costs one load, a mask and a `match`.
 #[inline]
-pub fn key_in(text: &[u8], start: usize, end: usize) -> Key {
+pub(crate) fn key_in(text: &[u8], start: usize, end: usize) -> Key {
     let len = end - start;
     if len > 15 {
         return match &text[start..end] {
@@ -243,7 +243,7 @@ pub fn key_in(text: &[u8], start: usize, end: usize) -> Key {
 
 /// The key `text[start..end]` packed like the `K_*` constants (0 for keys longer than 15 bytes).
 #[inline]
-pub fn packed(text: &[u8], start: usize, end: usize) -> u128 {
+pub(crate) fn packed(text: &[u8], start: usize, end: usize) -> u128 {
     let len = end - start;
     if len > 15 {
         return 0;
@@ -426,7 +426,7 @@ static INDEX: [u8; 2048] = [
 ];
 
 /// Identifies a key.
-pub fn key(k: &[u8]) -> Key {
+pub(crate) fn key(k: &[u8]) -> Key {
     key_in(k, 0, k.len())
 }
 

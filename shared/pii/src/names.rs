@@ -3,7 +3,7 @@
 //! (a field hint, or "name:", "Mr", "Dear", … right before them), so the lists favour coverage over purity.
 
 /// Common first names, lowercase.
-pub const FIRST_NAMES: &[&str] = &[
+pub(crate) const FIRST_NAMES: &[&str] = &[
     // Indian
     "aarav",
     "aditi",
@@ -364,7 +364,7 @@ pub const FIRST_NAMES: &[&str] = &[
 ];
 
 /// Common surnames, lowercase.
-pub const SURNAMES: &[&str] = &[
+pub(crate) const SURNAMES: &[&str] = &[
     // Indian
     "sharma",
     "verma",
@@ -610,7 +610,7 @@ pub const SURNAMES: &[&str] = &[
 ];
 
 /// Capitalised words that follow "Hi", "Dear" or "Name:" in interfaces without being names.
-pub const NOT_NAMES: &[&str] = &[
+pub(crate) const NOT_NAMES: &[&str] = &[
     "please", "thanks", "thank", "your", "you", "the", "welcome", "team", "there", "all", "sir", "madam", "customer",
     "user", "guest", "admin", "support", "friend", "everyone", "folks", "again", "back", "and", "or", "is", "here",
     "this", "that", "our", "we", "not", "required", "optional", "field", "enter", "full", "first", "last", "name",
@@ -618,7 +618,7 @@ pub const NOT_NAMES: &[&str] = &[
 ];
 
 /// UPI handles (the part after `@` of a virtual payment address).
-pub const UPI_HANDLES: &[&str] = &[
+pub(crate) const UPI_HANDLES: &[&str] = &[
     "okaxis",
     "okhdfcbank",
     "okicici",
@@ -705,7 +705,7 @@ pub const UPI_HANDLES: &[&str] = &[
 ];
 
 /// IFSC bank codes (first four letters) of the banks that hold most accounts.
-pub const IFSC_BANKS: &[&str] = &[
+pub(crate) const IFSC_BANKS: &[&str] = &[
     "SBIN", "HDFC", "ICIC", "UTIB", "PUNB", "BARB", "CNRB", "UBIN", "IDIB", "BKID", "KKBK", "YESB", "INDB", "IOBA",
     "UCBA", "CBIN", "MAHB", "PSIB", "IDFB", "FDRL", "KARB", "SIBL", "RATN", "AUBL", "BDBL", "CITI", "HSBC", "SCBL",
     "DBSS", "DEUT", "ESFB", "JAKA", "KVBL", "TMBL", "CIUB", "DLXB", "NKGS", "IBKL", "ANDB", "CORP", "ORBC", "SYNB",

@@ -4,7 +4,7 @@
 use super::{Action, Tokens};
 
 /// Replacement for `original` under `action`, or `None` for [`Action::Allow`].
-pub fn replacement(entity: &str, action: Action, original: &str, tokens: &mut dyn Tokens) -> Option<String> {
+pub(crate) fn replacement(entity: &str, action: Action, original: &str, tokens: &mut dyn Tokens) -> Option<String> {
     match action {
         Action::Allow => None,
         Action::Tokenize => Some(tokens.tokenize(entity, original)),

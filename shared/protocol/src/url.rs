@@ -13,7 +13,10 @@ pub fn decode_path_segment(segment: &str) -> String {
 /// Decodes a query component (a name or a value): `%XX` escapes, and `+` as a space. A `%` not followed by two hex
 /// digits is kept as it is; bytes that do not form UTF-8 become U+FFFD.
 pub fn decode_query_component(component: &str) -> String {
-    form_urlencoded::parse(format!("{component}=").as_bytes()).next().map(|(name, _)| name.into_owned()).unwrap_or_default()
+    form_urlencoded::parse(format!("{component}=").as_bytes())
+        .next()
+        .map(|(name, _)| name.into_owned())
+        .unwrap_or_default()
 }
 
 /// The `name=value` pairs of a query string, decoded as [`decode_query_component`] does; a pair without `=` has an

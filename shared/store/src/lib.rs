@@ -127,7 +127,9 @@ impl Db {
             .flush_every_ms(options.flush_every_ms)
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+                {
                     Error::Locked(path.display().to_string())
                 }
                 other => Error::from(other),
@@ -421,11 +423,8 @@ mod tests {
             iter.keys().map(|k| u64::from_be_bytes(k.unwrap()[1..].try_into().unwrap())).collect()
         };
         assert_eq!(numbers(tree.scan_prefix(b"p")), vec![1, 2, 3, 10]);
-        let newest: Vec<u64> = tree
-            .scan_prefix(b"p")
-            .rev()
-            .map(|e| u64::from_be_bytes(e.unwrap().0[1..].try_into().unwrap()))
-            .collect();
+        let newest: Vec<u64> =
+            tree.scan_prefix(b"p").rev().map(|e| u64::from_be_bytes(e.unwrap().0[1..].try_into().unwrap())).collect();
         assert_eq!(newest, vec![10, 3, 2, 1]);
         let from_two = [&b"p"[..], &2u64.to_be_bytes()].concat();
         assert_eq!(numbers(tree.range(from_two.as_slice()..b"q".as_slice())), vec![2, 3, 10]);

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use traceflow_pii::{token_text, Entity, TokenKey, Tokens};
 
 /// A deterministic vault stand-in: convergent tokens and hashes with a fixed key.
-pub struct TestTokens {
+pub(crate) struct TestTokens {
     pub tokenized: Vec<(String, String)>,
     key: TokenKey,
 }
@@ -34,7 +34,7 @@ impl Tokens for TestTokens {
 
 /// One planted value in a text.
 #[derive(Clone, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub entity: Entity,
     pub text: String,
     /// Byte range of the value in `text`.
@@ -43,21 +43,21 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn value(&self) -> &str {
+    pub(crate) fn value(&self) -> &str {
         &self.text[self.start..self.end]
     }
 }
 
-pub struct Gen {
+pub(crate) struct Gen {
     pub rng: fastrand::Rng,
 }
 
-pub const FIRST: &[&str] = &[
+pub(crate) const FIRST: &[&str] = &[
     "Priya", "Rahul", "Ananya", "Arjun", "Sneha", "Vikram", "Deepa", "Ramesh", "Lakshmi", "Karthik", "John", "Mary",
     "James", "Jennifer", "Michael", "Sarah", "David", "Emma", "Oliver", "Sophie", "Lukas", "Anna", "Felix", "Julia",
     "Stefan", "Monika",
 ];
-pub const LAST: &[&str] = &[
+pub(crate) const LAST: &[&str] = &[
     "Sharma",
     "Patel",
     "Iyer",
@@ -84,7 +84,7 @@ const DOMAINS: &[&str] =
     &["gmail.com", "example.co.in", "firma.de", "mail.example.org", "yahoo.co.uk", "corp.example.com", "outlook.in"];
 const BANKS: &[&str] = &["SBIN", "HDFC", "ICIC", "UTIB", "KKBK", "PUNB", "BARB", "CNRB", "YESB", "IDIB"];
 
-pub fn luhn_complete(body: &str) -> String {
+pub(crate) fn luhn_complete(body: &str) -> String {
     let mut sum = 0;
     for (i, c) in body.bytes().rev().enumerate() {
         let mut v = u32::from(c - b'0');
@@ -123,7 +123,7 @@ const VP: [[usize; 10]; 8] = [
 ];
 const VINV: [usize; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
 
-pub fn verhoeff_complete(body: &str) -> String {
+pub(crate) fn verhoeff_complete(body: &str) -> String {
     let mut c = 0;
     for (i, b) in body.bytes().rev().enumerate() {
         c = VD[c][VP[(i + 1) % 8][usize::from(b - b'0')]];
@@ -138,12 +138,12 @@ fn mod97(s: &str) -> u32 {
     })
 }
 
-pub fn iban_complete(country: &str, bban: &str) -> String {
+pub(crate) fn iban_complete(country: &str, bban: &str) -> String {
     let check = 98 - mod97(&format!("{bban}{country}00"));
     format!("{country}{check:02}{bban}")
 }
 
-pub fn gstin_complete(first14: &str) -> String {
+pub(crate) fn gstin_complete(first14: &str) -> String {
     const B36: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let mut sum = 0;
     for (i, c) in first14.bytes().enumerate() {
@@ -154,7 +154,7 @@ pub fn gstin_complete(first14: &str) -> String {
     format!("{first14}{}", B36[((36 - sum % 36) % 36) as usize] as char)
 }
 
-pub fn base64url(bytes: &[u8]) -> String {
+pub(crate) fn base64url(bytes: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
@@ -166,20 +166,20 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-pub fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     base64url(bytes).replace('-', "+").replace('_', "/")
 }
 
 impl Gen {
-    pub fn new(seed: u64) -> Gen {
+    pub(crate) fn new(seed: u64) -> Gen {
         Gen { rng: fastrand::Rng::with_seed(seed) }
     }
 
-    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    pub(crate) fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.rng.usize(..items.len())]
     }
 
-    pub fn digits(&mut self, n: usize) -> String {
+    pub(crate) fn digits(&mut self, n: usize) -> String {
         (0..n).map(|_| char::from(b'0' + self.rng.u8(0..10))).collect()
     }
 
@@ -209,7 +209,7 @@ impl Gen {
     }
 
     /// A card number of a brand and length, formatted with spaces, dashes or nothing.
-    pub fn card(&mut self) -> String {
+    pub(crate) fn card(&mut self) -> String {
         let (prefix, len): (String, usize) = match self.rng.u8(0..8) {
             0 => ("4".into(), self.rng.usize(13..=19)),
             1 => (
@@ -239,7 +239,7 @@ impl Gen {
         }
     }
 
-    pub fn aadhaar(&mut self, grouped: bool) -> String {
+    pub(crate) fn aadhaar(&mut self, grouped: bool) -> String {
         let body = format!("{}{}", self.rng.u8(2..=9), self.digits(10));
         let full = verhoeff_complete(&body);
         if grouped {
@@ -249,7 +249,7 @@ impl Gen {
         }
     }
 
-    pub fn iban(&mut self) -> String {
+    pub(crate) fn iban(&mut self) -> String {
         let (country, bban) = match self.rng.u8(0..8) {
             0 => ("DE", self.digits(18)),
             1 => ("GB", format!("{}{}", self.upper(4), self.digits(14))),
@@ -268,21 +268,21 @@ impl Gen {
         }
     }
 
-    pub fn pan(&mut self) -> String {
+    pub(crate) fn pan(&mut self) -> String {
         let holder = self.pick(&["P", "C", "H", "F", "A", "T"]);
         format!("{}{holder}{}{:04}{}", self.upper(3), self.upper(1), self.rng.u32(1..10000), self.upper(1))
     }
 
-    pub fn gstin(&mut self) -> String {
+    pub(crate) fn gstin(&mut self) -> String {
         let first14 = format!("{:02}{}{}Z", self.rng.u8(1..=37), self.pan(), self.rng.u8(1..=9));
         gstin_complete(&first14)
     }
 
-    pub fn ifsc(&mut self) -> String {
+    pub(crate) fn ifsc(&mut self) -> String {
         format!("{}0{}", self.pick(BANKS), self.digits(6))
     }
 
-    pub fn upi(&mut self) -> String {
+    pub(crate) fn upi(&mut self) -> String {
         let local = if self.rng.bool() {
             format!("{}{}", self.pick(FIRST).to_lowercase(), self.rng.u16(1..999))
         } else {
@@ -291,7 +291,7 @@ impl Gen {
         format!("{local}@{}", self.pick(UPI))
     }
 
-    pub fn indian_mobile(&mut self) -> (String, bool) {
+    pub(crate) fn indian_mobile(&mut self) -> (String, bool) {
         let n = format!("{}{}", self.rng.u8(6..=9), self.digits(9));
         match self.rng.u8(0..6) {
             0 => (format!("+91 {} {}", &n[..5], &n[5..]), false),
@@ -307,7 +307,7 @@ impl Gen {
         format!("{}{}{}{}", self.rng.u8(2..=9), self.digits(2), self.rng.u8(2..=9), self.digits(6))
     }
 
-    pub fn us_phone(&mut self) -> String {
+    pub(crate) fn us_phone(&mut self) -> String {
         let n = self.nanp();
         let (a, b, c) = (&n[..3], &n[3..6], &n[6..]);
         match self.rng.u8(0..6) {
@@ -320,7 +320,7 @@ impl Gen {
         }
     }
 
-    pub fn uk_phone(&mut self) -> String {
+    pub(crate) fn uk_phone(&mut self) -> String {
         match self.rng.u8(0..5) {
             0 => format!("+44 20 {} {}", self.digits(4), self.digits(4)),
             1 => format!("+44 7{} {}", self.digits(3), self.digits(6)),
@@ -330,7 +330,7 @@ impl Gen {
         }
     }
 
-    pub fn de_phone(&mut self) -> String {
+    pub(crate) fn de_phone(&mut self) -> String {
         match self.rng.u8(0..5) {
             0 => format!("+49 30 {}", self.digits(8)),
             1 => format!("+49 (0)30 {} {}", self.digits(4), self.digits(4)),
@@ -340,7 +340,7 @@ impl Gen {
         }
     }
 
-    pub fn ssn(&mut self, grouped: bool) -> String {
+    pub(crate) fn ssn(&mut self, grouped: bool) -> String {
         let area = loop {
             let a = self.rng.u16(1..900);
             if a != 666 {
@@ -355,7 +355,7 @@ impl Gen {
         }
     }
 
-    pub fn email(&mut self) -> String {
+    pub(crate) fn email(&mut self) -> String {
         let first = self.pick(FIRST).to_lowercase();
         let last = self.pick(LAST).to_lowercase();
         let local = match self.rng.u8(0..4) {
@@ -367,11 +367,11 @@ impl Gen {
         format!("{local}@{}", self.pick(DOMAINS))
     }
 
-    pub fn ipv4(&mut self) -> String {
+    pub(crate) fn ipv4(&mut self) -> String {
         format!("{}.{}.{}.{}", self.rng.u8(1..=223), self.rng.u8(..), self.rng.u8(..), self.rng.u8(1..=254))
     }
 
-    pub fn ipv6(&mut self) -> String {
+    pub(crate) fn ipv6(&mut self) -> String {
         let groups: Vec<String> = (0..8).map(|_| format!("{:x}", self.rng.u16(..))).collect();
         match self.rng.u8(0..3) {
             0 => groups.join(":"),
@@ -380,7 +380,7 @@ impl Gen {
         }
     }
 
-    pub fn mac(&mut self) -> String {
+    pub(crate) fn mac(&mut self) -> String {
         let b: Vec<u8> = (0..6).map(|_| self.rng.u8(..)).collect();
         match self.rng.u8(0..3) {
             0 => b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"),
@@ -389,14 +389,14 @@ impl Gen {
         }
     }
 
-    pub fn jwt(&mut self) -> String {
+    pub(crate) fn jwt(&mut self) -> String {
         let header = base64url(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = base64url(format!(r#"{{"sub":"{}","iat":{}}}"#, self.rng.u32(..), self.rng.u32(..)).as_bytes());
         let sig: Vec<u8> = (0..32).map(|_| self.rng.u8(..)).collect();
         format!("{header}.{payload}.{}", base64url(&sig))
     }
 
-    pub fn name(&mut self) -> String {
+    pub(crate) fn name(&mut self) -> String {
         format!("{} {}", self.pick(FIRST), self.pick(LAST))
     }
 
@@ -407,7 +407,7 @@ impl Gen {
     }
 
     /// A sentence with one planted value of `entity`.
-    pub fn sample(&mut self, entity: Entity) -> Sample {
+    pub(crate) fn sample(&mut self, entity: Entity) -> Sample {
         let (value, template) = match entity {
             Entity::Email => (
                 self.email(),
@@ -496,7 +496,7 @@ impl Gen {
     }
 
     /// Text that looks a bit like PII but is not, with a category label.
-    pub fn negative(&mut self) -> (&'static str, String) {
+    pub(crate) fn negative(&mut self) -> (&'static str, String) {
         match self.rng.u8(0..16) {
             0 => ("timestamp", format!("{}", self.rng.u64(1_600_000_000_000..1_800_000_000_000))),
             1 => (
@@ -613,7 +613,7 @@ impl Gen {
 }
 
 /// Entities with a free-text generator.
-pub const GENERATED: [Entity; 16] = [
+pub(crate) const GENERATED: [Entity; 16] = [
     Entity::Email,
     Entity::Phone,
     Entity::Card,
@@ -657,7 +657,7 @@ const PRODUCTS: &[&str] = &[
 
 /// Builds rrweb-style batches: a form-heavy full snapshot with CSS and script text, incremental events and
 /// analytics events, planting PII at a low rate. Records what it planted.
-pub struct BatchBuilder {
+pub(crate) struct BatchBuilder {
     pub gen: Gen,
     next_id: u64,
     pub planted: Vec<(Entity, String)>,
@@ -667,7 +667,7 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(seed: u64, pii_every: u32) -> BatchBuilder {
+    pub(crate) fn new(seed: u64, pii_every: u32) -> BatchBuilder {
         BatchBuilder { gen: Gen::new(seed), next_id: 1, planted: Vec::new(), pii_every, sensitive_inputs: Vec::new() }
     }
 
@@ -725,7 +725,7 @@ impl BatchBuilder {
     }
 
     /// A full snapshot of roughly `dom_bytes` of serialized DOM.
-    pub fn snapshot(&mut self, dom_bytes: usize) -> Value {
+    pub(crate) fn snapshot(&mut self, dom_bytes: usize) -> Value {
         let css: String = (0..60).map(|i| CSS_RULES[i % CSS_RULES.len()]).collect::<Vec<_>>().join("\n");
         let css_text = json!({"type": 3, "textContent": css, "isStyle": true, "id": self.id()});
         let style = self.element("style", json!({}), vec![css_text]);
@@ -794,7 +794,7 @@ impl BatchBuilder {
     }
 
     /// Incremental, meta, custom and plugin events after the snapshot.
-    pub fn incremental(&mut self, count: usize) -> Vec<Value> {
+    pub(crate) fn incremental(&mut self, count: usize) -> Vec<Value> {
         let mut events = vec![
             json!({"type": 4, "data": {"href": "https://shop.example.com/checkout?step=2&session=8f3a9c1b2d", "width": 1920, "height": 1080}, "timestamp": 1732265000001u64}),
         ];
@@ -844,7 +844,7 @@ impl BatchBuilder {
     }
 
     /// Analytics events with a few PII-bearing fields.
-    pub fn analytics(&mut self, count: usize) -> Vec<Value> {
+    pub(crate) fn analytics(&mut self, count: usize) -> Vec<Value> {
         (0..count)
             .map(|i| {
                 let ts = 1732265000000u64 + i as u64 * 137;
@@ -864,7 +864,7 @@ impl BatchBuilder {
 
     /// A batch without a snapshot, as most batches of a session are: `incremental` replay events and
     /// `analytics` events. Node ids refer to a snapshot of `known_nodes` nodes sent earlier.
-    pub fn incremental_batch(&mut self, known_nodes: u64, incremental: usize, analytics: usize) -> Vec<u8> {
+    pub(crate) fn incremental_batch(&mut self, known_nodes: u64, incremental: usize, analytics: usize) -> Vec<u8> {
         self.next_id = self.next_id.max(known_nodes);
         let replay = self.incremental(incremental);
         let events = self.analytics(analytics);
@@ -874,7 +874,7 @@ impl BatchBuilder {
     }
 
     /// A whole batch: snapshot of `dom_bytes`, `incremental` replay events, `analytics` events.
-    pub fn batch(&mut self, dom_bytes: usize, incremental: usize, analytics: usize) -> Vec<u8> {
+    pub(crate) fn batch(&mut self, dom_bytes: usize, incremental: usize, analytics: usize) -> Vec<u8> {
         let mut replay = vec![self.snapshot(dom_bytes)];
         replay.extend(self.incremental(incremental));
         let events = self.analytics(analytics);

@@ -28,8 +28,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use traceflow_pii::{Action, PiiConfig};
 use crate::Codec;
+use traceflow_pii::{Action, PiiConfig};
 
 pub use bundle::{BundleBody, BundleError, SignedBundle};
 pub use diff::{diff, Change};
