@@ -9,6 +9,8 @@ use rcgen::{
     KeyUsagePurpose, SanType, SerialNumber, SubjectPublicKeyInfo, PKCS_ECDSA_P256_SHA256,
 };
 use ring::rand::{SecureRandom, SystemRandom};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateSigningRequestDer;
 use x509_parser::prelude::FromDer;
 
 use crate::{check_name, fingerprint, first_cert_der, runner_uri, CertError};
@@ -176,12 +178,8 @@ pub fn generate_key_and_csr(common_name: &str) -> Result<KeyAndCsr, CertError> {
 /// The public key of a CSR whose self-signature verifies.
 fn csr_public_key(csr_pem: &str) -> Result<SubjectPublicKeyInfo, CertError> {
     let invalid = |reason: String| CertError::InvalidCsr(reason);
-    let der = rustls_pemfile::read_all(&mut csr_pem.as_bytes())
-        .find_map(|item| match item {
-            Ok(rustls_pemfile::Item::Csr(der)) => Some(der),
-            _ => None,
-        })
-        .ok_or_else(|| invalid("no CERTIFICATE REQUEST block in the PEM text".into()))?;
+    let der = CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes())
+        .map_err(|_| invalid("no CERTIFICATE REQUEST block in the PEM text".into()))?;
     let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
         .map_err(|e| invalid(e.to_string()))?;
     if !rest.is_empty() {

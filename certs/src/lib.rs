@@ -74,7 +74,8 @@ pub(crate) fn first_cert_der(pem: &str) -> Result<rustls::pki_types::Certificate
 
 /// Every certificate in `pem`, in order; an error if there is none.
 pub(crate) fn cert_chain(pem: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, CertError> {
-    let certs = rustls_pemfile::certs(&mut pem.as_bytes())
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CertError::Parse { what: "certificate PEM", reason: e.to_string() })?;
     if certs.is_empty() {

@@ -53,9 +53,11 @@ fn roots(ca_pem: &str) -> Result<RootCertStore, CertError> {
 }
 
 fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, CertError> {
-    rustls_pemfile::private_key(&mut pem.as_bytes())
-        .map_err(|e| CertError::Parse { what: "private key PEM", reason: e.to_string() })?
-        .ok_or(CertError::NoPrivateKey)
+    use rustls::pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => CertError::NoPrivateKey,
+        other => CertError::Parse { what: "private key PEM", reason: other.to_string() },
+    })
 }
 
 #[cfg(test)]

@@ -189,8 +189,9 @@ pub fn load(dir: &Path) -> Result<Loaded, DataDirError> {
     let ca = Ca::from_pem(&read(CA_CERT)?, &read(CA_KEY)?)?;
     let server = KeyAndCert { key_pem: read(SERVER_KEY)?, cert_pem: read(SERVER_CERT)? };
     let policy_pem = read(POLICY_KEY)?;
-    let der = match rustls_pemfile::private_key(&mut policy_pem.as_bytes()) {
-        Ok(Some(rustls::pki_types::PrivateKeyDer::Pkcs8(der))) => der,
+    use rustls::pki_types::pem::PemObject;
+    let der = match rustls::pki_types::PrivateKeyDer::from_pem_slice(policy_pem.as_bytes()) {
+        Ok(rustls::pki_types::PrivateKeyDer::Pkcs8(der)) => der,
         _ => return Err(DataDirError::PolicyKey("no PKCS#8 PRIVATE KEY block".into())),
     };
     let key = Ed25519KeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|e| DataDirError::PolicyKey(e.to_string()))?;

@@ -241,7 +241,8 @@ async fn identity_comes_from_the_client_certificate() {
     // A TLS 1.2-only client: the handshake fails.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut cp.ca_pem.as_bytes()) {
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(cp.ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
     let tls12 = rustls::ClientConfig::builder_with_provider(provider)

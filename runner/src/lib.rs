@@ -1,10 +1,12 @@
 //! The TRACEFLOW Runner: the on-prem daemon SDKs send events and session replays to.
 //!
-//! In the data flow it is the first hop: [`ingest`] authenticates, decodes, validates and rate-limits each SDK
-//! batch, [`buffer`] makes it durable with a group-commit flush before the 202 goes out, and [`upload`]
-//! drains the buffer to the control plane over mTLS. [`server`] wires these behind HTTP(S),
-//! [`config`] is the runner's TOML file, and [`metrics`] and [`telemetry`] make it observable. [`vault`] keeps the
-//! originals of tokenized PII, encrypted, in the same storage as the buffer.
+//! In the data flow it is the first hop: [`ingest`] decodes, validates and tokenizes each SDK batch after
+//! [`traffic`] control (project keys, rate limits, quotas), [`buffer`] makes it durable with a group-commit sync
+//! before the 202 goes out, and [`upload`] drains the buffer to the control plane over mTLS ([`link`]) with the
+//! certificate of the runner's [`identity`] (enrollment and renewal). [`policy`] verifies and applies the signed
+//! policies the control plane pushes. [`server`] wires these behind HTTP(S), [`config`] is the runner's TOML file,
+//! and [`metrics`] and [`telemetry`] make it observable. [`vault`] keeps the originals of tokenized PII, encrypted,
+//! in the same database as the buffer (`traceflow_store`).
 
 pub mod buffer;
 mod clock;

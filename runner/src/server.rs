@@ -17,6 +17,8 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::metrics::gauge::Gauge;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -377,15 +379,18 @@ fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
     let tls_error = |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
     let cert_pem = std::fs::read(&config.cert).map_err(|e| tls_error(&config.cert.display().to_string(), &e))?;
     let key_pem = std::fs::read(&config.key).map_err(|e| tls_error(&config.key.display().to_string(), &e))?;
-    let certs = rustls_pemfile::certs(&mut &cert_pem[..])
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_error("certificate", &e))?;
     if certs.is_empty() {
         return Err(ServerError::Tls(format!("no certificate in {}", config.cert.display())));
     }
-    let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|e| tls_error("private key", &e))?
-        .ok_or_else(|| ServerError::Tls(format!("no private key in {}", config.key.display())))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            ServerError::Tls(format!("no private key in {}", config.key.display()))
+        }
+        other => tls_error("private key", &other),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server_config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -14,13 +14,46 @@ pub(crate) mod fake_cp;
 
 pub(crate) const KEY: &str = "test-project-key-1";
 
-/// Path of a workspace binary, built by `cargo test`/`nextest` before tests run.
+/// Path of a workspace binary, built from the current sources first so that a stale binary is never tested.
+///
+/// cargo builds only this package's own binaries before its tests; `traceflow-runner` and `traceflow-cp` belong to
+/// other packages, so the first call in a test run asks cargo to build them (a no-op when they are up to date, as
+/// after `cargo nextest run --workspace`). nextest runs every test in a process of its own: a stamp per run id
+/// keeps that to one build per run.
 pub(crate) fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    build_binaries(dir);
     let path = dir.join(name);
-    assert!(path.exists(), "{} not found: build the workspace first (cargo build --workspace)", path.display());
+    assert!(path.exists(), "{} not found after building it", path.display());
     path
+}
+
+fn build_binaries(profile_dir: &Path) {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| std::process::id().to_string());
+        let stamp = profile_dir.join(format!(".e2e-binaries-{run}"));
+        if stamp.exists() {
+            return;
+        }
+        let mut command = Command::new(env!("CARGO"));
+        command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+            "build",
+            "--quiet",
+            "-p",
+            "traceflow-runner",
+            "-p",
+            "traceflow-cp",
+            "--bins",
+        ]);
+        if profile_dir.file_name().is_some_and(|name| name == "release") {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build for the end-to-end binaries");
+        assert!(status.success(), "cargo build of the end-to-end binaries failed");
+        let _ = std::fs::write(&stamp, b"");
+    });
 }
 
 /// A temp dir removed on drop.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use traceflow_protocol::policy::{json_schema, Compliance, Format, Policy};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies")
 }
 
 #[test]
