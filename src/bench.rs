@@ -220,8 +220,8 @@ fn compare(args: &BenchArgs) -> Result<(), String> {
 /// then stops it and removes the dir.
 fn with_runner<T>(args: &BenchArgs, pii: bool, body: impl FnOnce(&str, u32) -> Result<T, String>) -> Result<T, String> {
     let runner = sibling_binary("traceflow-runner")?;
-    let dir = std::env::temp_dir().join(format!("traceflow-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let temp = tempfile::Builder::new().prefix("traceflow-bench-").tempdir().map_err(|e| e.to_string())?;
+    let dir = temp.path();
     let config = dir.join("runner.toml");
     let text = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\n{}\n[log]\nlevel = \"warn\"\n{}\n",
@@ -236,7 +236,7 @@ fn with_runner<T>(args: &BenchArgs, pii: bool, body: impl FnOnce(&str, u32) -> R
         child.terminate();
         result
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(temp);
     result
 }
 

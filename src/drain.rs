@@ -108,9 +108,9 @@ pub(crate) fn sum_of(text: &str, prefix: &str) -> f64 {
 
 pub(crate) fn run(args: DrainArgs) -> Result<(), String> {
     let (cp_bin, runner_bin) = (sibling_binary("traceflow-cp")?, sibling_binary("traceflow-runner")?);
-    let dir = std::env::temp_dir().join(format!("traceflow-drain-{}", std::process::id()));
-    let result = drain(&args, &dir, &cp_bin, &runner_bin);
-    let _ = std::fs::remove_dir_all(&dir);
+    let temp = tempfile::Builder::new().prefix("traceflow-drain-").tempdir().map_err(|e| e.to_string())?;
+    let result = drain(&args, temp.path(), &cp_bin, &runner_bin);
+    drop(temp);
     let report = result?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

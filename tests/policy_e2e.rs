@@ -18,7 +18,7 @@ const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstat
 const OTHER_KEY: &str = "policy-project-key-2";
 
 fn sha256_hex(text: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
 }
 
 fn policy_cli(cp: &ControlPlane, args: &[&str]) -> Output {

@@ -50,13 +50,7 @@ pub fn runner_uri(tenant: &str, runner_id: &str) -> String {
 
 /// Lowercase hex SHA-256 of a certificate's DER bytes; how the control plane recognises the certificates it issued.
 pub fn fingerprint(der: &[u8]) -> String {
-    let digest = Sha256::digest(der);
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(der))
 }
 
 /// Expiry (`notAfter`) of the first certificate in `cert_pem`, in epoch milliseconds.

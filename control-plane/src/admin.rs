@@ -40,7 +40,7 @@ pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<Admin,
     let key = store::token_key(store::ADMIN_TOKEN_PREFIX, &presented);
     let record: AdminToken = store::get_json(&store.tokens, "tokens", &key)?.ok_or(ApiError::AdminTokenInvalid)?;
     let tenant = record.tenant;
-    let hex: String = presented[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(&presented[..8]);
     Ok(Admin { tenant, actor: format!("admin:{hex}") })
 }
 

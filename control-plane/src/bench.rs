@@ -89,10 +89,9 @@ struct Tally {
 }
 
 pub async fn run(options: &BenchOptions) -> Result<BenchReport, String> {
-    let temp = options.data_dir.is_none();
-    let dir = options.data_dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("traceflow-cp-bench-{}-{}", std::process::id(), fastrand::u32(..)))
-    });
+    // Removed when `run` returns, unless the data dir is the caller's.
+    let temp = tempfile::Builder::new().prefix("traceflow-cp-bench-").tempdir().map_err(|e| e.to_string())?;
+    let dir = options.data_dir.clone().unwrap_or_else(|| temp.path().join("cp"));
     let init = data_dir::init(&InitOptions::new(&dir)).map_err(|e| e.to_string())?;
     let server = Server::bind(ServeOptions::new(&dir, ([127, 0, 0, 1], 0).into())).await.map_err(|e| e.to_string())?;
     let url = format!("https://localhost:{}", server.local_addr().map_err(|e| e.to_string())?.port());
@@ -103,9 +102,6 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     let result = measure(options, &url, &init.admin_token, &init.ca_cert).await;
     let _ = stop.send(());
     let _ = serving.await;
-    if temp {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     result
 }
 

@@ -129,16 +129,11 @@ struct Held {
 
 pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, String> {
     raise_fd_limit(options.clients as u64 * 2 + 512);
-    let dir =
-        std::env::temp_dir().join(format!("traceflow-cp-bench-policy-{}-{}", std::process::id(), fastrand::u32(..)));
+    // Removed when `run` returns, however it ends.
+    let temp = tempfile::Builder::new().prefix("traceflow-cp-bench-policy-").tempdir().map_err(|e| e.to_string())?;
+    let dir = temp.path().join("cp");
     let init = data_dir::init(&InitOptions::new(&dir)).map_err(|e| e.to_string())?;
-    let (plane, url) = match spawn(dir.clone()).await {
-        Ok(spawned) => spawned,
-        Err(message) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(message);
-        }
-    };
+    let (plane, url) = spawn(dir.clone()).await?;
     let admin = AdminClient::new(&url, &init.admin_token, &init.ca_cert).map_err(|e| e.to_string())?;
 
     let started = Instant::now();

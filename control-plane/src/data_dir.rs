@@ -218,8 +218,8 @@ mod tests {
 
     #[test]
     fn init_then_load_and_refuse_a_second_init() {
-        let dir = std::env::temp_dir().join(format!("traceflow-cp-init-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("data");
         let mut options = InitOptions::new(&dir);
         options.server_names = vec!["cp.example.com".into()];
         let report = init(&options).unwrap();

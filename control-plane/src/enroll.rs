@@ -286,17 +286,16 @@ fn check_usable(token: &EnrollmentToken, now: u64) -> Result<(), ApiError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn setup(tag: &str) -> (Arc<Enrollment>, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("traceflow-cp-enroll-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Arc::new(Store::open(&dir, 4 << 20).unwrap());
+    fn setup(tag: &str) -> (Arc<Enrollment>, tempfile::TempDir) {
+        let dir = tempfile::Builder::new().prefix(&format!("traceflow-cp-enroll-{tag}-")).tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), 4 << 20).unwrap());
         let ca = Ca::generate("ca", 30).unwrap();
         (Arc::new(Enrollment::new(store, ca, "cGs=".into(), std::time::Duration::from_secs(30 * 86_400))), dir)
     }
@@ -308,12 +307,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_token_is_durable_before_it_is_shown() {
-        let (enrollment, dir) = setup("sync");
+        let (enrollment, _dir) = setup("sync");
         let before = enrollment.store.db.sync_count();
         enrollment.create_token("t", "admin", "g", 1, 60).await.unwrap();
         assert!(enrollment.store.db.sync_count() > before, "answered without the durable sync");
-        drop(enrollment);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -326,7 +323,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_enrollments_never_exceed_uses() {
-        let (enrollment, dir) = setup("uses");
+        let (enrollment, _dir) = setup("uses");
         let token = enrollment.create_token("t", "admin", "g", 3, 60).await.unwrap();
         let attempts: Vec<_> = (0..10)
             .map(|_| {
@@ -349,12 +346,11 @@ mod tests {
         let listed = enrollment.tokens("t").unwrap();
         assert_eq!((listed.len(), listed[0].used, listed[0].uses), (1, 3, 3));
         assert!(enrollment.tokens("other").unwrap().is_empty());
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]
     async fn bad_requests_do_not_burn_a_use() {
-        let (enrollment, dir) = setup("bad");
+        let (enrollment, _dir) = setup("bad");
         let token = enrollment.create_token("t", "admin", "g", 1, 60).await.unwrap();
         let bad_csr = serde_json::to_vec(&serde_json::json!({"token": token.token, "csr_pem": "nope"})).unwrap();
         assert_eq!(enrollment.enroll(&bad_csr).await.unwrap_err().code(), "invalid_csr");
@@ -365,6 +361,5 @@ mod tests {
         assert_eq!(enrollment.enroll(&request(&token.token)).await.unwrap_err().code(), "enrollment_token_used_up");
         assert_eq!(enrollment.create_token("t", "admin", "a/b", 1, 60).await.unwrap_err().code(), "invalid_request");
         assert_eq!(enrollment.create_token("t", "admin", "g", 0, 60).await.unwrap_err().code(), "invalid_request");
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -19,7 +19,8 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn init_creates_the_data_dir_once() {
-    let dir = temp_dir("init");
+    let dir_temp = temp_dir("init");
+    let dir = dir_temp.path().join("data");
     let report = init(&dir);
     for field in ["admin_token", "ca_cert", "tenant", "group", "project", "data_dir"] {
         assert!(report[field].is_string(), "{field} in {report}");
@@ -38,7 +39,8 @@ fn init_creates_the_data_dir_once() {
     assert_eq!(std::fs::read(dir.join("ca.key")).unwrap(), ca_before, "nothing overwritten");
 
     // Text mode prints just the admin token.
-    let text_dir = temp_dir("init-text");
+    let text_dir_temp = temp_dir("init-text");
+    let text_dir = text_dir_temp.path().join("data");
     let out = cp_command()
         .args(["init", "--tenant", "acme", "--server-name", "cp.example.com", "--data-dir"])
         .arg(&text_dir)
@@ -47,15 +49,18 @@ fn init_creates_the_data_dir_once() {
     assert!(out.status.success(), "{}", stderr(&out));
     let token = stdout(&out);
     assert!(token.trim().starts_with("adm_") && token.lines().count() == 1, "{token}");
-    let bad = cp_command().args(["init", "--tenant", "a b", "--data-dir"]).arg(temp_dir("init-bad")).output().unwrap();
+    let bad = cp_command()
+        .args(["init", "--tenant", "a b", "--data-dir"])
+        .arg(temp_dir("init-bad").path().join("data"))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
-    let _ = std::fs::remove_dir_all(dir);
-    let _ = std::fs::remove_dir_all(text_dir);
 }
 
 #[test]
 fn serve_refuses_an_uninitialised_dir() {
-    let dir = temp_dir("uninit");
+    let dir_temp = temp_dir("uninit");
+    let dir = dir_temp.path().join("data");
     let out = cp_command().args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not initialised"), "{}", stderr(&out));

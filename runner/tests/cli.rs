@@ -1,22 +1,20 @@
 //! The `traceflow-runner` command line: configuration checking and the buffer commands' errors.
 //! (Also makes cargo build the binary that the workspace's end-to-end tests run.)
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn runner(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_traceflow-runner")).args(args).output().expect("run traceflow-runner")
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("traceflow-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("traceflow-cli-{tag}-")).tempdir().expect("temp dir")
 }
 
 #[test]
 fn check_config_accepts_a_valid_file_and_flags() {
-    let dir = temp_dir("ok");
+    let dir_temp = temp_dir("ok");
+    let dir = dir_temp.path().to_path_buf();
     let path = dir.join("runner.toml");
     std::fs::write(&path, "project_keys = [\"abcdefgh12\"]\n[buffer]\ncompression = \"lz4\"\n").unwrap();
     let out = runner(&["check-config", "--config", path.to_str().unwrap(), "--listen", "0.0.0.0:9000"]);
@@ -24,12 +22,12 @@ fn check_config_accepts_a_valid_file_and_flags() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("0.0.0.0:9000"));
     let flags_only = runner(&["check-config", "--project-key", "abcdefgh12", "--data-dir", "/tmp/x"]);
     assert!(flags_only.status.success());
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn check_config_names_the_problem_and_exits_2() {
-    let dir = temp_dir("bad");
+    let dir_temp = temp_dir("bad");
+    let dir = dir_temp.path().to_path_buf();
     let path = dir.join("runner.toml");
     for (text, needle) in [
         ("project_keys = [\"abcdefgh12\"]\nlisten_addr = \"x\"\n", "unknown field"),
@@ -49,16 +47,15 @@ fn check_config_names_the_problem_and_exits_2() {
     let missing = runner(&["check-config", "--config", "/nonexistent/runner.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn buffer_commands_refuse_a_dir_without_a_buffer() {
-    let dir = temp_dir("empty");
+    let dir_temp = temp_dir("empty");
+    let dir = dir_temp.path().to_path_buf();
     for command in ["stats", "verify", "dump"] {
         let out = runner(&["buffer", command, "--data-dir", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{command}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("holds no runner buffer"));
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

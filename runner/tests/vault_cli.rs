@@ -1,7 +1,7 @@
 //! `traceflow-runner vault …` on a real data dir: entries are made through the library as the ingest path makes
 //! them, then the binary detokenizes, rotates, destroys keys and erases, and every step is in the audit log.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -26,11 +26,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("traceflow-vault-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("traceflow-vault-cli-{tag}-")).tempdir().expect("temp dir")
 }
 
 /// Tokenizes `values` into the vault of `dir` the way a request does, makes it durable, and closes the store.
@@ -52,7 +49,8 @@ fn audit_lines(dir: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn detokenize_prints_the_original_and_audits_without_it() {
-    let dir = temp_dir("detokenize");
+    let dir_temp = temp_dir("detokenize");
+    let dir = dir_temp.path().to_path_buf();
     let tokens = tokenize(&dir, &[("email", "alice@example.com")]);
     let out = vault_command(&dir, &["detokenize", &tokens[0]]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -77,12 +75,12 @@ fn detokenize_prints_the_original_and_audits_without_it() {
     assert_eq!(lines[2]["outcome"], "failed");
     let log = std::fs::read_to_string(dir.join("vault-audit.log")).unwrap();
     assert!(!log.contains("alice"), "{log}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn rotate_destroy_key_and_erase_behave_as_documented() {
-    let dir = temp_dir("lifecycle");
+    let dir_temp = temp_dir("lifecycle");
+    let dir = dir_temp.path().to_path_buf();
     let old = tokenize(&dir, &[("email", "old@example.com")]).remove(0);
 
     let rotated = vault_command(&dir, &["rotate"]);
@@ -135,12 +133,12 @@ fn rotate_destroy_key_and_erase_behave_as_documented() {
     );
     let log = std::fs::read_to_string(dir.join("vault-audit.log")).unwrap();
     assert!(!log.contains("@example.com"), "{log}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn vault_commands_refuse_a_running_runner_a_missing_buffer_and_an_exposed_key_file() {
-    let dir = temp_dir("refusals");
+    let dir_temp = temp_dir("refusals");
+    let dir = dir_temp.path().to_path_buf();
     let empty = vault_command(&dir, &["stats"]);
     assert_eq!(empty.status.code(), Some(1));
     assert!(text(&empty.stderr).contains("holds no runner data"), "{}", text(&empty.stderr));
@@ -169,5 +167,4 @@ fn vault_commands_refuse_a_running_runner_a_missing_buffer_and_an_exposed_key_fi
     let bad = runner(&["vault", "stats", "--config", config.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("unknown field"), "{}", text(&bad.stderr));
-    let _ = std::fs::remove_dir_all(dir);
 }

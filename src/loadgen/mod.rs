@@ -560,15 +560,9 @@ mod tests {
 
     #[test]
     fn dumped_traffic_is_one_valid_batch_per_file() {
-        /// Removes the directory however the test ends.
-        struct Removed(std::path::PathBuf);
-        impl Drop for Removed {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let dir = std::env::temp_dir().join(format!("traceflow-dump-{}-{}", std::process::id(), fastrand::u64(..)));
-        let _removed = Removed(dir.clone());
+        // Removed however the test ends.
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("dump");
         let options = Options { compression: Compression::Zstd, ..traffic(3, 2, 5) };
         let files = dump(&options, &dir).unwrap();
         let mut names: Vec<String> =

@@ -736,21 +736,19 @@ fn coordinate(rng: &mut Rng, range: f64) -> f64 {
     ((rng.f64() * 2.0 - 1.0) * range * 1e6).round() / 1e6
 }
 
-/// Civil date from epoch ms (Howard Hinnant's days-to-civil), so dates shown in the page agree with the
-/// epoch-ms attributes next to them.
+/// Civil date (UTC) from epoch ms, so dates shown in the page agree with the epoch-ms attributes next to them.
 fn format_datetime(ms: u64) -> String {
-    let secs = ms / 1000;
-    let rem = secs % 86_400;
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(ms / 1000).unwrap_or(0))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// A value a user might type into some field, with the field name it belongs to.

@@ -21,11 +21,9 @@ pub(crate) fn cp_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_traceflow-cp"))
 }
 
-pub(crate) fn temp_dir(tag: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("traceflow-cp-test-{tag}-{}-{}", std::process::id(), fastrand::u32(..)));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A temp dir removed on drop; the data dir to use is its (not yet existing) `data` subdirectory.
+pub(crate) fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("traceflow-cp-test-{tag}-")).tempdir().expect("temp dir")
 }
 
 /// `traceflow-cp init --json` into `dir`.
@@ -37,6 +35,7 @@ pub(crate) fn init(dir: &PathBuf) -> Value {
 
 pub(crate) struct ControlPlane {
     pub dir: PathBuf,
+    _temp: tempfile::TempDir,
     pub child: Child,
     _stdout: BufReader<ChildStdout>,
     pub url: String,
@@ -50,11 +49,13 @@ impl ControlPlane {
     }
 
     pub(crate) fn start_with(tag: &str, extra: &[&str]) -> ControlPlane {
-        let dir = temp_dir(tag);
+        let temp = temp_dir(tag);
+        let dir = temp.path().join("data");
         let report = init(&dir);
         let (child, stdout, url) = serve(&dir, extra);
         ControlPlane {
             dir,
+            _temp: temp,
             child,
             _stdout: stdout,
             url,
@@ -131,7 +132,6 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -32,8 +32,7 @@ pub fn fingerprint(key: &str) -> String {
 }
 
 fn fingerprint_of(hash: &[u8; 32]) -> String {
-    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("pk_{hex}")
+    format!("pk_{}", hex::encode(&hash[..8]))
 }
 
 #[derive(Default)]
@@ -79,16 +78,9 @@ impl Projects {
     }
 }
 
-fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
+fn decode_hex32(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |b: u8| (b as char).to_digit(16);
-        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -128,7 +120,7 @@ mod tests {
 
     #[test]
     fn policy_projects_match_by_key_hash() {
-        let hash: String = Sha256::digest(b"policy-key-1").iter().map(|b| format!("{b:02x}")).collect();
+        let hash = hex::encode(Sha256::digest(b"policy-key-1"));
         let project =
             traceflow_protocol::policy::ProjectPolicy { name: "web".into(), key_sha256: hash, rate_limit: None };
         let projects = Projects::from_policy(&[project]);

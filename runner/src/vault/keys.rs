@@ -10,9 +10,8 @@
 //! "unknown", and the version number is never reused.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -158,13 +157,17 @@ impl KeyRing {
     fn to_doc(&self) -> KeyFileDoc {
         KeyFileDoc {
             format: FORMAT,
-            token_key: hex(&self.token_key),
-            hash_key: hex(&self.hash_key),
+            token_key: hex::encode(self.token_key.as_slice()),
+            hash_key: hex::encode(self.hash_key.as_slice()),
             current: self.current,
             keys: self
                 .keys
                 .iter()
-                .map(|(&version, key)| KeyDoc { version, key: hex(&key.secret), created_ms: key.created_ms })
+                .map(|(&version, key)| KeyDoc {
+                    version,
+                    key: hex::encode(key.secret.as_slice()),
+                    created_ms: key.created_ms,
+                })
                 .collect(),
             destroyed: self
                 .destroyed
@@ -261,62 +264,34 @@ fn random_key(rng: &SystemRandom) -> Result<[u8; 32], VaultError> {
     Ok(key)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)] as char, DIGITS[usize::from(b & 15)] as char]).collect()
-}
-
 fn decode_key(text: &str) -> Option<[u8; 32]> {
-    let digits = text.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut key = [0; 32];
-    for (byte, pair) in key.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
+    hex::decode_to_slice(text, &mut key).ok()?;
     Some(key)
 }
 
-/// Replaces `path` with `bytes`: a 0600 temporary file beside it, fsync, rename over `path`, fsync of the dir.
+/// Replaces `path` with `bytes` atomically, mode 0600 (see [`traceflow_certs::write_private`]).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_file(&temp);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
-        // The umask can only narrow 0600; set it exactly so an odd umask cannot make the file unreadable to us.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written?;
-    std::fs::File::open(&dir)?.sync_all()
+    traceflow_certs::write_private(path, bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
     use super::*;
 
-    fn temp_path(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("traceflow-keys-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("vault.keys")
+    /// `vault.keys` in a new temp dir (kept while the returned guard lives).
+    fn temp_path(tag: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::Builder::new().prefix(&format!("traceflow-keys-{tag}-")).tempdir().unwrap();
+        let path = dir.path().join("vault.keys");
+        (dir, path)
     }
 
     #[test]
     fn saved_keys_are_private_and_load_back() {
-        let path = temp_path("roundtrip");
+        let (_dir, path) = temp_path("roundtrip");
         let rng = SystemRandom::new();
         let ring = KeyRing::generate(&rng).unwrap().rotated(&rng).unwrap();
         ring.save(&path).unwrap();
@@ -330,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_key_file_others_can_read_is_refused() {
-        let path = temp_path("perms");
+        let (_dir, path) = temp_path("perms");
         KeyRing::generate(&SystemRandom::new()).unwrap().save(&path).unwrap();
         for mode in [0o644, 0o640, 0o604, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -367,7 +342,7 @@ mod tests {
         let mut doc = ring.to_doc();
         doc.token_key.pop();
         assert!(KeyRing::from_doc(doc).err().unwrap().contains("token_key"));
-        assert_eq!(decode_key(&hex(&[0xab; 32])), Some([0xab; 32]));
+        assert_eq!(decode_key(&hex::encode([0xab; 32])), Some([0xab; 32]));
         assert_eq!(decode_key(&"g".repeat(64)), None);
     }
 }

@@ -507,7 +507,7 @@ pub fn in_canary(runner_id: &str, percent: u8) -> bool {
 /// `sha256:<hex>`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(digest.as_ref());
     format!("sha256:{hex}")
 }
 
