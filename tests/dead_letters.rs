@@ -35,8 +35,9 @@ fn permanently_refused_chunks_are_dead_lettered_then_retried() {
         assert!(Instant::now() < deadline, "the refused chunk was not dead-lettered");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(runner.metric("traceflow_runner_buffer_depth_chunks"), 0.0, "the chunk left the buffer");
+    common::wait_until("the chunk to leave the buffer", Duration::from_secs(20), || {
+        runner.metric("traceflow_runner_buffer_depth_chunks") == 0.0
+    });
     assert_eq!(runner.stop().code(), Some(0));
 
     let listed = runner_command(&["dlq", "list", "--json"], &data);

@@ -57,6 +57,7 @@ fn client(
 
 #[test]
 fn sigkill_under_load_loses_and_duplicates_nothing() {
+    common::seed_random();
     let dir = TempDir::new("crash");
     let data = dir.path().join("data");
     let mut runner = Runner::start(&data, "");
@@ -121,10 +122,14 @@ fn sigterm_refuses_new_batches_finishes_in_flight_ones_and_exits_zero() {
     let head = format!("POST /v1/batch HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {KEY}\r\ncontent-length: {}\r\n\r\n", body.len());
     slow.write_all(head.as_bytes()).unwrap();
     slow.write_all(first).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    common::wait_until("the slow request to be in flight", Duration::from_secs(20), || {
+        runner.metric("traceflow_runner_ingest_in_flight") == 1.0
+    });
 
     runner.signal(libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
+    common::wait_until("the runner to report shutting down", Duration::from_secs(20), || {
+        runner.get("/readyz").text().contains("shutting_down")
+    });
     let refused = runner.post(&batch("late", 1, 1), &[]);
     assert_eq!(refused.status, 503, "{}", refused.text());
     assert_eq!(refused.code(), "shutting_down");

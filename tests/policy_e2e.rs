@@ -1,6 +1,6 @@
 //! Signed policies end to end with real processes: `traceflow-cp policy …` against a real control plane, real
-//! runners enrolled to it and long-polling. An applied revision reaches every runner of the group within 2 s
-//! and drives it; invalid documents are refused with the field path; rollback publishes the old content as a
+//! runners enrolled to it and long-polling. An applied revision is pushed to every runner of the group and drives
+//! it (their check-ins are held for five minutes, so only the push can bring it within a test's deadline); invalid documents are refused with the field path; rollback publishes the old content as a
 //! new revision; a canary reaches exactly its cohort, promotion reaches everyone, and a canary runner that
 //! cannot apply the revision (its pinned key no longer matches) halts the rollout.
 
@@ -14,7 +14,9 @@ use common::cp::ControlPlane;
 use common::{batch, binary, Runner, TempDir};
 use traceflow_protocol::policy::fnv1a64;
 
-const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 20\n";
+const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 300\n";
+/// Far below the check-ins' five minutes: a revision seen within it was pushed.
+const PUSHED_WITHIN: Duration = Duration::from_secs(30);
 const OTHER_KEY: &str = "policy-project-key-2";
 
 fn sha256_hex(text: &str) -> String {
@@ -80,13 +82,15 @@ fn bucket(runner: &Runner) -> u64 {
 }
 
 #[test]
-fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old_content() {
+fn applied_revisions_are_pushed_to_runners_and_rollback_publishes_old_content() {
     let dir = TempDir::new("policy-e2e");
-    let cp = ControlPlane::start(&dir.path().join("cp"), &[]);
+    let cp = ControlPlane::start(&dir.path().join("cp"), &["--poll-timeout", "10m"]);
     let runners = start_runners(&cp, &dir, 2);
     let all: Vec<&Runner> = runners.iter().collect();
     // Both are long-polling before the change.
-    std::thread::sleep(Duration::from_millis(500));
+    common::wait_until("both runners long-polling", PUSHED_WITHIN, || {
+        cp.metric("traceflow_cp_checkins_waiting") >= 2.0
+    });
 
     let first = write_policy(
         dir.path(),
@@ -96,7 +100,7 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
     let applied = Instant::now();
     let revision = policy_json(&cp, &["apply", &first, "--group", "default", "-m", "policy keys", "--json"]);
     assert_eq!(revision["revision"], 1, "{revision}");
-    let took = wait_revision(&all, 1, Duration::from_secs(2));
+    let took = wait_revision(&all, 1, PUSHED_WITHIN);
     eprintln!(
         "revision 1 on both runners {:?} after the apply command started ({took:?} after it returned)",
         applied.elapsed()
@@ -117,7 +121,7 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
 
     let second = write_policy(dir.path(), "local.toml", "[sampling]\nsession_rate = 1.0\n[features]\nreplay = false\n");
     policy_json(&cp, &["apply", &second, "--group", "default", "-m", "back to local keys", "--json"]);
-    wait_revision(&all, 2, Duration::from_secs(2));
+    wait_revision(&all, 2, PUSHED_WITHIN);
     assert_eq!(runners[0].post(&batch("local", 1, 1), &[]).status, 202);
 
     let rollback = policy_json(&cp, &["rollback", "1", "--group", "default", "-m", "undo", "--json"]);
@@ -126,7 +130,7 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
         (Some(3), revision["hash"].clone()),
         "{rollback}"
     );
-    wait_revision(&all, 3, Duration::from_secs(2));
+    wait_revision(&all, 3, PUSHED_WITHIN);
     assert_eq!(runners[1].post(&batch("rolled", 1, 1), &[]).status, 401, "revision 1's keys are back");
 
     let history = policy_json(&cp, &["history", "--group", "default", "--json"]);
@@ -153,7 +157,7 @@ fn applied_revisions_reach_runners_within_two_seconds_and_rollback_publishes_old
 #[test]
 fn a_canary_reaches_exactly_its_cohort_and_a_failing_canary_runner_halts_it() {
     let dir = TempDir::new("policy-canary");
-    let cp = ControlPlane::start(&dir.path().join("cp"), &[]);
+    let cp = ControlPlane::start(&dir.path().join("cp"), &["--poll-timeout", "10m"]);
     let mut runners = start_runners(&cp, &dir, 4);
     runners.sort_by_key(bucket);
     let (low, high) = (bucket(&runners[0]), bucket(&runners[3]));
@@ -161,7 +165,9 @@ fn a_canary_reaches_exactly_its_cohort_and_a_failing_canary_runner_halts_it() {
     // The cohort is every runner whose bucket is below the percent: here at least the first, never the last.
     let percent = low + 1;
     let cohort: Vec<bool> = runners.iter().map(|r| bucket(r) < percent).collect();
-    std::thread::sleep(Duration::from_millis(500));
+    common::wait_until("the four runners long-polling", PUSHED_WITHIN, || {
+        cp.metric("traceflow_cp_checkins_waiting") >= 4.0
+    });
 
     let file = write_policy(dir.path(), "canary.toml", "[features]\nconsole_logs = false\n");
     let canary = policy_json(
@@ -170,8 +176,12 @@ fn a_canary_reaches_exactly_its_cohort_and_a_failing_canary_runner_halts_it() {
     );
     let revision = canary["revision"].as_u64().expect("revision");
     let members: Vec<&Runner> = runners.iter().zip(&cohort).filter(|(_, c)| **c).map(|(r, _)| r).collect();
-    wait_revision(&members, revision, Duration::from_secs(2));
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_revision(&members, revision, PUSHED_WITHIN);
+    // Every held check-in was looked at when the canary was applied: the bundles sent are the cohort's alone.
+    common::wait_until("the canary's pushes", PUSHED_WITHIN, || {
+        cp.metric("traceflow_cp_policy_pushes_total") >= members.len() as f64
+    });
+    assert_eq!(cp.metric("traceflow_cp_policy_pushes_total"), members.len() as f64, "pushed outside the cohort");
     for (runner, member) in runners.iter().zip(&cohort) {
         assert_eq!(revision_of(runner), if *member { revision } else { 0 }, "cohort {cohort:?}");
     }
@@ -179,7 +189,7 @@ fn a_canary_reaches_exactly_its_cohort_and_a_failing_canary_runner_halts_it() {
     assert_eq!(status["canary"]["revision"], revision, "{status}");
 
     policy_json(&cp, &["promote", "--group", "default", "--json"]);
-    wait_revision(&runners.iter().collect::<Vec<_>>(), revision, Duration::from_secs(2));
+    wait_revision(&runners.iter().collect::<Vec<_>>(), revision, PUSHED_WITHIN);
 
     // Inject a failure: the first runner (always in the next cohort) pins a key that is not the control plane's.
     let broken = runners.remove(0);

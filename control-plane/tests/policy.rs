@@ -315,7 +315,7 @@ async fn a_canary_reaches_exactly_its_cohort_and_a_failure_halts_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_checkins_return_on_apply_and_at_shutdown() {
-    let mut cp = ControlPlane::start_with("policy-poll", &["--poll-after-ms", "200"]);
+    let mut cp = ControlPlane::start_with("policy-poll", &["--poll-after-ms", "200", "--poll-timeout", "10m"]);
     let runner = Arc::new(cp.enroll().await);
     // Nothing newer: held for wait_ms, then answered without a policy.
     let started = Instant::now();
@@ -323,38 +323,33 @@ async fn held_checkins_return_on_apply_and_at_shutdown() {
     assert_eq!(answer, json!({"poll_after_ms": 200}));
     assert!(started.elapsed() >= Duration::from_millis(250));
 
+    // Held for up to ten minutes: an answer within the test's 30 s is the push, not the end of the wait.
     let held = {
         let runner = runner.clone();
-        tokio::spawn(async move {
-            let answer = checkin_answer(&runner, applied(0, 10_000)).await;
-            (answer, Instant::now())
-        })
+        tokio::spawn(async move { checkin_answer(&runner, applied(0, 600_000)).await })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    cp.wait_metric("traceflow_cp_checkins_waiting", |n| n == 1.0).await;
     assert!(!held.is_finished(), "the check-in is held");
-    let applied_at = Instant::now();
     apply(&cp, HALF, "push me").await;
-    let (answer, answered_at) = held.await.unwrap();
-    let pushed = answered_at.duration_since(applied_at);
-    assert!(pushed < Duration::from_secs(1), "answered {pushed:?} after the apply started");
+    let answer =
+        tokio::time::timeout(Duration::from_secs(30), held).await.expect("the apply answers the held check-in");
+    let answer = answer.unwrap();
     assert_eq!(bundle_of(&runner, &answer).map(|b| b.revision), Some(1));
     assert_eq!(answer["poll_after_ms"], 200);
 
     // Shutdown ends held check-ins at once, with an ordinary answer.
     let held = {
         let runner = runner.clone();
-        tokio::spawn(async move { (checkin_answer(&runner, applied(1, 20_000)).await, Instant::now()) })
+        tokio::spawn(async move { checkin_answer(&runner, applied(1, 600_000)).await })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    cp.wait_metric("traceflow_cp_checkins_waiting", |n| n == 1.0).await;
     let metrics = cp.call("GET", "/metrics", &[], Value::Null).await;
     let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
     assert!(metrics.contains("traceflow_cp_checkins_waiting 1\n"), "{metrics}");
     assert!(metrics.contains("traceflow_cp_policy_pushes_total 1\n"), "{metrics}");
-    let stopping = Instant::now();
     let code = tokio::task::spawn_blocking(move || cp.terminate()).await.unwrap();
-    let (answer, answered_at) = held.await.unwrap();
-    assert_eq!(answer, json!({"poll_after_ms": 200}));
-    assert!(answered_at.duration_since(stopping) < Duration::from_secs(2));
+    let answer = tokio::time::timeout(Duration::from_secs(30), held).await.expect("shutdown answers held check-ins");
+    assert_eq!(answer.unwrap(), json!({"poll_after_ms": 200}));
     assert_eq!(code, Some(0));
 }
 

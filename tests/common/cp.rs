@@ -102,6 +102,14 @@ impl ControlPlane {
         self.data_dir.join("ca.pem")
     }
 
+    /// Value of a metric line like `name{labels} value` of the control plane, summed over matching lines.
+    pub(crate) fn metric(&self, prefix: &str) -> f64 {
+        let response = https(&self.ca_pem, None, &format!("{}/metrics", self.url()), "GET", &[], Vec::new())
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    }
+
     /// An admin API call; returns status and JSON body.
     pub(crate) fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
         let auth = format!("Bearer {}", self.admin_token);

@@ -166,6 +166,15 @@ impl Drop for Runner {
     }
 }
 
+/// Seeds this thread's `fastrand` for a randomized test and prints the seed; `TRACEFLOW_TEST_SEED=N` repeats a run.
+pub(crate) fn seed_random() -> u64 {
+    let seed =
+        std::env::var("TRACEFLOW_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("random seed {seed} (repeat with TRACEFLOW_TEST_SEED={seed})");
+    fastrand::seed(seed);
+    seed
+}
+
 /// Polls `condition` until it holds; panics naming `what` if it does not within `timeout`.
 pub(crate) fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

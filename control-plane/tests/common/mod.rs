@@ -68,6 +68,26 @@ impl ControlPlane {
         traceflow_certs::client_config(&self.ca_pem, None).unwrap()
     }
 
+    /// Value of a metric line like `name{labels} value`, summed over matching lines.
+    pub(crate) async fn metric(&self, prefix: &str) -> f64 {
+        let response = self.call("GET", "/metrics", &[], Value::Null).await;
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    }
+
+    /// Polls the metric `prefix` until `holds` says yes; panics after 30 s.
+    pub(crate) async fn wait_metric(&self, prefix: &str, holds: impl Fn(f64) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let value = self.metric(prefix).await;
+            if holds(value) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{prefix} stayed at {value}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// One request without a client certificate.
     pub(crate) async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Value) -> Response {
         let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
