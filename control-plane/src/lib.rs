@@ -8,13 +8,10 @@
 //! and the audit log to admins; [`policies`] keeps each runner group's signed policy revisions and rollout (stable
 //! and canary) and pushes them to runners through their long-poll check-ins. [`server`] puts these behind one TLS
 //! 1.3 listener and maps each layer's errors to answers once ([`error`]); [`store`] keeps the control plane's records in
-//! `traceflow_store`, the storage layer the runner uses too. [`admin_client`] is the admin CLI's side of the admin API; [`bench`] measures the
-//! upload path and [`bench_policy`] the policy push to many long-polling runners.
+//! `traceflow_store`, the storage layer the runner uses too. [`admin_client`] is the admin CLI's side of the admin API.
 
 pub mod admin;
 pub mod admin_client;
-pub mod bench;
-pub mod bench_policy;
 pub mod data_dir;
 pub mod enroll;
 pub mod error;

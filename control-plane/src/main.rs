@@ -9,8 +9,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use traceflow_cp::admin_client::{parse_ttl, AdminClient};
-use traceflow_cp::bench::{self, BenchOptions};
-use traceflow_cp::bench_policy::{self, BenchPolicyOptions};
 use traceflow_cp::policies::render;
 use traceflow_cp::server::{self, ServeOptions, Server};
 use traceflow_cp::{init, telemetry, InitOptions};
@@ -49,11 +47,6 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Measure upload throughput against an in-process control plane on loopback.
-    BenchUpload(BenchArgs),
-    /// Measure policy push: many long-polling runners on one control plane (a child process), time from
-    /// `policy apply` to every runner holding the new revision, and the control plane's memory.
-    BenchPolicy(BenchPolicyArgs),
 }
 
 #[derive(Args)]
@@ -264,38 +257,6 @@ enum AuditCommand {
     },
 }
 
-#[derive(Args)]
-struct BenchPolicyArgs {
-    /// Simulated runners, each enrolled and long-polling on its own mTLS connection.
-    #[arg(long, default_value_t = 1000)]
-    clients: usize,
-    /// Policy changes applied, one after the other.
-    #[arg(long, default_value_t = 5)]
-    rounds: usize,
-    /// Enrollments in flight at once while setting up.
-    #[arg(long, default_value_t = 16)]
-    enroll_concurrency: usize,
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    /// Concurrent upload connections.
-    #[arg(long, default_value_t = 8)]
-    connections: usize,
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Compressed record bytes per chunk, in KiB (the runner's max_chunk_bytes).
-    #[arg(long, default_value_t = 1024)]
-    chunk_kib: usize,
-    /// Keep the control plane's data here instead of a temporary directory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -310,8 +271,6 @@ fn main() -> ExitCode {
         }
         Command::Policy { command } => block_on(policy_command(command)),
         Command::Audit { command } => block_on(audit_command(command)),
-        Command::BenchUpload(args) => block_on(bench_upload(args)),
-        Command::BenchPolicy(args) => block_on(bench_policy(args)),
     }
 }
 
@@ -581,37 +540,6 @@ async fn audit_command(command: AuditCommand) -> Result<(), String> {
             let answer = admin_client(&admin)?.audit(limit).await.map_err(|e| e.to_string())?;
             print_or(json, &answer, render::audit);
         }
-    }
-    Ok(())
-}
-
-async fn bench_policy(args: BenchPolicyArgs) -> Result<(), String> {
-    let options = BenchPolicyOptions {
-        clients: args.clients.max(1),
-        rounds: args.rounds.max(1),
-        enroll_concurrency: args.enroll_concurrency.max(1),
-    };
-    let report = bench_policy::run(&options).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
-        report.print();
-    }
-    Ok(())
-}
-
-async fn bench_upload(args: BenchArgs) -> Result<(), String> {
-    let options = BenchOptions {
-        connections: args.connections.max(1),
-        duration: Duration::from_secs(args.seconds.max(1)),
-        chunk_bytes: args.chunk_kib.max(1) * 1024,
-        data_dir: args.data_dir,
-    };
-    let report = bench::run(&options).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
-        report.print();
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! PII scan throughput: `cargo bench -p traceflow-protocol --bench pii_scan`.
+//! PII scan throughput: `cargo bench -p traceflow-pii --bench pii_scan`.
 //!
 //! Builds one rrweb-style batch (form-heavy full snapshot with CSS and script text, incremental mouse, scroll,
 //! input and mutation events, custom and plugin events, analytics events, PII planted at a low rate), then
@@ -7,7 +7,7 @@
 //! Targets: whole scan ≥ 250 MB/s per core, no single entity below 100 MB/s.
 //!
 //! `PII_BENCH_DIR=DIR` instead scans every `*.json` batch in `DIR` in turn (the default engine, then the walk
-//! alone): your own traffic, or the load generator's, written by `traceflow loadgen --dump DIR`.
+//! alone): your own traffic, or the load generator's, written by `traceflow-bench loadgen --dump DIR`.
 //!
 //! `PII_BENCH_EVICT=1` compresses each batch with zstd (level 3) and parses it with serde_json before it is
 //! scrubbed, untimed, as the runner's validation and compression do around its scrub: the scrub then starts

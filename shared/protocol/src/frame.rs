@@ -9,7 +9,7 @@
 //! - sled's page cache is split into 256 shards, and a shard evicts only once 64 accesses to its pages have queued
 //!   up. The leaves left behind the buffer's tail are not read again, so what sled holds in memory is counted in
 //!   inserts, not bytes, and smaller values mean fewer bytes per insert. Under the ingest benchmark
-//!   (`traceflow bench --pii off`) the runner's peak RSS was 154 MiB with 64 KiB frames, 78 MiB with 16 KiB
+//!   (`traceflow-bench ingest --pii off`) the runner's peak RSS was 154 MiB with 64 KiB frames, 78 MiB with 16 KiB
 //!   frames and 53-55 MiB with 4 KiB frames.
 //!
 //! Each frame carries its chunk's sequence number, its index and the frame count, and a CRC32 over header and

@@ -1,4 +1,4 @@
-//! `traceflow loadgen`: drives a runner with realistic SDK traffic and reports what it accepted.
+//! `traceflow-bench loadgen`: drives a runner with realistic SDK traffic and reports what it accepted.
 //!
 //! Sessions (a full rrweb snapshot of a form-heavy page, then incremental and analytics batches) are generated
 //! and, when asked, compressed before the clock starts. During the run each request only copies a prepared body

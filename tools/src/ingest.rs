@@ -1,4 +1,4 @@
-//! `traceflow bench`: the ingest benchmark quoted in the README. It starts the real `traceflow-runner` binary
+//! `traceflow-bench ingest`: the ingest benchmark quoted in the README. It starts the real `traceflow-runner` binary
 //! on loopback with a temp data dir, measures the most it accepts with group-commit fsync (phase 1), then its
 //! ack latency at half that rate (phase 2), sampling the runner's resident memory throughout and reporting the
 //! runner's CPU time per MB accepted (the cost that decides throughput when the machine is saturated).

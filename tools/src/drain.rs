@@ -1,4 +1,4 @@
-//! `traceflow bench-drain`: how fast a runner empties its buffer into the control plane after an outage.
+//! `traceflow-bench drain`: how fast a runner empties its buffer into the control plane after an outage.
 //!
 //! It starts the real `traceflow-cp` and `traceflow-runner` binaries on loopback with temp data dirs, enrolls the
 //! runner, stops the control plane, fills the runner's buffer with realistic SDK traffic for `--fill-secs`

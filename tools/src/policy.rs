@@ -1,4 +1,4 @@
-//! `traceflow-cp bench-policy`: measures the policy push. It initialises a control plane in a temporary directory
+//! `traceflow-bench policy`: measures the policy push. It initialises a control plane in a temporary directory
 //! and runs it as a child process (so its memory can be read from `/proc`), enrolls N runners with their own keys
 //! and CSRs, and has each hold a long-poll check-in on its own mTLS connection, verifying every bundle it gets with
 //! the key from its enrollment. Then, round after round, it applies a changed policy through the admin API and
@@ -20,9 +20,9 @@ use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
 use traceflow_protocol::policy::SignedBundle;
 
-use crate::admin_client::AdminClient;
-use crate::data_dir::{self, InitOptions};
-use crate::enroll::EnrollAnswer;
+use traceflow_cp::admin_client::AdminClient;
+use traceflow_cp::data_dir::{self, InitOptions};
+use traceflow_cp::enroll::EnrollAnswer;
 
 /// How long a client asks the control plane to hold its check-in.
 const WAIT_MS: u64 = 30_000;
@@ -33,7 +33,7 @@ const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Debug)]
-pub struct BenchPolicyOptions {
+pub(crate) struct BenchPolicyOptions {
     pub clients: usize,
     pub rounds: usize,
     /// Enrollments in flight at once.
@@ -41,7 +41,7 @@ pub struct BenchPolicyOptions {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct BenchPolicyReport {
+pub(crate) struct BenchPolicyReport {
     pub clients: usize,
     pub rounds: usize,
     pub enroll_seconds: f64,
@@ -67,7 +67,7 @@ pub struct BenchPolicyReport {
 }
 
 impl BenchPolicyReport {
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
         println!(
             "bench-policy: {} long-polling clients, {} rounds, control plane in a child process, mTLS on loopback",
@@ -127,7 +127,39 @@ struct Held {
     at: Instant,
 }
 
-pub async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, String> {
+/// `traceflow-bench policy`.
+#[derive(clap::Args)]
+pub(crate) struct PolicyArgs {
+    /// Simulated runners, each enrolled and long-polling on its own mTLS connection.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Policy changes applied, one after the other.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Enrollments in flight at once while setting up.
+    #[arg(long, default_value_t = 16)]
+    enroll_concurrency: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn main(args: PolicyArgs) -> Result<(), String> {
+    let options = BenchPolicyOptions {
+        clients: args.clients.max(1),
+        rounds: args.rounds.max(1),
+        enroll_concurrency: args.enroll_concurrency.max(1),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(run(&options))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        report.print();
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(options: &BenchPolicyOptions) -> Result<BenchPolicyReport, String> {
     raise_fd_limit(options.clients as u64 * 2 + 512);
     // Removed when `run` returns, however it ends.
     let temp = tempfile::Builder::new().prefix("traceflow-cp-bench-policy-").tempdir().map_err(|e| e.to_string())?;
@@ -239,7 +271,7 @@ async fn measure_round(
 
 /// Starts `traceflow-cp serve` on a free loopback port and waits for its listening line.
 async fn spawn(dir: PathBuf) -> Result<(ChildPlane, String), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let exe = crate::sibling_binary("traceflow-cp")?;
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
         .arg(&dir)

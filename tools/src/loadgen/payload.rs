@@ -1,6 +1,6 @@
 //! Realistic synthetic SDK batches for the load generator.
 //!
-//! `traceflow loadgen` only measures something useful if its traffic costs the daemon what real SDK traffic
+//! `traceflow-bench loadgen` only measures something useful if its traffic costs the daemon what real SDK traffic
 //! costs: the size and nesting of rrweb snapshots, the mix of incremental events and, above all, how much PII
 //! the redaction stage has to find and where it hides. So the batches built here imitate the web SDK recording
 //! a form-heavy banking/checkout page, plus analytics-only batches as a backend SDK sends them.

@@ -1,4 +1,4 @@
-//! `traceflow-cp bench-upload`: measures the upload path end to end on loopback. It initialises a control plane in
+//! `traceflow-bench upload`: measures the upload path end to end on loopback. It initialises a control plane in
 //! a temporary directory, serves it in-process, enrolls a runner with a CSR, then has N connections upload
 //! runner-shaped chunks (rrweb-like batches, each compressed on its own with zstd level 1) over mTLS for a fixed
 //! time, each chunk new (fresh chunk id, sessions and seqs) so every record is stored and flushed.
@@ -15,10 +15,10 @@ use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
 use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
-use crate::admin_client::AdminClient;
-use crate::data_dir::{self, InitOptions};
-use crate::enroll::EnrollAnswer;
-use crate::server::{ServeOptions, Server};
+use traceflow_cp::admin_client::AdminClient;
+use traceflow_cp::data_dir::{self, InitOptions};
+use traceflow_cp::enroll::EnrollAnswer;
+use traceflow_cp::server::{ServeOptions, Server};
 
 /// Distinct batches generated up front; chunks are assembled from them with fresh metadata.
 const CORPUS: usize = 256;
@@ -27,7 +27,7 @@ const BATCHES_PER_SESSION: u64 = 32;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     pub connections: usize,
     pub duration: Duration,
     /// Compressed bytes of records per chunk (the runner's `max_chunk_bytes`).
@@ -37,7 +37,7 @@ pub struct BenchOptions {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct BenchReport {
+pub(crate) struct BenchReport {
     pub connections: usize,
     pub seconds: f64,
     pub chunks: u64,
@@ -55,7 +55,7 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         println!("bench-upload: {} connections for {:.1} s over mTLS on loopback", self.connections, self.seconds);
         println!("  chunks        {} ({:.1}/s), {} records", self.chunks, self.chunks_per_s, self.records);
         println!("  uncompressed  {:.1} MB ({:.1} MB/s)", self.raw_bytes as f64 / 1e6, self.raw_mb_per_s);
@@ -88,7 +88,46 @@ struct Tally {
     latencies_ms: Vec<f64>,
 }
 
-pub async fn run(options: &BenchOptions) -> Result<BenchReport, String> {
+/// `traceflow-bench upload`.
+#[derive(clap::Args)]
+pub(crate) struct UploadArgs {
+    /// Concurrent upload connections.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Compressed record bytes per chunk, in KiB (the runner's max_chunk_bytes).
+    #[arg(long, default_value_t = 1024)]
+    chunk_kib: usize,
+    /// Keep the control plane's data here instead of a temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn main(args: UploadArgs) -> Result<(), String> {
+    let options = BenchOptions {
+        connections: args.connections.max(1),
+        duration: Duration::from_secs(args.seconds.max(1)),
+        chunk_bytes: args.chunk_kib.max(1) * 1024,
+        data_dir: args.data_dir,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(run(&options))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        report.print();
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+pub(crate) async fn run(options: &BenchOptions) -> Result<BenchReport, String> {
     // Removed when `run` returns, unless the data dir is the caller's.
     let temp = tempfile::Builder::new().prefix("traceflow-cp-bench-").tempdir().map_err(|e| e.to_string())?;
     let dir = options.data_dir.clone().unwrap_or_else(|| temp.path().join("cp"));
@@ -207,7 +246,7 @@ async fn upload_until(
                 project: "bench".into(),
                 session_id: format!("bench-{worker}-{}", batch_counter / BATCHES_PER_SESSION),
                 seq: batch_counter % BATCHES_PER_SESSION,
-                received_at_ms: crate::now_ms(),
+                received_at_ms: now_ms(),
                 events: sample.events,
                 replay: sample.replay,
             };
