@@ -94,7 +94,7 @@ async fn enroll_runner(runner_dir: &Path, cp_url: &str, admin_token: &str, ca_pe
     let tls = traceflow_certs::client_config(ca_pem, None).map_err(|e| e.to_string())?;
     let auth = format!("Bearer {admin_token}");
     let body = serde_json::json!({"group": "default", "uses": 1, "ttl_secs": 600}).to_string();
-    let response = traceflow_certs::client::request(
+    let response = traceflow_http::client::request(
         tls,
         &format!("{cp_url}/v1/admin/enrollment-tokens"),
         "POST",

@@ -6,12 +6,10 @@
 //! ([`generate_key_and_csr`], the private key never leaves it) and the control plane signs it
 //! ([`Ca::sign_runner_csr`]) into a client certificate that names the runner in a URI SAN ([`runner_uri`]) and is
 //! identified by its SHA-256 [`fingerprint`]. [`server_config`] and [`client_config`] turn these into TLS 1.3-only
-//! rustls configurations, and [`client`] is the small HTTPS client the runner's uploader and the admin CLI share.
+//! rustls configurations (the HTTPS client and the servers that use them are `traceflow-http`'s).
 
 mod ca;
-pub mod client;
 mod files;
-pub mod listen;
 mod tls;
 
 pub use ca::{generate_key_and_csr, Ca, IssuedCert, KeyAndCert, KeyAndCsr};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use traceflow_certs::client::{self, ClientError};
+use traceflow_http::client::{self, ClientError};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

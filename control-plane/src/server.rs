@@ -18,17 +18,15 @@ use hyper::header::{
     HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
 };
 use hyper::http::request::Parts;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use traceflow_certs::listen::json_response;
 use traceflow_certs::CertError;
+use traceflow_http::serve::{json_response, ConnectionLimits};
 use traceflow_protocol::{Codec, CodecError};
 
 use crate::data_dir::{self, DataDirError};
@@ -41,6 +39,8 @@ use crate::store::{RunnerRecord, Store, StoreError};
 use crate::{admin, now_ms, runners};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on a connection's read buffer: hyper's own default (about 400 KiB), large enough for chunk uploads.
+const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After in-flight requests are done, how long idle connections get to close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -205,7 +205,7 @@ async fn accept_loop(
     connections: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    while let Some((permit, stream)) = traceflow_certs::listen::accept(&listener, &connections, &mut stop).await {
+    while let Some((permit, stream)) = traceflow_http::serve::accept(&listener, &connections, &mut stop).await {
         let (app, acceptor, stop) = (app.clone(), acceptor.clone(), stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
@@ -226,7 +226,7 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<S>(stream: S, app: Arc<App>, peer: Option<Arc<str>>, mut stop: watch::Receiver<bool>)
+async fn serve_connection<S>(stream: S, app: Arc<App>, peer: Option<Arc<str>>, stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -234,18 +234,8 @@ where
         let (app, peer) = (app.clone(), peer.clone());
         async move { Ok::<_, Infallible>(route(&app, peer.as_deref(), request).await) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: MAX_BUF_SIZE };
+    traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
 }
 
 /// A request's head, and its body until a handler reads it.
@@ -728,4 +718,4 @@ fn error_response(error: &ApiError) -> Response<Body> {
     response
 }
 
-pub use traceflow_certs::listen::shutdown_signal;
+pub use traceflow_http::serve::shutdown_signal;

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use common::*;
 use serde_json::{json, Value};
-use traceflow_certs::client;
 use traceflow_certs::{Ca, KeyAndCert};
+use traceflow_http::client;
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64

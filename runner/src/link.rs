@@ -1,12 +1,12 @@
 //! The runner's link to the control plane: answers with the fields the runner decides on (`Retry-After`, the
-//! error code), on top of the shared HTTPS client in `traceflow-certs`. Enrollment, delivery, check-in and renewal
+//! error code), on top of the shared HTTPS client in `traceflow-http`. Enrollment, delivery, check-in and renewal
 //! all call through it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use traceflow_certs::client::{ClientError, Connection};
+use traceflow_http::client::{Client, ClientError};
 
 pub type TransportError = ClientError;
 
@@ -24,7 +24,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn from(response: traceflow_certs::client::Response) -> Reply {
+    fn from(response: traceflow_http::client::Response) -> Reply {
         let retry_after = response
             .header("retry-after")
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -73,23 +73,21 @@ pub async fn call_once(
     let mut all = vec![("content-type", "application/json")];
     all.extend_from_slice(headers);
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    traceflow_certs::client::request(tls, &url, "POST", &all, body, CALL_TIMEOUT).await.map(Reply::from)
+    traceflow_http::client::request(tls, &url, "POST", &all, body, CALL_TIMEOUT).await.map(Reply::from)
 }
 
-/// A kept-open connection for uploads.
-pub struct Conn(Connection);
+/// Calls to the control plane with one identity's certificate, over connections kept open between calls (a
+/// renewed certificate gets a new `Link`, so no connection outlives the certificate it was made with).
+#[derive(Clone)]
+pub struct Link(Client);
 
-impl Conn {
-    pub async fn connect(tls: Arc<rustls::ClientConfig>, base: &str, timeout: Duration) -> Result<Conn, ClientError> {
-        Connection::connect_with_timeout(tls, base, timeout).await.map(Conn)
-    }
-
-    pub fn is_open(&self) -> bool {
-        !self.0.is_closed()
+impl Link {
+    pub fn new(tls: Arc<rustls::ClientConfig>, base: &str) -> Result<Link, ClientError> {
+        Client::new(tls, base).map(Link)
     }
 
     pub async fn post(
-        &mut self,
+        &self,
         path: &str,
         headers: &[(&str, &str)],
         body: Bytes,

@@ -12,10 +12,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::metrics::gauge::Gauge;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use traceflow_certs::listen::json_response;
+use traceflow_http::serve::{json_response, ConnectionLimits};
 
 use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
 use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
@@ -209,7 +207,7 @@ async fn accept_loop(
     connections: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    while let Some((permit, stream)) = traceflow_certs::listen::accept(&listener, &connections, &mut stop).await {
+    while let Some((permit, stream)) = traceflow_http::serve::accept(&listener, &connections, &mut stop).await {
         let (app, tls, stop) = (app.clone(), tls.clone(), stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
@@ -225,7 +223,7 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<S>(stream: S, app: Arc<App>, mut stop: watch::Receiver<bool>)
+async fn serve_connection<S>(stream: S, app: Arc<App>, stop: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -233,21 +231,10 @@ where
         let app = app.clone();
         async move { Ok::<_, Infallible>(route(&app, request).await) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        // Bounds each connection's read buffer (hyper's default grows to ~400 KB on large bodies), which with
-        // 64 connections streaming snapshots is memory held for nothing: bodies are read in chunks anyway.
-        .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    // The read buffer is bounded (hyper's default grows to ~400 KB on large bodies), which with 64 connections
+    // streaming snapshots would be memory held for nothing: bodies are read in chunks anyway.
+    let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: 64 * 1024 };
+    traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
 }
 
 async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
@@ -401,4 +388,4 @@ fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
     Ok(TlsAcceptor::from(Arc::new(server_config)))
 }
 
-pub use traceflow_certs::listen::shutdown_signal;
+pub use traceflow_http::serve::shutdown_signal;

@@ -186,12 +186,12 @@ pub(crate) fn https(
     method: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
-) -> Result<traceflow_certs::client::Response, String> {
+) -> Result<traceflow_http::client::Response, String> {
     let config = traceflow_certs::client_config(ca_pem, client).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let mut all = vec![("content-type", "application/json")];
     all.extend_from_slice(headers);
     runtime
-        .block_on(traceflow_certs::client::request(config, url, method, &all, body.into(), Duration::from_secs(30)))
+        .block_on(traceflow_http::client::request(config, url, method, &all, body.into(), Duration::from_secs(30)))
         .map_err(|e| e.to_string())
 }

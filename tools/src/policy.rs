@@ -16,8 +16,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
+use traceflow_http::client::{self, Client};
 use traceflow_protocol::policy::SignedBundle;
 
 use traceflow_cp::admin_client::AdminClient;
@@ -360,19 +360,12 @@ async fn enroll(url: &str, token: &str, ca_pem: &str) -> Result<Identity, String
 /// One simulated runner: check in with what it holds, wait for a newer revision, verify it, hold it, repeat.
 async fn poll(index: usize, identity: Identity, url: &str, errors: &AtomicU64, held_tx: mpsc::UnboundedSender<Held>) {
     let (mut revision, mut hash) = (0u64, Value::Null);
-    let mut connection: Option<Connection> = None;
+    // One client per simulated runner: it keeps the runner's connection open between check-ins.
+    let Ok(client) = Client::new(identity.config.clone(), url) else {
+        errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
     loop {
-        let mut open = match connection.take() {
-            Some(open) if !open.is_closed() => open,
-            _ => match Connection::connect(identity.config.clone(), url).await {
-                Ok(open) => open,
-                Err(_) => {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(fastrand::u64(50..250))).await;
-                    continue;
-                }
-            },
-        };
         let state = if revision == 0 { "none" } else { "applied" };
         let body = json!({
             "wait_ms": WAIT_MS,
@@ -381,9 +374,9 @@ async fn poll(index: usize, identity: Identity, url: &str, errors: &AtomicU64, h
                        "active_revision": revision, "floored": []},
         });
         let headers = [("content-type", "application/json")];
-        match open.send("POST", "/v1/runner/checkin", &headers, Bytes::from(body.to_string()), REQUEST_TIMEOUT).await {
+        match client.send("POST", "/v1/runner/checkin", &headers, Bytes::from(body.to_string()), REQUEST_TIMEOUT).await
+        {
             Ok(response) if response.status == 200 => {
-                connection = Some(open);
                 let answer: Value = serde_json::from_slice(&response.body).unwrap_or_default();
                 let Some(bundle) = answer.get("policy") else { continue };
                 let verified = serde_json::from_value::<SignedBundle>(bundle.clone())
@@ -402,7 +395,6 @@ async fn poll(index: usize, identity: Identity, url: &str, errors: &AtomicU64, h
             }
             Ok(_) => {
                 errors.fetch_add(1, Ordering::Relaxed);
-                connection = Some(open);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(_) => {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use traceflow_certs::client::{self, Connection};
 use traceflow_certs::KeyAndCert;
+use traceflow_http::client::{self, Client};
 use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
 use traceflow_cp::admin_client::AdminClient;
@@ -235,7 +235,11 @@ async fn upload_until(
     let mut tally = Tally::default();
     let mut rng = fastrand::Rng::with_seed(worker as u64);
     let mut batch_counter = 0u64;
-    let mut connection: Option<Connection> = None;
+    // One client per worker: it keeps the worker's connection open between uploads.
+    let Ok(client) = Client::new(config.clone(), url) else {
+        tally.errors += 1;
+        return tally;
+    };
     while Instant::now() < deadline {
         let mut records = Vec::new();
         let mut size = 0;
@@ -259,21 +263,9 @@ async fn upload_until(
         let chunk_id = format!("{runner_id}/{}", next_chunk.fetch_add(1, Ordering::Relaxed));
         let headers =
             [("content-type", "application/vnd.traceflow.chunk"), ("x-traceflow-chunk-id", chunk_id.as_str())];
-        let open = match connection.take() {
-            Some(open) if !open.is_closed() => open,
-            _ => match Connection::connect(config.clone(), url).await {
-                Ok(open) => open,
-                Err(_) => {
-                    tally.errors += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let mut open = open;
         let sent = Instant::now();
         let wire = body.len() as u64;
-        match open.send("POST", "/v1/runner/upload", &headers, body, REQUEST_TIMEOUT).await {
+        match client.send("POST", "/v1/runner/upload", &headers, body, REQUEST_TIMEOUT).await {
             Ok(response) if response.status == 200 => {
                 let answer: Value = serde_json::from_slice(&response.body).unwrap_or_default();
                 if answer["stored"].as_u64() == Some(records.len() as u64) {
@@ -285,11 +277,9 @@ async fn upload_until(
                 } else {
                     tally.errors += 1;
                 }
-                connection = Some(open);
             }
             Ok(_) => {
                 tally.errors += 1;
-                connection = Some(open);
             }
             Err(_) => tally.errors += 1,
         }

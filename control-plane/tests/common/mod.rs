@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use traceflow_certs::client::{self, Response};
 use traceflow_certs::KeyAndCert;
+use traceflow_http::client::{self, Response};
 use traceflow_protocol::{Chunk, Codec, Record, RecordMeta};
 
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);

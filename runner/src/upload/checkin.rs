@@ -10,9 +10,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::pacing::Backoff;
-use super::Shared;
+use super::{Current, Shared};
 use crate::identity::{self, Identity};
-use crate::link;
+use crate::link::Link;
 use crate::metrics::OutcomeLabel;
 
 /// Longest a check-in answer may take beyond the long-poll wait it asked for.
@@ -98,20 +98,19 @@ impl std::fmt::Display for CheckinFailure {
 pub(super) async fn checkin(
     shared: &Shared,
     identity: &Identity,
+    link: &Link,
     wait: Duration,
 ) -> Result<CheckinAnswer, CheckinFailure> {
     let body = checkin_body(shared, identity, wait);
-    let failed = |e: traceflow_certs::client::ClientError| CheckinFailure::Failed(e.to_string());
-    let mut connection =
-        traceflow_certs::client::Connection::connect(identity.tls.clone(), &shared.url).await.map_err(failed)?;
     let headers = [("content-type", "application/json")];
-    let response =
-        connection.send("POST", "/v1/runner/checkin", &headers, body, wait + CHECKIN_SLACK).await.map_err(failed)?;
-    shared.metrics.checkins.get_or_create(&crate::metrics::StatusLabel { status: response.status }).inc();
-    if (200..300).contains(&response.status) {
-        read_answer(&response.body)
+    let reply = link
+        .post("/v1/runner/checkin", &headers, body, wait + CHECKIN_SLACK)
+        .await
+        .map_err(|e| CheckinFailure::Failed(e.to_string()))?;
+    shared.metrics.checkins.get_or_create(&crate::metrics::StatusLabel { status: reply.status }).inc();
+    if (200..300).contains(&reply.status) {
+        read_answer(&reply.body)
     } else {
-        let reply = link::Reply { status: response.status, retry_after: None, body: response.body };
         Err(CheckinFailure::Failed(reply.describe()))
     }
 }
@@ -139,10 +138,10 @@ pub(super) async fn status_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
     let backoff = Backoff { base: Duration::from_millis(500), max: Duration::from_secs(60) };
     let mut failures = 0u32;
     loop {
-        let identity = shared.identity.borrow().identity.clone();
+        let Current { identity, link, .. } = shared.identity.borrow().clone();
         let pause = tokio::select! {
             _ = stop.changed() => return,
-            result = checkin(&shared, &identity, wait) => match result {
+            result = checkin(&shared, &identity, &link, wait) => match result {
                 Ok(answer) => {
                     failures = 0;
                     shared.policies.answer_read();

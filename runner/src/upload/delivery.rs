@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::pacing::{Aimd, Backoff, Signal};
 use super::{dlq, now_ms, Current, Shared};
-use crate::link::{self, Conn, Reply, TimeoutExt};
+use crate::link::{self, Reply, TimeoutExt};
 use crate::metrics::OutcomeLabel;
 
 /// Key of the remembered concurrency limit in the `state` tree.
@@ -390,27 +390,12 @@ fn next_chunk(
     Ok(None)
 }
 
-/// One upload attempt on a pooled connection.
+/// One upload attempt, on a connection of the current identity's pool.
 async fn send_upload(shared: &Shared, upload: &Upload) -> Result<Reply, link::TransportError> {
-    let Current { generation, identity } = shared.identity.borrow().clone();
+    let Current { identity, link, .. } = shared.identity.borrow().clone();
     let chunk_id = upload.id(&identity.info.runner_id);
     let headers = [("x-traceflow-chunk-id", chunk_id.as_str()), ("content-type", "application/vnd.traceflow.chunk")];
-    let pooled = {
-        let mut pool = shared.pool.lock().unwrap_or_else(|p| p.into_inner());
-        pool.retain(|(g, conn)| *g == generation && conn.is_open());
-        pool.pop()
-    };
-    let mut conn = match pooled {
-        Some((_, conn)) => conn,
-        None => Conn::connect(identity.tls.clone(), &shared.url, shared.config.request_timeout()).await?,
-    };
-    let reply = conn.post("/v1/runner/upload", &headers, upload.body.clone(), shared.config.request_timeout()).await;
-    // A connection that failed mid-exchange is dropped, not pooled.
-    let reply = reply?;
-    if conn.is_open() {
-        shared.pool.lock().unwrap_or_else(|p| p.into_inner()).push((generation, conn));
-    }
-    Ok(reply)
+    link.post("/v1/runner/upload", &headers, upload.body.clone(), shared.config.request_timeout()).await
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ mod renewal;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 use crate::buffer::Buffer;
 use crate::config::UploadConfig;
 use crate::identity::{Identity, IdentityError};
-use crate::link::Conn;
+use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::policy::Policies;
 
@@ -63,6 +63,8 @@ impl UploadStats {
 struct Current {
     generation: u64,
     identity: Arc<Identity>,
+    /// Calls with `identity`'s certificate.
+    link: Link,
 }
 
 /// Everything the background tasks share.
@@ -76,8 +78,6 @@ struct Shared {
     url: String,
     /// The current identity; renewal publishes a new one here.
     identity: watch::Sender<Current>,
-    /// Idle connections, tagged with the generation of the identity they were made with.
-    pool: Mutex<Vec<(u64, Conn)>>,
     state: traceflow_store::Tree,
 }
 
@@ -110,6 +110,8 @@ pub fn start(
         .tree("state")
         .map_err(|e| IdentityError::Io { path: data_dir.clone(), source: std::io::Error::other(e) })?;
     let url = identity.url(config.control_plane_url.as_deref());
+    let link = Link::new(identity.tls.clone(), &url)
+        .map_err(|e| IdentityError::Invalid { path: data_dir.clone(), message: e.to_string() })?;
     let stats = Arc::new(UploadStats::default());
     let shared = Arc::new(Shared {
         buffer,
@@ -119,8 +121,7 @@ pub fn start(
         config,
         data_dir,
         url,
-        identity: watch::channel(Current { generation: 0, identity: Arc::new(identity) }).0,
-        pool: Mutex::new(Vec::new()),
+        identity: watch::channel(Current { generation: 0, identity: Arc::new(identity), link }).0,
         state,
     });
     let (stop, stop_rx) = watch::channel(false);

@@ -10,7 +10,7 @@ use super::checkin::checkin;
 use super::pacing::Backoff;
 use super::{now_ms, Shared};
 use crate::identity::Identity;
-use crate::link;
+use crate::link::{self, Link};
 use crate::metrics::OutcomeLabel;
 
 pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
@@ -32,13 +32,14 @@ pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bo
             continue;
         }
         match renew(&shared, &identity).await {
-            Ok(renewed) => {
+            Ok((renewed, link)) => {
                 failures = 0;
                 tracing::info!(not_after_ms = renewed.info.not_after_ms, "client certificate renewed");
                 shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "renewed" }).inc();
                 shared.identity.send_modify(|current| {
                     current.generation += 1;
                     current.identity = Arc::new(renewed);
+                    current.link = link;
                 });
             }
             Err(reason) => {
@@ -51,7 +52,7 @@ pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bo
 }
 
 /// `POST /v1/runner/renew` with a fresh key, then one checkin with the new certificate, then the switch.
-async fn renew(shared: &Shared, identity: &Identity) -> Result<Identity, String> {
+async fn renew(shared: &Shared, identity: &Identity) -> Result<(Identity, Link), String> {
     let pair = traceflow_certs::generate_key_and_csr(&identity.info.runner_id).map_err(|e| e.to_string())?;
     let body = serde_json::to_vec(&serde_json::json!({ "csr_pem": pair.csr_pem })).unwrap_or_default();
     let reply = link::call_once(identity.tls.clone(), &shared.url, "/v1/runner/renew", &[], body.into())
@@ -67,9 +68,10 @@ async fn renew(shared: &Shared, identity: &Identity) -> Result<Identity, String>
         .with_certificate(traceflow_certs::KeyAndCert { key_pem: pair.key_pem, cert_pem }, now_ms(), not_after_ms)
         .map_err(|e| e.to_string())?;
     renewed.save_next(&shared.data_dir).map_err(|e| e.to_string())?;
-    checkin(shared, &renewed, Duration::ZERO)
+    let link = Link::new(renewed.tls.clone(), &shared.url).map_err(|e| e.to_string())?;
+    checkin(shared, &renewed, &link, Duration::ZERO)
         .await
         .map_err(|e| format!("the renewed certificate does not work yet: {e}"))?;
     renewed.promote_next(&shared.data_dir).map_err(|e| e.to_string())?;
-    Ok(renewed)
+    Ok((renewed, link))
 }
