@@ -6,6 +6,10 @@
 //! pass ahead of the built-ins; dictionaries run as one Aho-Corasick automaton. A byte-class mask of each string
 //! decides cheaply whether the regex pass can find anything at all.
 
+mod candidate;
+mod classes;
+mod digits;
+
 use std::collections::HashSet;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -17,6 +21,10 @@ use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
 use super::number::Group;
 use super::replace::is_replacement;
 use super::{Action, Entity};
+pub(crate) use candidate::Candidate;
+pub(crate) use classes::{class, class_mask, CLASS};
+use digits::*;
+pub(crate) use digits::{glued, word8};
 
 /// For one byte-class mask, the shortest haystack in which a candidate possible under the mask could match, by
 /// what else the candidate needs (`NEVER` when no such candidate exists).
@@ -42,210 +50,6 @@ const DIGIT_RUN_ENTITIES: u32 = Entity::Card.bit_const()
 
 /// Detections weaker than this are not reported.
 pub(crate) const MIN_CONFIDENCE: f32 = 0.5;
-
-/// Byte classes of a string, OR-ed into one mask; a pattern runs only on strings whose mask can hold it.
-pub(crate) mod class {
-    pub(crate) const DIGIT: u8 = 1;
-    pub(crate) const AT: u8 = 2;
-    pub(crate) const COLON: u8 = 4;
-    pub(crate) const EQ: u8 = 8;
-    pub(crate) const UPPER: u8 = 16;
-    pub(crate) const DOT: u8 = 32;
-    pub(crate) const LOWER: u8 = 64;
-    pub(crate) const DASH: u8 = 128;
-}
-
-/// Class of every byte; `"` and `\` are 0 here, the JSON scanner handles them itself.
-pub(crate) static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = match b {
-            b'0'..=b'9' => class::DIGIT,
-            b'@' => class::AT,
-            b':' => class::COLON,
-            b'=' => class::EQ,
-            b'A'..=b'Z' => class::UPPER,
-            b'.' => class::DOT,
-            b'a'..=b'z' => class::LOWER,
-            b'-' => class::DASH,
-            _ => 0,
-        };
-        i += 1;
-    }
-    t
-};
-
-/// Byte-class mask of `text`.
-pub(crate) fn class_mask(text: &[u8]) -> u8 {
-    text.iter().fold(0, |m, &b| m | CLASS[usize::from(b)])
-}
-
-/// A built-in candidate pattern. Order is priority: for candidates starting at the same byte, the first wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Candidate {
-    Jwt,
-    UrlUserinfo,
-    UrlParam,
-    KnownSecret,
-    SecretKv,
-    Bearer,
-    EmailUpi,
-    Gstin,
-    Iban,
-    Pan,
-    Ifsc,
-    Mac,
-    Ipv6,
-    NameContext,
-}
-
-const URL_PARAM_NAMES: &str = "access_token|id_token|refresh_token|auth_token|token|password|passwd|pwd|pass|\
-secret|client_secret|api_key|apikey|api-key|key|session|session_id|sessionid|sid|jsessionid|phpsessid|auth|\
-authorization|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token|otp|email|e-mail|mail|phone|\
-mobile|ssn|aadhaar|pan|card|cardnumber";
-
-const SECRET_KEYS: &str = "password|passwd|passphrase|pwd|secret|client_secret|client-secret|api_key|api-key|\
-apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_token|refresh_token|token|\
-session_id|sessionid|otp|pin|authorization";
-
-impl Candidate {
-    pub(crate) const ALL: [Candidate; 14] = [
-        Candidate::Jwt,
-        Candidate::UrlUserinfo,
-        Candidate::UrlParam,
-        Candidate::KnownSecret,
-        Candidate::SecretKv,
-        Candidate::Bearer,
-        Candidate::EmailUpi,
-        Candidate::Gstin,
-        Candidate::Iban,
-        Candidate::Pan,
-        Candidate::Ifsc,
-        Candidate::Mac,
-        Candidate::Ipv6,
-        Candidate::NameContext,
-    ];
-
-    /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
-    pub(crate) fn regex(self) -> String {
-        match self {
-            Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
-            Candidate::UrlUserinfo => {
-                r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~%!$&'()*+,;=-]+:[A-Za-z0-9._~%!$&'()*+,;=-]+@".into()
-            }
-            Candidate::UrlParam => format!(r"[?&#;](?i-u:{URL_PARAM_NAMES})=[A-Za-z0-9._~%+!$'()*,:@/=-]+"),
-            Candidate::KnownSecret => concat!(
-                r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}",
-                r"|xox[abprs]-[A-Za-z0-9-]{10,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}"
-            )
-            .into(),
-            Candidate::SecretKv => {
-                format!(r#"(?i-u:{SECRET_KEYS})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?[A-Za-z0-9_~+/=.!@#$%^*-]{{4,}}"#)
-            }
-            Candidate::Bearer => r"(?:bearer|Bearer|BEARER)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
-            Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
-            Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
-            Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
-            Candidate::Pan => r"[A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z]".into(),
-            Candidate::Ifsc => r"[A-Z]{4}0[A-Z0-9]{6}".into(),
-            Candidate::Mac => {
-                r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
-            }
-            Candidate::Ipv6 => {
-                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
-            }
-            Candidate::NameContext => concat!(
-                r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
-                r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
-                r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
-            )
-            .into(),
-        }
-    }
-
-    /// Entities this candidate can produce.
-    pub(crate) fn entities(self) -> u32 {
-        use Entity as E;
-        match self {
-            Candidate::Jwt => E::Jwt.bit(),
-            Candidate::UrlUserinfo => E::UrlCredential.bit(),
-            Candidate::UrlParam => {
-                E::UrlCredential.bit()
-                    | E::Email.bit()
-                    | E::Phone.bit()
-                    | E::Ssn.bit()
-                    | E::Aadhaar.bit()
-                    | E::Pan.bit()
-                    | E::Card.bit()
-            }
-            Candidate::KnownSecret | Candidate::SecretKv | Candidate::Bearer => E::Secret.bit(),
-            Candidate::EmailUpi => E::Email.bit() | E::Upi.bit(),
-            Candidate::Gstin => E::Gstin.bit(),
-            Candidate::Iban => E::Iban.bit(),
-            Candidate::Pan => E::Pan.bit(),
-            Candidate::Ifsc => E::Ifsc.bit(),
-            Candidate::Mac => E::Mac.bit(),
-            Candidate::Ipv6 => E::Ip.bit(),
-            Candidate::NameContext => E::Name.bit(),
-        }
-    }
-
-    /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
-    pub(crate) fn keywords(self) -> &'static [&'static str] {
-        match self {
-            Candidate::NameContext => &[
-                "name", "Name", "NAME", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr",
-                "Frau",
-            ],
-            Candidate::Bearer => &["bearer", "Bearer", "BEARER"],
-            Candidate::KnownSecret => &[
-                "AKIA",
-                "ghp_",
-                "gho_",
-                "ghu_",
-                "ghs_",
-                "ghr_",
-                "github_pat_",
-                "xoxa-",
-                "xoxb-",
-                "xoxp-",
-                "xoxr-",
-                "xoxs-",
-                "k_live_",
-                "AIza",
-            ],
-            _ => &[],
-        }
-    }
-
-    /// Whether every match has at least four digits (an IBAN may have only its two check digits).
-    pub(crate) fn needs_digits(self) -> bool {
-        matches!(self, Candidate::Gstin | Candidate::Pan)
-    }
-
-    /// Whether a string with byte-class mask `m` can contain this candidate.
-    pub(crate) fn possible(self, m: u8) -> bool {
-        use class::*;
-        let all = |bits: u8| m & bits == bits;
-        let any = |bits: u8| m & bits != 0;
-        match self {
-            Candidate::Jwt => all(DOT | UPPER | LOWER),
-            Candidate::UrlUserinfo => all(COLON | AT),
-            Candidate::UrlParam => any(EQ),
-            Candidate::KnownSecret => any(UPPER | LOWER),
-            Candidate::Bearer => any(UPPER | LOWER),
-            Candidate::SecretKv => any(COLON | EQ),
-            Candidate::EmailUpi => any(AT),
-            Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
-            // Hex pairs may all be letters ("aa-bb-cc-dd-ee-ff"), so no digit is needed.
-            Candidate::Mac => any(COLON | DASH | DOT),
-            Candidate::Ipv6 => any(COLON),
-            Candidate::NameContext => all(UPPER | LOWER),
-        }
-    }
-}
 
 /// What a pattern of the combined regex is.
 #[derive(Clone, Copy, Debug)]
@@ -879,94 +683,6 @@ impl Detector {
 /// Length of the shortest text `pattern` matches (0 if unknown, so the pattern always runs).
 fn min_len(pattern: &str) -> usize {
     regex_automata::util::syntax::parse(pattern).ok().and_then(|hir| hir.properties().minimum_len()).unwrap_or(0)
-}
-
-/// Whether `text` has at least four ASCII digits (nothing digit-based is shorter).
-#[inline]
-fn four_digits(text: &[u8]) -> bool {
-    let mut count = 0;
-    let mut chunks = text.chunks_exact(8);
-    for chunk in &mut chunks {
-        count += digits8(word8(chunk)).count_ones();
-        if count >= 4 {
-            return true;
-        }
-    }
-    count as usize + chunks.remainder().iter().filter(|b| b.is_ascii_digit()).count() >= 4
-}
-
-/// Position of the first ASCII digit in `hay` at or after `from`.
-#[inline]
-fn next_digit(hay: &[u8], mut from: usize) -> Option<usize> {
-    while let Some(chunk) = hay.get(from..from + 8) {
-        let digits = digits8(word8(chunk));
-        if digits != 0 {
-            return Some(from + (digits.trailing_zeros() / 8) as usize);
-        }
-        from += 8;
-    }
-    hay.get(from..)?.iter().position(u8::is_ascii_digit).map(|p| from + p)
-}
-
-/// Eight bytes as a little-endian word (`chunk` has exactly eight).
-#[inline]
-pub(super) fn word8(chunk: &[u8]) -> u64 {
-    u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]])
-}
-
-/// The high bit of every byte of `word` that is an ASCII digit, and no other bit. Exact for every byte: no
-/// carry crosses bytes, since each byte is below 0x80 when 118 is added to it.
-#[inline]
-fn digits8(word: u64) -> u64 {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // Digits become 0..=9; a byte is a digit when that is below 10 and its high bit was clear.
-    let t = word ^ (LO * u64::from(b'0'));
-    !(((t & !HI) + LO * (0x80 - 10)) | t) & HI
-}
-
-/// Digit groups of one run (maximal runs of digits), on the stack for the runs text holds.
-#[derive(Default)]
-struct Groups {
-    stack: [Group; 32],
-    heap: Vec<Group>,
-    count: usize,
-    /// Digits in all groups.
-    digits: usize,
-}
-
-impl Groups {
-    fn clear(&mut self) {
-        self.heap.clear();
-        self.count = 0;
-        self.digits = 0;
-    }
-
-    fn push(&mut self, group: Group) {
-        self.digits += group.end - group.start;
-        if self.count < self.stack.len() {
-            self.stack[self.count] = group;
-        } else {
-            if self.heap.is_empty() {
-                self.heap.extend_from_slice(&self.stack);
-            }
-            self.heap.push(group);
-        }
-        self.count += 1;
-    }
-
-    fn as_slice(&self) -> &[Group] {
-        if self.heap.is_empty() {
-            &self.stack[..self.count]
-        } else {
-            &self.heap
-        }
-    }
-}
-
-/// Whether `hay[s..e]` has a letter or digit glued on either side.
-pub(crate) fn glued(hay: &[u8], s: usize, e: usize) -> bool {
-    (s > 0 && hay[s - 1].is_ascii_alphanumeric()) || hay.get(e).is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// Bytes one regex search may look at (see `Detector::find`).

@@ -1,0 +1,171 @@
+//! The built-in candidate patterns of the combined regex: what each looks like, and which byte classes a string
+//! needs before it is worth trying.
+
+use super::*;
+
+/// A built-in candidate pattern. Order is priority: for candidates starting at the same byte, the first wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Candidate {
+    Jwt,
+    UrlUserinfo,
+    UrlParam,
+    KnownSecret,
+    SecretKv,
+    Bearer,
+    EmailUpi,
+    Gstin,
+    Iban,
+    Pan,
+    Ifsc,
+    Mac,
+    Ipv6,
+    NameContext,
+}
+
+pub(super) const URL_PARAM_NAMES: &str =
+    "access_token|id_token|refresh_token|auth_token|token|password|passwd|pwd|pass|\
+secret|client_secret|api_key|apikey|api-key|key|session|session_id|sessionid|sid|jsessionid|phpsessid|auth|\
+authorization|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token|otp|email|e-mail|mail|phone|\
+mobile|ssn|aadhaar|pan|card|cardnumber";
+
+pub(super) const SECRET_KEYS: &str =
+    "password|passwd|passphrase|pwd|secret|client_secret|client-secret|api_key|api-key|\
+apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_token|refresh_token|token|\
+session_id|sessionid|otp|pin|authorization";
+
+impl Candidate {
+    pub(crate) const ALL: [Candidate; 14] = [
+        Candidate::Jwt,
+        Candidate::UrlUserinfo,
+        Candidate::UrlParam,
+        Candidate::KnownSecret,
+        Candidate::SecretKv,
+        Candidate::Bearer,
+        Candidate::EmailUpi,
+        Candidate::Gstin,
+        Candidate::Iban,
+        Candidate::Pan,
+        Candidate::Ifsc,
+        Candidate::Mac,
+        Candidate::Ipv6,
+        Candidate::NameContext,
+    ];
+
+    /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
+    pub(crate) fn regex(self) -> String {
+        match self {
+            Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
+            Candidate::UrlUserinfo => {
+                r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~%!$&'()*+,;=-]+:[A-Za-z0-9._~%!$&'()*+,;=-]+@".into()
+            }
+            Candidate::UrlParam => format!(r"[?&#;](?i-u:{URL_PARAM_NAMES})=[A-Za-z0-9._~%+!$'()*,:@/=-]+"),
+            Candidate::KnownSecret => concat!(
+                r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}",
+                r"|xox[abprs]-[A-Za-z0-9-]{10,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}"
+            )
+            .into(),
+            Candidate::SecretKv => {
+                format!(r#"(?i-u:{SECRET_KEYS})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?[A-Za-z0-9_~+/=.!@#$%^*-]{{4,}}"#)
+            }
+            Candidate::Bearer => r"(?:bearer|Bearer|BEARER)[ \t]+[A-Za-z0-9._~+/=-]{8,}".into(),
+            Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
+            Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
+            Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
+            Candidate::Pan => r"[A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z]".into(),
+            Candidate::Ifsc => r"[A-Z]{4}0[A-Z0-9]{6}".into(),
+            Candidate::Mac => {
+                r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
+            }
+            Candidate::Ipv6 => {
+                r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
+            }
+            Candidate::NameContext => concat!(
+                r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
+                r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dear|Hi|Hello|Shri|Smt|Sri|Herr|Frau)\.?,?[ \t]+)",
+                r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
+            )
+            .into(),
+        }
+    }
+
+    /// Entities this candidate can produce.
+    pub(crate) fn entities(self) -> u32 {
+        use Entity as E;
+        match self {
+            Candidate::Jwt => E::Jwt.bit(),
+            Candidate::UrlUserinfo => E::UrlCredential.bit(),
+            Candidate::UrlParam => {
+                E::UrlCredential.bit()
+                    | E::Email.bit()
+                    | E::Phone.bit()
+                    | E::Ssn.bit()
+                    | E::Aadhaar.bit()
+                    | E::Pan.bit()
+                    | E::Card.bit()
+            }
+            Candidate::KnownSecret | Candidate::SecretKv | Candidate::Bearer => E::Secret.bit(),
+            Candidate::EmailUpi => E::Email.bit() | E::Upi.bit(),
+            Candidate::Gstin => E::Gstin.bit(),
+            Candidate::Iban => E::Iban.bit(),
+            Candidate::Pan => E::Pan.bit(),
+            Candidate::Ifsc => E::Ifsc.bit(),
+            Candidate::Mac => E::Mac.bit(),
+            Candidate::Ipv6 => E::Ip.bit(),
+            Candidate::NameContext => E::Name.bit(),
+        }
+    }
+
+    /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
+    pub(crate) fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Candidate::NameContext => &[
+                "name", "Name", "NAME", "Mr", "Ms", "Mx", "Dr", "Dear", "Hi", "Hello", "Shri", "Smt", "Sri", "Herr",
+                "Frau",
+            ],
+            Candidate::Bearer => &["bearer", "Bearer", "BEARER"],
+            Candidate::KnownSecret => &[
+                "AKIA",
+                "ghp_",
+                "gho_",
+                "ghu_",
+                "ghs_",
+                "ghr_",
+                "github_pat_",
+                "xoxa-",
+                "xoxb-",
+                "xoxp-",
+                "xoxr-",
+                "xoxs-",
+                "k_live_",
+                "AIza",
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether every match has at least four digits (an IBAN may have only its two check digits).
+    pub(crate) fn needs_digits(self) -> bool {
+        matches!(self, Candidate::Gstin | Candidate::Pan)
+    }
+
+    /// Whether a string with byte-class mask `m` can contain this candidate.
+    pub(crate) fn possible(self, m: u8) -> bool {
+        use class::*;
+        let all = |bits: u8| m & bits == bits;
+        let any = |bits: u8| m & bits != 0;
+        match self {
+            Candidate::Jwt => all(DOT | UPPER | LOWER),
+            Candidate::UrlUserinfo => all(COLON | AT),
+            Candidate::UrlParam => any(EQ),
+            Candidate::KnownSecret => any(UPPER | LOWER),
+            Candidate::Bearer => any(UPPER | LOWER),
+            Candidate::SecretKv => any(COLON | EQ),
+            Candidate::EmailUpi => any(AT),
+            Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
+            // Hex pairs may all be letters ("aa-bb-cc-dd-ee-ff"), so no digit is needed.
+            Candidate::Mac => any(COLON | DASH | DOT),
+            Candidate::Ipv6 => any(COLON),
+            Candidate::NameContext => all(UPPER | LOWER),
+        }
+    }
+}
