@@ -1,5 +1,7 @@
 //! `traceflow-cp`: parses flags and wires the control plane's modules together.
 
+mod render;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +11,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use traceflow_cp::admin_client::{parse_ttl, AdminClient};
-use traceflow_cp::policies::render;
 use traceflow_cp::server::{self, ServeOptions, Server};
 use traceflow_cp::{init, telemetry, InitOptions};
 use traceflow_protocol::policy::{json_schema, Format, Policy, MAX_DOCUMENT_BYTES};

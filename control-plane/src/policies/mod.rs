@@ -6,11 +6,10 @@
 //! check-ins: a runner can never hold a revision that a crash could take back. Check-ins read a per-group cache of
 //! the rollout and its signed bundles, and wait on a generation counter that every change bumps.
 //!
-//! [`admin`] is the admin API's side, [`checkin`] decides what a runner gets, [`render`] is the CLI's text.
+//! [`admin`] is the admin API's side, [`checkin`] decides what a runner gets.
 
 pub mod admin;
 pub mod checkin;
-pub mod render;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

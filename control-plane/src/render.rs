@@ -12,7 +12,7 @@ fn text(value: &Value) -> String {
 }
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC), or `-`.
-pub fn utc(ms: Option<u64>) -> String {
+pub(crate) fn utc(ms: Option<u64>) -> String {
     let Some(ms) = ms else { return "-".into() };
     let Ok(at) = time::OffsetDateTime::from_unix_timestamp(i64::try_from(ms / 1000).unwrap_or(i64::MAX)) else {
         return "-".into();
@@ -35,7 +35,7 @@ fn short_hash(hash: &Value) -> String {
 }
 
 /// One line about a new revision (apply, rollback, abort).
-pub fn created(record: &Value) -> String {
+pub(crate) fn created(record: &Value) -> String {
     let mut line = format!(
         "revision {} of group {} ({}): {}",
         text(&record["revision"]),
@@ -53,7 +53,7 @@ pub fn created(record: &Value) -> String {
 }
 
 /// `policy history`.
-pub fn history(answer: &Value) -> String {
+pub(crate) fn history(answer: &Value) -> String {
     let mut out = format!(
         "{:>5}  {:<20}  {:<8}  {:<7}  {:<16}  {:<19}  {}\n",
         "REV", "CREATED", "SOURCE", "CANARY", "AUTHOR", "HASH", "MESSAGE"
@@ -74,7 +74,7 @@ pub fn history(answer: &Value) -> String {
 }
 
 /// `policy show`: header lines, then the policy as pretty JSON.
-pub fn show(record: &Value) -> String {
+pub(crate) fn show(record: &Value) -> String {
     let mut out = String::new();
     out.push_str(&format!("revision  {}\n", text(&record["revision"])));
     out.push_str(&format!("group     {}\n", text(&record["group"])));
@@ -96,7 +96,7 @@ pub fn show(record: &Value) -> String {
 }
 
 /// `policy diff`: a `--- from` / `+++ to` header, then one change per line.
-pub fn diff(from: &str, to: &str, answer: &Value) -> String {
+pub(crate) fn diff(from: &str, to: &str, answer: &Value) -> String {
     let mut out = format!("--- {from} ({})\n+++ {to} ({})\n", text(&answer["from_hash"]), text(&answer["to_hash"]));
     let changes = answer["changes"].as_array().cloned().unwrap_or_default();
     if changes.is_empty() {
@@ -142,12 +142,12 @@ fn error_line(error: &Value) -> String {
 }
 
 /// `policy promote` and the head of `policy status`.
-pub fn rollout(answer: &Value) -> String {
+pub(crate) fn rollout(answer: &Value) -> String {
     rollout_line(answer)
 }
 
 /// `policy status`: the rollout, the cohort summary, one row per runner.
-pub fn status(answer: &Value) -> String {
+pub(crate) fn status(answer: &Value) -> String {
     let mut out = rollout_line(answer);
     out.push_str(&format!(
         "\n{:<8}  {:>7}  {:>7}  {:>6}  {:>7}\n",
@@ -184,7 +184,7 @@ pub fn status(answer: &Value) -> String {
 }
 
 /// `audit list`: one line per entry, then its policy diff indented.
-pub fn audit(answer: &Value) -> String {
+pub(crate) fn audit(answer: &Value) -> String {
     let mut out = format!("{:<20}  {:<26}  {:<22}  {:<20}  {}\n", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL");
     for e in answer["entries"].as_array().into_iter().flatten() {
         let detail = &e["detail"];
