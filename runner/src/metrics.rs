@@ -1,7 +1,7 @@
 //! Prometheus metrics of the runner: every request and event outcome, bytes through each stage, the buffer's
 //! size and depth, and group-commit latency. Label values are fixed strings from this code, never from input.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -20,7 +20,73 @@ pub struct StatusLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
-    pub outcome: &'static str,
+    pub outcome: Outcome,
+}
+
+/// Every value the `outcome` label takes, by metric family; the label's text is [`Outcome::as_str`].
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    // Batches and events: every one ends in exactly one of these.
+    Accepted,
+    Duplicate,
+    Filtered,
+    Invalid,
+    Unauthorized,
+    RateLimited,
+    Unavailable,
+    // Chunk uploads (also `Duplicate`).
+    Delivered,
+    Retry,
+    Refused,
+    DeadLetter,
+    Expired,
+    // Certificate renewals and policy applies (also `Failed`).
+    Renewed,
+    Applied,
+    Failed,
+    // Detokenize requests.
+    Ok,
+    NotAToken,
+    Unknown,
+    Erased,
+    KeyDestroyed,
+    Tampered,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Filtered => "filtered",
+            Outcome::Invalid => "invalid",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Delivered => "delivered",
+            Outcome::Retry => "retry",
+            Outcome::Refused => "refused",
+            Outcome::DeadLetter => "dead_letter",
+            Outcome::Expired => "expired",
+            Outcome::Renewed => "renewed",
+            Outcome::Applied => "applied",
+            Outcome::Failed => "failed",
+            Outcome::Ok => "ok",
+            Outcome::NotAToken => "not_a_token",
+            Outcome::Unknown => "unknown",
+            Outcome::Erased => "erased",
+            Outcome::KeyDestroyed => "key_destroyed",
+            Outcome::Tampered => "tampered",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
 }
 
 pub struct Metrics {
@@ -180,7 +246,7 @@ impl Metrics {
         }
     }
 
-    pub fn outcome(&self, outcome: &'static str, events: usize) {
+    pub fn outcome(&self, outcome: Outcome, events: usize) {
         self.batches.get_or_create(&OutcomeLabel { outcome }).inc();
         if events > 0 {
             self.events.get_or_create(&OutcomeLabel { outcome }).inc_by(events as u64);

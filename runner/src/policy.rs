@@ -33,7 +33,7 @@ use traceflow_protocol::Codec;
 use crate::buffer::{Buffer, StoreError};
 use crate::config::RunnerConfig;
 use crate::identity::IdentityInfo;
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::{Metrics, Outcome, OutcomeLabel};
 use crate::traffic::projects::{Project, Projects};
 use crate::traffic::ratelimit::{Limit, RateLimiter};
 
@@ -309,7 +309,7 @@ impl Policies {
     pub fn apply(&self, signed: &SignedBundle) -> Result<u64, ApplyError> {
         let _one = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let result = self.try_apply(signed);
-        let outcome = if result.is_ok() { "applied" } else { "failed" };
+        let outcome = if result.is_ok() { Outcome::Applied } else { Outcome::Failed };
         self.metrics.policy_applies.get_or_create(&OutcomeLabel { outcome }).inc();
         match &result {
             Ok(revision) => tracing::info!(revision, "policy applied"),

@@ -28,7 +28,7 @@ use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
 use crate::identity::{Identity, IdentityError};
 use crate::ingest::cors::CorsDecision;
 use crate::ingest::{Ingest, IngestError};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use crate::policy::Policies;
 use crate::upload;
 use crate::vault::{Vault, VaultError, VaultOptions};
@@ -276,16 +276,17 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
         Ok(accepted) => {
             let stored = accepted.events > 0 || accepted.filtered == 0;
             if stored {
-                app.metrics.outcome(if accepted.duplicate { "duplicate" } else { "accepted" }, accepted.events);
+                app.metrics
+                    .outcome(if accepted.duplicate { Outcome::Duplicate } else { Outcome::Accepted }, accepted.events);
             }
             if accepted.filtered > 0 {
                 if stored {
                     app.metrics
                         .events
-                        .get_or_create(&crate::metrics::OutcomeLabel { outcome: "filtered" })
+                        .get_or_create(&crate::metrics::OutcomeLabel { outcome: Outcome::Filtered })
                         .inc_by(accepted.filtered as u64);
                 } else {
-                    app.metrics.outcome("filtered", accepted.filtered);
+                    app.metrics.outcome(Outcome::Filtered, accepted.filtered);
                 }
             }
             let mut body = serde_json::json!({ "accepted": accepted.events });

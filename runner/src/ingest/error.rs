@@ -87,12 +87,13 @@ impl IngestError {
     }
 
     /// The outcome label this failure is counted under.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> crate::metrics::Outcome {
+        use crate::metrics::Outcome;
         match self.status() {
-            401 | 403 => "unauthorized",
-            429 => "rate_limited",
-            503 => "unavailable",
-            _ => "invalid",
+            401 | 403 => Outcome::Unauthorized,
+            429 => Outcome::RateLimited,
+            503 => Outcome::Unavailable,
+            _ => Outcome::Invalid,
         }
     }
 

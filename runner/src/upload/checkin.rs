@@ -13,7 +13,7 @@ use super::pacing::Backoff;
 use super::{Current, Shared};
 use crate::identity::{self, Identity};
 use crate::link::Link;
-use crate::metrics::OutcomeLabel;
+use crate::metrics::{Outcome, OutcomeLabel};
 
 /// Longest a check-in answer may take beyond the long-poll wait it asked for.
 const CHECKIN_SLACK: Duration = Duration::from_secs(15);
@@ -44,7 +44,7 @@ pub(super) struct CheckinAnswer {
 
 fn checkin_body(shared: &Shared, identity: &Identity, wait: Duration) -> Bytes {
     let gauges = shared.buffer.gauges();
-    let outcome = |name: &'static str| shared.metrics.batches.get_or_create(&OutcomeLabel { outcome: name }).get();
+    let outcome = |outcome: Outcome| shared.metrics.batches.get_or_create(&OutcomeLabel { outcome }).get();
     let stats = &shared.stats;
     let body = Checkin {
         version: env!("CARGO_PKG_VERSION"),
@@ -56,13 +56,13 @@ fn checkin_body(shared: &Shared, identity: &Identity, wait: Duration) -> Bytes {
             "disk_bytes": gauges.disk_bytes.load(Ordering::Relaxed),
         }),
         outcomes: serde_json::json!({
-            "accepted": outcome("accepted"),
-            "duplicate": outcome("duplicate"),
-            "invalid": outcome("invalid"),
-            "unauthorized": outcome("unauthorized"),
-            "rate_limited": outcome("rate_limited"),
-            "unavailable": outcome("unavailable"),
-            "filtered": outcome("filtered"),
+            "accepted": outcome(Outcome::Accepted),
+            "duplicate": outcome(Outcome::Duplicate),
+            "invalid": outcome(Outcome::Invalid),
+            "unauthorized": outcome(Outcome::Unauthorized),
+            "rate_limited": outcome(Outcome::RateLimited),
+            "unavailable": outcome(Outcome::Unavailable),
+            "filtered": outcome(Outcome::Filtered),
         }),
         upload: serde_json::json!({
             "lag_ms": stats.lag_ms(),

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::pacing::{Aimd, Backoff, Signal};
 use super::{dlq, now_ms, Current, Shared};
 use crate::link::{self, Reply, TimeoutExt};
-use crate::metrics::OutcomeLabel;
+use crate::metrics::{Outcome as Counted, OutcomeLabel};
 
 /// Key of the remembered concurrency limit in the `state` tree.
 const AIMD_KEY: &[u8] = b"upload.concurrency";
@@ -240,7 +240,7 @@ pub(super) async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
                         shared.stats.chunks.fetch_add(chunks, Ordering::Relaxed);
                         shared.stats.bytes.fetch_add(upload.body.len() as u64, Ordering::Relaxed);
                         shared.metrics.uploads.get_or_create(&OutcomeLabel {
-                            outcome: if duplicate { "duplicate" } else { "delivered" },
+                            outcome: if duplicate { Counted::Duplicate } else { Counted::Delivered },
                         }).inc_by(chunks);
                         shared.metrics.upload_bytes.inc_by(upload.body.len() as u64);
                         shared.metrics.upload_seconds.observe(latency.as_secs_f64());
@@ -257,7 +257,7 @@ pub(super) async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
                         failures = failures.saturating_add(1);
                         paused_until = Some(Instant::now() + delay);
                         shared.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "retry" }).inc();
+                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: Counted::Retry }).inc();
                         tracing::warn!(chunk = upload.parts[0].0, chunks = upload.parts.len(), %reason, retry_in_ms = delay.as_millis() as u64, "upload failed; will retry");
                         progress.retry.insert(upload.parts[0].0, upload);
                     }
@@ -265,7 +265,7 @@ pub(super) async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
                         let delay = backoff.delay(failures.max(6), None, fastrand::f64()).max(backoff.max / 2);
                         failures = failures.saturating_add(1);
                         paused_until = Some(Instant::now() + delay);
-                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "refused" }).inc();
+                        shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: Counted::Refused }).inc();
                         tracing::error!(%reason, "the control plane refused this runner's identity; uploads paused, nothing is dropped");
                         progress.retry.insert(upload.parts[0].0, upload);
                     }
@@ -289,7 +289,7 @@ pub(super) async fn upload_loop(shared: Arc<Shared>, mut stop: watch::Receiver<b
                             Ok(()) => {
                                 progress.pending_since.remove(&seq);
                                 shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
-                                shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "dead_letter" }).inc();
+                                shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: Counted::DeadLetter }).inc();
                                 progress.delivered.push(seq);
                             }
                             Err(e) => {
@@ -346,7 +346,7 @@ fn expired(shared: &Shared, seq: u64, chunk: &Bytes, received_at_ms: u64) -> boo
                 "chunk older than the retention; moved to the dead-letter tree"
             );
             shared.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
-            shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: "expired" }).inc();
+            shared.metrics.uploads.get_or_create(&OutcomeLabel { outcome: Counted::Expired }).inc();
             true
         }
         Err(e) => {

@@ -11,7 +11,7 @@ use super::pacing::Backoff;
 use super::{now_ms, Shared};
 use crate::identity::Identity;
 use crate::link::{self, Link};
-use crate::metrics::OutcomeLabel;
+use crate::metrics::{Outcome, OutcomeLabel};
 
 pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(300) };
@@ -35,7 +35,7 @@ pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bo
             Ok((renewed, link)) => {
                 failures = 0;
                 tracing::info!(not_after_ms = renewed.info.not_after_ms, "client certificate renewed");
-                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "renewed" }).inc();
+                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: Outcome::Renewed }).inc();
                 shared.identity.send_modify(|current| {
                     current.generation += 1;
                     current.identity = Arc::new(renewed);
@@ -44,7 +44,7 @@ pub(super) async fn renew_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bo
             }
             Err(reason) => {
                 failures = failures.saturating_add(1);
-                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: "failed" }).inc();
+                shared.metrics.renewals.get_or_create(&OutcomeLabel { outcome: Outcome::Failed }).inc();
                 tracing::warn!(%reason, "certificate renewal failed; the current certificate stays in use");
             }
         }

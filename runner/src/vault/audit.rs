@@ -12,6 +12,14 @@ use traceflow_pii::is_token;
 use super::now_ms;
 
 /// One line of the audit log.
+/// How an audited operation ended (`ok` or `failed` in the log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Ok,
+    Failed,
+}
+
 #[derive(Debug, Serialize)]
 pub struct AuditRecord<'a> {
     pub time_ms: u64,
@@ -24,8 +32,7 @@ pub struct AuditRecord<'a> {
     /// The real user id, which `$USER` cannot fake.
     pub uid: u32,
     pub pid: u32,
-    /// `ok` or `failed`.
-    pub outcome: &'static str,
+    pub outcome: AuditOutcome,
     pub reason: Option<String>,
 }
 
@@ -42,7 +49,7 @@ impl<'a> AuditRecord<'a> {
             user: std::env::var("USER").ok(),
             uid,
             pid: std::process::id(),
-            outcome: "ok",
+            outcome: AuditOutcome::Ok,
             reason: None,
         }
     }

@@ -38,14 +38,14 @@ use ring::rand::SystemRandom;
 use serde::Serialize;
 use traceflow_pii::is_token;
 
-pub use audit::{AuditLog, AuditRecord};
+pub use audit::{AuditLog, AuditOutcome, AuditRecord};
 pub use session::{VaultSession, VaultStats};
 
 use traceflow_store::{Db, Tree};
 
 use crate::buffer::{BufferStore, StoreError};
 use crate::config::{RunnerConfig, VaultConfig};
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::{Metrics, Outcome, OutcomeLabel};
 use entry::Entry;
 use keys::{KeyRing, KeyState};
 use recent::RecentTokens;
@@ -109,14 +109,14 @@ pub enum VaultError {
 
 impl VaultError {
     /// The `outcome` label of the detokenize metric.
-    fn outcome(&self) -> &'static str {
+    fn outcome(&self) -> Outcome {
         match self {
-            VaultError::NotAToken => "not_a_token",
-            VaultError::UnknownToken(_) => "unknown",
-            VaultError::Erased(_) => "erased",
-            VaultError::KeyDestroyed { .. } => "key_destroyed",
-            VaultError::UnknownKeyVersion { .. } | VaultError::Tampered(_) => "tampered",
-            _ => "error",
+            VaultError::NotAToken => Outcome::NotAToken,
+            VaultError::UnknownToken(_) => Outcome::Unknown,
+            VaultError::Erased(_) => Outcome::Erased,
+            VaultError::KeyDestroyed { .. } => Outcome::KeyDestroyed,
+            VaultError::UnknownKeyVersion { .. } | VaultError::Tampered(_) => Outcome::Tampered,
+            _ => Outcome::Error,
         }
     }
 }
@@ -246,7 +246,7 @@ impl Vault {
             .and_then(|store| Vault::open(&store.db, options.clone(), Arc::new(Metrics::new())));
         if let Err(error) = &opened {
             let mut attempt = attempt;
-            attempt.outcome = "failed";
+            attempt.outcome = AuditOutcome::Failed;
             attempt.reason = Some(error.to_string());
             if let Err(e) = AuditLog::new(options.audit_log).append(&attempt) {
                 tracing::warn!(error = %e, "cannot audit the failed attempt");
@@ -304,7 +304,7 @@ impl Vault {
     /// The original value behind `token`. Audited; the value is returned only once the audit line is on disk.
     pub fn detokenize(&self, token: &str) -> Result<String, VaultError> {
         let result = self.read(token);
-        let outcome = result.as_ref().err().map_or("ok", VaultError::outcome);
+        let outcome = result.as_ref().err().map_or(Outcome::Ok, VaultError::outcome);
         self.metrics.vault_detokenize.get_or_create(&OutcomeLabel { outcome }).inc();
         self.audited(AuditRecord::new("detokenize", Some(token), None), result, false)
     }
@@ -427,7 +427,7 @@ impl Vault {
         applied: bool,
     ) -> Result<T, VaultError> {
         if let Err(e) = &result {
-            record.outcome = "failed";
+            record.outcome = AuditOutcome::Failed;
             record.reason = Some(e.to_string());
         }
         match self.audit.append(&record) {
