@@ -29,7 +29,7 @@ pub(crate) struct UpArgs {
     control_plane_listen: SocketAddr,
 }
 
-/// What `up` writes to `DATA_DIR/up.json`; the names are a contract (see DESIGN.md).
+/// What `up` writes to `DATA_DIR/up.json`; the names are a contract (see docs/operations.md).
 #[derive(Serialize, Deserialize)]
 struct UpInfo {
     ingest_url: String,

@@ -8,6 +8,8 @@
 //! identified by its SHA-256 [`fingerprint`]. [`server_config`] and [`client_config`] turn these into TLS 1.3-only
 //! rustls configurations (the HTTPS client and the servers that use them are `traceflow-http`'s).
 
+#![forbid(unsafe_code)]
+
 mod ca;
 mod files;
 mod tls;

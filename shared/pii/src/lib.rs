@@ -4,7 +4,7 @@
 //! rewritten here before anything is persisted, so nothing raw reaches the buffer, the uploader or the control plane.
 //!
 //! The engine decides *what* is PII and which [`Action`] applies; a [`Tokens`] implementation (the runner's vault)
-//! decides how a tokenized original is kept. Token text is fixed by DESIGN.md:
+//! decides how a tokenized original is kept. Token text is fixed by the ingest contract (docs/architecture.md):
 //! `tok_<entity>_<base32 of a keyed HMAC-SHA256>`, convergent per tenant key.
 //!
 //! The engine ([`Engine`]) is built from a [`PiiConfig`] and is pure: no I/O, no clocks. Its parts, a file each:

@@ -1,7 +1,7 @@
 //! Frames: how a chunk is cut into checksummed records of 4 KiB (at most 64 KiB) for the durable buffer.
 //!
 //! The storage engine keeps values up to 64 KiB inline and sends larger ones to blob files that inflate the disk
-//! 60-130 times (measured; see DESIGN.md), so no stored value may exceed [`MAX_FRAME_LEN`]. [`split`] cuts
+//! 60-130 times (measured; see docs/durability.md), so no stored value may exceed [`MAX_FRAME_LEN`]. [`split`] cuts
 //! [`FRAME_LEN`] frames, much smaller, for two reasons found in sled 0.34's source:
 //! - sled writes any log record over 128 KiB (a quarter of a segment) to a blob file it never syncs, and a tree
 //!   node is one record. A buffer leaf holds up to about 20 entries before sled splits or merges it, so 4 KiB
