@@ -138,6 +138,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a benchmark's report: as pretty JSON with `--json`, else as its text.
+pub(crate) fn print_report<R: serde::Serialize>(json: bool, report: &R, text: impl FnOnce(&R)) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+    } else {
+        text(report);
+    }
+}
+
 /// A binary built next to this one (`target/<profile>/NAME`).
 pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;

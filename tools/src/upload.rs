@@ -115,11 +115,7 @@ pub(crate) fn main(args: UploadArgs) -> Result<(), String> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let report = runtime.block_on(run(&options))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
-        report.print();
-    }
+    crate::print_report(args.json, &report, |report| report.print());
     Ok(())
 }
 
