@@ -21,7 +21,17 @@ enum Command {
     Up(up::UpArgs),
 }
 
+/// Everything this process creates is for its own user (directories 0700, files 0600), whatever the umask it
+/// was started with: data dirs hold tokenized sessions, vault ciphertext and keys.
+fn private_files() {
+    // SAFETY: umask(2) only replaces the process's file-mode creation mask; it has no failure mode.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    private_files();
     let result = match Cli::parse().command {
         Command::Up(args) => up::run(args),
     };

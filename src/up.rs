@@ -123,6 +123,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), String> {
     let mut config = RunnerConfig { listen: args.listen, data_dir: runner_dir.clone(), ..RunnerConfig::default() };
     config.project_keys = vec![project_key.clone()];
     traceflow_runner::telemetry::init(&config.log);
+    traceflow_runner::server::make_private(data_dir);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let signal = runner_server::shutdown_signal().map_err(|e| e.to_string())?;
@@ -173,24 +174,63 @@ pub(crate) fn run(args: UpArgs) -> Result<(), String> {
 }
 
 fn print_banner(info: &UpInfo, info_path: &Path) {
-    use std::io::Write;
-    println!("TRACEFLOW is up: runner and control plane, connected over mTLS");
-    println!("  ingest URL         {}", info.ingest_url);
-    println!("  project key        {}", info.project_key);
-    println!("  admin URL          {}", info.admin_url);
-    println!("  admin token        {}", info.admin_token);
-    println!("  CA certificate     {}", info.ca_cert);
-    println!("  details in         {}", info_path.display());
-    println!("Send a batch:");
-    println!(
-        "  curl -s -X POST {} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"session_id\":\"demo-1\",\"seq\":1,\"events\":[{{\"type\":\"pageview\",\"ts\":1732265000000,\"url\":\"/\"}}]}}'",
+    use std::io::{IsTerminal, Write};
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", banner(info, info_path, out.is_terminal()));
+    let _ = out.flush();
+}
+
+/// What `up` prints once it runs. The project key and admin token are secrets: they are shown only to a terminal;
+/// a journal or a CI log gets the path of the 0600 file that holds them instead.
+fn banner(info: &UpInfo, info_path: &Path, terminal: bool) -> String {
+    let mut text = String::from("TRACEFLOW is up: runner and control plane, connected over mTLS\n");
+    text += &format!("  ingest URL         {}\n", info.ingest_url);
+    text += &format!("  admin URL          {}\n", info.admin_url);
+    text += &format!("  CA certificate     {}\n", info.ca_cert);
+    text += &format!("  details in         {}\n", info_path.display());
+    if !terminal {
+        text += &format!(
+            "The project key and admin token are in {} (mode 0600), not printed: stdout is not a terminal.\n",
+            info_path.display()
+        );
+        text += "Press Ctrl-C to stop.\n";
+        return text;
+    }
+    text += &format!("  project key        {}\n", info.project_key);
+    text += &format!("  admin token        {}\n", info.admin_token);
+    text += "Send a batch:\n";
+    text += &format!(
+        "  curl -s -X POST {} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"session_id\":\"demo-1\",\"seq\":1,\"events\":[{{\"type\":\"pageview\",\"ts\":1732265000000,\"url\":\"/\"}}]}}'\n",
         info.ingest_url, info.project_key
     );
-    println!("Read it back from the control plane:");
-    println!(
-        "  curl -s --cacert {} -H 'Authorization: Bearer {}' {}/v1/admin/sessions/demo-1/events",
+    text += "Read it back from the control plane:\n";
+    text += &format!(
+        "  curl -s --cacert {} -H 'Authorization: Bearer {}' {}/v1/admin/sessions/demo-1/events\n",
         info.ca_cert, info.admin_token, info.admin_url
     );
-    println!("Press Ctrl-C to stop.");
-    let _ = std::io::stdout().flush();
+    text += "Press Ctrl-C to stop.\n";
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_reach_a_terminal_only() {
+        let info = UpInfo {
+            ingest_url: "http://127.0.0.1:7480/v1/batch".into(),
+            project_key: "tf_secretprojectkey".into(),
+            admin_url: "https://127.0.0.1:7443".into(),
+            admin_token: "adm_secretadmintoken".into(),
+            ca_cert: "/d/ca.pem".into(),
+            control_plane_url: "https://127.0.0.1:7443".into(),
+        };
+        let path = Path::new("/d/up.json");
+        let logged = banner(&info, path, false);
+        assert!(!logged.contains("tf_secretprojectkey") && !logged.contains("adm_secretadmintoken"), "{logged}");
+        assert!(logged.contains("/d/up.json"));
+        let shown = banner(&info, path, true);
+        assert!(shown.contains("tf_secretprojectkey") && shown.contains("adm_secretadmintoken"));
+    }
 }

@@ -229,3 +229,29 @@ fn a_revoked_runner_keeps_buffering_and_loses_nothing() {
     assert_eq!(runner.stop().code(), Some(0));
     assert_eq!(common::dump(&data), vec![("revoked".to_string(), 2)]);
 }
+
+#[test]
+fn data_dirs_stay_private_under_an_open_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: umask(2) only sets this test process's creation mask (inherited by the processes it starts).
+    let previous = unsafe { libc::umask(0o022) };
+    let dir = TempDir::new("upload-private");
+    // A runner data dir left open by an earlier version: tightened at start.
+    let data = dir.path().join("runner");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cp = ControlPlane::start(&dir.path().join("cp"), &[]);
+    cp.enroll(&data);
+    let runner = Runner::start(&data, UPLOAD);
+    for seq in 1..=3 {
+        assert_eq!(runner.post(&batch("private", seq, 2), &[]).status, 202);
+    }
+    wait_drained(&runner, Duration::from_secs(30));
+    assert_eq!(runner.stop().code(), Some(0));
+    for data_dir in [data.as_path(), cp.data_dir.as_path()] {
+        let open = traceflow_store::private::open_paths(data_dir).unwrap();
+        assert!(open.is_empty(), "open to the group or others: {open:?}");
+    }
+    // SAFETY: as above; restores the mask this process had.
+    unsafe { libc::umask(previous) };
+}

@@ -34,8 +34,12 @@ pub struct Admin {
 /// The admin of the token in an `Authorization: Bearer …` header, looked up by the presented token's SHA-256
 /// (tokens are stored only as digests, keyed by them: a lookup's timing can tell about a digest, never a token).
 pub fn authenticate(store: &Store, authorization: Option<&str>) -> Result<Admin, ApiError> {
-    let token =
-        authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or(ApiError::AdminTokenInvalid)?;
+    // The scheme is case-insensitive (RFC 7235): `bearer` and `BEARER` name it as well as `Bearer`.
+    let token = authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::AdminTokenInvalid)?;
     let presented = sha256(token.as_bytes());
     let key = store::token_key(store::ADMIN_TOKEN_PREFIX, &presented);
     let record: AdminToken = store::get_json(&store.tokens, "tokens", &key)?.ok_or(ApiError::AdminTokenInvalid)?;

@@ -259,6 +259,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     match cli.command {
         Command::Init(args) => run_init(args),
@@ -321,8 +322,18 @@ fn run_init(args: InitArgs) -> ExitCode {
     }
 }
 
+/// Everything this process creates is for its own user (directories 0700, files 0600), whatever the umask it
+/// was started with: data dirs hold tokenized sessions, vault ciphertext and keys.
+fn private_files() {
+    // SAFETY: umask(2) only replaces the process's file-mode creation mask; it has no failure mode.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     telemetry::init(&args.log_level, args.log_json);
+    traceflow_cp::server::make_private(&args.data_dir);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(message) => return fail(&message, 1),

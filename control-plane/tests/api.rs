@@ -412,3 +412,15 @@ async fn uploads_beyond_the_limit_get_503_with_retry_after() {
     }
     assert!(stored >= 1 && refused >= 1, "stored {stored}, refused {refused}");
 }
+
+#[tokio::test]
+async fn the_admin_auth_scheme_is_case_insensitive() {
+    let cp = ControlPlane::start("api-scheme");
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let authorization = format!("{scheme} {}", cp.admin_token);
+        let response = cp.call("GET", "/v1/admin/runners", &[("authorization", &authorization)], Value::Null).await;
+        assert_eq!(response.status, 200, "{scheme}");
+    }
+    let wrong = cp.call("GET", "/v1/admin/runners", &[("authorization", "Basic abc")], Value::Null).await;
+    assert_eq!(wrong.status, 401);
+}

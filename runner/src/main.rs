@@ -173,6 +173,7 @@ enum VaultCommand {
 }
 
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
@@ -224,6 +225,7 @@ fn run(args: ConfigArgs) -> ExitCode {
         Err(message) => return fail(&message, 2),
     };
     telemetry::init(&config.log);
+    traceflow_runner::server::make_private(&config.data_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
@@ -265,6 +267,15 @@ fn release_freed_memory() {
     });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the memory trimming thread");
+    }
+}
+
+/// Everything this process creates is for its own user (directories 0700, files 0600), whatever the umask it
+/// was started with: data dirs hold tokenized sessions, vault ciphertext and keys.
+fn private_files() {
+    // SAFETY: umask(2) only replaces the process's file-mode creation mask; it has no failure mode.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -186,7 +186,10 @@ pub fn dump(store: &BufferStore, out: &mut impl Write, errors: &mut impl Write) 
                 writeln!(errors, "damaged: chunk {seq}: stored batch is not UTF-8")?;
                 continue;
             };
-            let Ok(raw) = serde_json::from_str::<&serde_json::value::RawValue>(text) else {
+            // One line per batch: a raw CR or LF in valid JSON can only be whitespace, so a space stands in for it.
+            let text: std::borrow::Cow<'_, str> =
+                if text.contains(['\n', '\r']) { text.replace(['\n', '\r'], " ").into() } else { text.into() };
+            let Ok(raw) = serde_json::from_str::<&serde_json::value::RawValue>(&text) else {
                 writeln!(errors, "damaged: chunk {seq}: stored batch is not JSON")?;
                 continue;
             };
@@ -208,4 +211,44 @@ pub fn dump(store: &BufferStore, out: &mut impl Write, errors: &mut impl Write) 
         return Err(StoreError::Io(std::io::Error::other(e)));
     }
     Ok(batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use traceflow_protocol::{Codec, RecordMeta};
+
+    use super::*;
+
+    #[test]
+    fn dump_writes_one_line_per_batch_whatever_whitespace_the_batch_had() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = BufferStore::open(temp.path(), 1 << 20).unwrap();
+        let batches = ["{\n  \"session_id\": \"a\",\r\n  \"seq\": 1\n}", r#"{"session_id":"b","seq":2,"note":"x\ny"}"#];
+        let records: Vec<Record> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, json)| {
+                let meta = RecordMeta {
+                    project: "p".into(),
+                    session_id: format!("s{i}"),
+                    seq: i as u64,
+                    received_at_ms: 1,
+                    events: 0,
+                    replay: 0,
+                };
+                Record::new(meta, Codec::None, 1, json.as_bytes()).unwrap()
+            })
+            .collect();
+        let chunk = Chunk::encode(&records);
+        store.append_chunk(&chunk, crate::buffer::framed_len(chunk.len())).unwrap();
+        let (mut out, mut errors) = (Vec::new(), Vec::new());
+        assert_eq!(dump(&store, &mut out, &mut errors).unwrap(), 2);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["batch"]["seq"], 1);
+        let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(second["batch"]["note"], "x\ny", "escapes inside strings are kept");
+        assert!(errors.is_empty());
+    }
 }

@@ -18,6 +18,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod private;
+
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
