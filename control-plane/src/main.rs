@@ -101,8 +101,13 @@ struct AdminArgs {
     /// Base URL of the control plane.
     #[arg(long, env = "TRACEFLOW_ADMIN_URL", default_value = "https://127.0.0.1:7443")]
     admin_url: String,
-    #[arg(long, env = "TRACEFLOW_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: String,
+    /// The admin token. Prefer `--admin-token-file` or `TRACEFLOW_ADMIN_TOKEN`: a token on the command line is
+    /// visible to every local user (`/proc/<pid>/cmdline`), so it is warned about.
+    #[arg(long, env = "TRACEFLOW_ADMIN_TOKEN", hide_env_values = true, conflicts_with = "admin_token_file")]
+    admin_token: Option<String>,
+    /// A file holding the admin token (its first line).
+    #[arg(long, env = "TRACEFLOW_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// The control plane's CA certificate (DATA_DIR/ca.pem).
     #[arg(long, env = "TRACEFLOW_CA")]
     ca: PathBuf,
@@ -366,7 +371,30 @@ fn serve(args: ServeArgs) -> ExitCode {
 
 fn admin_client(args: &AdminArgs) -> Result<AdminClient, String> {
     let ca = std::fs::read_to_string(&args.ca).map_err(|e| format!("cannot read {}: {e}", args.ca.display()))?;
-    AdminClient::new(&args.admin_url, &args.admin_token, &ca).map_err(|e| e.to_string())
+    let token = match (&args.admin_token_file, &args.admin_token) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            text.lines().next().unwrap_or_default().trim().to_string()
+        }
+        (None, Some(token)) => {
+            if token_on_command_line() {
+                eprintln!(
+                    "warning: --admin-token on the command line is visible to every local user; use \
+                     --admin-token-file or TRACEFLOW_ADMIN_TOKEN"
+                );
+            }
+            token.clone()
+        }
+        (None, None) => {
+            return Err("no admin token: give --admin-token-file, or set TRACEFLOW_ADMIN_TOKEN".to_string());
+        }
+    };
+    AdminClient::new(&args.admin_url, &token, &ca).map_err(|e| e.to_string())
+}
+
+/// Whether the admin token came as a command-line argument (rather than from the environment).
+fn token_on_command_line() -> bool {
+    std::env::args().any(|arg| arg == "--admin-token" || arg.starts_with("--admin-token="))
 }
 
 fn print_json(value: &Value) {

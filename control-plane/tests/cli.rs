@@ -131,4 +131,21 @@ async fn admin_commands_work_against_a_running_control_plane() {
         .unwrap();
     assert_eq!(wrong_token.status.code(), Some(1));
     assert!(stderr(&wrong_token).contains("admin_token_invalid"));
+    assert!(stderr(&wrong_token).contains("warning: --admin-token on the command line"), "{}", stderr(&wrong_token));
+
+    // From a file: no warning, and the token works.
+    let token_file = cp.dir.join("admin.token");
+    std::fs::write(&token_file, format!("{}\n", cp.admin_token)).unwrap();
+    let from_file = cp_command()
+        .args(["runner", "list", "--json", "--admin-url", &cp.url, "--admin-token-file"])
+        .arg(&token_file)
+        .arg("--ca")
+        .arg(&ca_path)
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    assert!(!stderr(&from_file).contains("warning"), "{}", stderr(&from_file));
+    let none = cp_command().args(["runner", "list", "--admin-url", &cp.url, "--ca"]).arg(&ca_path).output().unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("no admin token"), "{}", stderr(&none));
 }

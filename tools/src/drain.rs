@@ -139,7 +139,10 @@ fn drain(args: &DrainArgs, dir: &Path, cp_bin: &Path, runner_bin: &Path) -> Resu
     let (cp, cp_addr) = spawn_listening(cp_bin, &["serve", "--data-dir", &cp_data, "--listen", "127.0.0.1:0"])?;
     let cp_url = format!("https://{cp_addr}");
     let ca = cp_dir.join("ca.pem").display().to_string();
-    let admin = ["--admin-url", &cp_url, "--admin-token", &admin_token, "--ca", &ca];
+    let token_file = cp_dir.join("admin.token");
+    std::fs::write(&token_file, &admin_token).map_err(|e| e.to_string())?;
+    let token_file = token_file.display().to_string();
+    let admin = ["--admin-url", &cp_url, "--admin-token-file", &token_file, "--ca", &ca];
     let created: serde_json::Value =
         serde_json::from_str(&run_ok(cp_bin, &[&["enrollment-token", "create", "--json"][..], &admin].concat())?)
             .map_err(|e| e.to_string())?;
