@@ -82,6 +82,10 @@ struct ServeArgs {
     /// The most a runner waits (with jitter) before its next check-in, answered in every check-in.
     #[arg(long, default_value_t = 500)]
     poll_after_ms: u64,
+    /// Serve `GET /metrics` without a credential on this plain-HTTP address too (for Prometheus on a private
+    /// network); on the main listener `/metrics` needs an admin token.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// The longest a check-in is held waiting for a newer policy (30s, 5m); runners may ask for less.
     #[arg(long, default_value = "30s", value_parser = parse_ttl)]
     poll_timeout: u64,
@@ -346,6 +350,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let mut options = ServeOptions::new(args.data_dir, args.listen);
     options.runner_cert_ttl = std::time::Duration::from_secs(args.runner_cert_ttl);
     options.poll_after_ms = args.poll_after_ms;
+    options.metrics_listen = args.metrics_listen;
     options.poll_timeout = Duration::from_secs(args.poll_timeout);
     options.max_uploads = args.max_uploads.max(1);
     runtime.block_on(async {
@@ -362,6 +367,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(%addr, "control plane listening");
         // One line on stdout that scripts and tests can wait for.
         println!("traceflow-cp listening on https://{addr}");
+        if let Some(metrics) = server.metrics_addr() {
+            tracing::info!(%metrics, "plain metrics listener");
+            println!("traceflow-cp metrics on http://{metrics}/metrics");
+        }
         let _ = std::io::stdout().flush();
         server.run(shutdown).await;
         let _ = std::io::stdout().flush();

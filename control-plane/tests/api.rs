@@ -143,7 +143,13 @@ async fn upload_is_idempotent_and_reads_back_in_seq_order() {
     assert_eq!((again.status, json_of(&again)), (200, json!({"stored": 0, "duplicate": true})));
 
     // Duplicates never changed the counts; the metrics agree.
-    let metrics = String::from_utf8(cp.call("GET", "/metrics", &[], Value::Null).await.body.to_vec()).unwrap();
+    let metrics = String::from_utf8(
+        cp.call("GET", "/metrics", &[("authorization", &format!("Bearer {}", cp.admin_token))], Value::Null)
+            .await
+            .body
+            .to_vec(),
+    )
+    .unwrap();
     for line in [
         "traceflow_cp_records_stored_total 6",
         "traceflow_cp_records_duplicate_total 2",
@@ -423,4 +429,30 @@ async fn the_admin_auth_scheme_is_case_insensitive() {
     }
     let wrong = cp.call("GET", "/v1/admin/runners", &[("authorization", "Basic abc")], Value::Null).await;
     assert_eq!(wrong.status, 401);
+}
+
+#[tokio::test]
+async fn metrics_need_an_admin_token_except_on_the_plain_metrics_listener() {
+    let cp = ControlPlane::start_with("api-metrics", &["--metrics-listen", "127.0.0.1:0"]);
+    assert_eq!(cp.call("GET", "/metrics", &[], Value::Null).await.status, 401);
+    let wrong = cp.call("GET", "/metrics", &[("authorization", "Bearer adm_wrong")], Value::Null).await;
+    assert_eq!(wrong.status, 401);
+    let auth = format!("Bearer {}", cp.admin_token);
+    let metrics = cp.call("GET", "/metrics", &[("authorization", &auth)], Value::Null).await;
+    assert_eq!(metrics.status, 200);
+    let plain = cp.metrics_url.clone().expect("the metrics listener's address");
+    let answer = tokio::task::spawn_blocking(move || {
+        let rest = plain.strip_prefix("http://").unwrap();
+        let (addr, path) = rest.split_once('/').unwrap();
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::{Read, Write};
+        write!(stream, "GET /{path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("traceflow_cp_"), "{answer}");
 }

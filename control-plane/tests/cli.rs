@@ -73,7 +73,8 @@ async fn serve_answers_health_and_stops_on_sigterm() {
     assert_eq!((health.status, json_of(&health)["status"].as_str()), (200, Some("ok")));
     let ready = cp.call("GET", "/readyz", &[], Value::Null).await;
     assert_eq!(ready.status, 200);
-    let metrics = cp.call("GET", "/metrics", &[], Value::Null).await;
+    let metrics =
+        cp.call("GET", "/metrics", &[("authorization", &format!("Bearer {}", cp.admin_token))], Value::Null).await;
     let text = String::from_utf8(metrics.body.to_vec()).unwrap();
     assert!(text.contains("traceflow_cp_http_requests_total{route=\"healthz\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("traceflow_cp_store_flush_seconds"));

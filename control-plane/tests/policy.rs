@@ -343,7 +343,8 @@ async fn held_checkins_return_on_apply_and_at_shutdown() {
         tokio::spawn(async move { checkin_answer(&runner, applied(1, 600_000)).await })
     };
     cp.wait_metric("traceflow_cp_checkins_waiting", |n| n == 1.0).await;
-    let metrics = cp.call("GET", "/metrics", &[], Value::Null).await;
+    let metrics =
+        cp.call("GET", "/metrics", &[("authorization", &format!("Bearer {}", cp.admin_token))], Value::Null).await;
     let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
     assert!(metrics.contains("traceflow_cp_checkins_waiting 1\n"), "{metrics}");
     assert!(metrics.contains("traceflow_cp_policy_pushes_total 1\n"), "{metrics}");

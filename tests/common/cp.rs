@@ -104,7 +104,9 @@ impl ControlPlane {
 
     /// Value of a metric line like `name{labels} value` of the control plane, summed over matching lines.
     pub(crate) fn metric(&self, prefix: &str) -> f64 {
-        let response = https(&self.ca_pem, None, &format!("{}/metrics", self.url()), "GET", &[], Vec::new())
+        let auth = format!("Bearer {}", self.admin_token);
+        let url = format!("{}/metrics", self.url());
+        let response = https(&self.ca_pem, None, &url, "GET", &[("authorization", &auth)], Vec::new())
             .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
         let text = String::from_utf8_lossy(&response.body).into_owned();
         text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()

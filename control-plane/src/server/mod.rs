@@ -91,6 +91,9 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Memory the storage engine may use as page cache.
     pub cache_bytes: u64,
+    /// A second, plain-HTTP listener that serves `GET /metrics` alone without a credential, for a Prometheus on a
+    /// private network; on the main listener `/metrics` needs an admin token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeOptions {
@@ -106,6 +109,7 @@ impl ServeOptions {
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(10),
             cache_bytes: 256 * 1024 * 1024,
+            metrics_listen: None,
         }
     }
 }
@@ -144,6 +148,7 @@ pub struct Server {
     app: Arc<App>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -160,6 +165,10 @@ impl Server {
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
+        let metrics_listener = match options.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?),
+            None => None,
+        };
         let app = Arc::new(App {
             store,
             committer,
@@ -171,11 +180,16 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             options,
         });
-        Ok(Server { app, listener, acceptor: TlsAcceptor::from(tls) })
+        Ok(Server { app, listener, acceptor: TlsAcceptor::from(tls), metrics_listener })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the plain metrics listener is bound, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
@@ -184,10 +198,13 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains and flushes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server { app, listener, acceptor } = self;
+        let Server { app, listener, acceptor, metrics_listener } = self;
         let max_connections = app.options.max_connections;
         let (stop_tx, stop_rx) = watch::channel(false);
         let connections = Arc::new(Semaphore::new(max_connections));
+        if let Some(listener) = metrics_listener {
+            tokio::spawn(serve_metrics(listener, app.metrics.clone(), stop_rx.clone()));
+        }
         let accepting = tokio::spawn(accept_loop(listener, acceptor, app.clone(), connections.clone(), stop_rx));
 
         shutdown.await;
@@ -209,6 +226,26 @@ impl Server {
             tracing::error!(error = %e, "final flush failed");
         }
         tracing::info!("store flushed; bye");
+    }
+}
+
+/// The plain metrics listener: `GET /metrics` and nothing else, a few connections at a time.
+async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+    let connections = Arc::new(Semaphore::new(16));
+    while let Some((permit, stream)) = traceflow_http::serve::accept(&listener, &connections, &mut stop).await {
+        let (metrics, stop) = (metrics.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |request: Request<Incoming>| {
+                let response = match (request.method(), request.uri().path()) {
+                    (&Method::GET, "/metrics") => metrics_response(&metrics),
+                    _ => error_response(&ApiError::NotFound),
+                };
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: MAX_BUF_SIZE };
+            traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
+        });
     }
 }
 
@@ -264,7 +301,10 @@ async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -
     let (route, result) = match segments.as_slice() {
         ["healthz"] if get => ("healthz", Ok(json_response(StatusCode::OK, &json!({ "status": "ok" })))),
         ["readyz"] if get => ("readyz", Ok(readiness(app))),
-        ["metrics"] if get => ("metrics", Ok(metrics_response(app))),
+        ["metrics"] if get => {
+            let caller = admin::authenticate(&app.store, request.header(AUTHORIZATION));
+            ("metrics", caller.map(|_| metrics_response(&app.metrics)))
+        }
         ["v1", "enroll"] if post => ("enroll", enroll(app, request).await),
         ["v1", "runner", "upload"] if post => ("upload", upload(app, peer, request).await),
         ["v1", "runner", "checkin"] if post => ("checkin", checkin(app, peer, request).await),
@@ -315,8 +355,8 @@ fn readiness(app: &App) -> Response<Body> {
     }
 }
 
-fn metrics_response(app: &App) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(app.metrics.encode())));
+fn metrics_response(metrics: &Metrics) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(metrics.encode())));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));

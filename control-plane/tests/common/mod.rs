@@ -39,6 +39,8 @@ pub(crate) struct ControlPlane {
     pub child: Child,
     _stdout: BufReader<ChildStdout>,
     pub url: String,
+    /// `http://ADDR/metrics` of the plain metrics listener, when started with `--metrics-listen`.
+    pub metrics_url: Option<String>,
     pub admin_token: String,
     pub ca_pem: String,
 }
@@ -52,13 +54,22 @@ impl ControlPlane {
         let temp = temp_dir(tag);
         let dir = temp.path().join("data");
         let report = init(&dir);
-        let (child, stdout, url) = serve(&dir, extra);
+        let (child, mut stdout, url) = serve(&dir, extra);
+        let metrics_url = extra.contains(&"--metrics-listen").then(|| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("metrics line");
+            line.trim()
+                .strip_prefix("traceflow-cp metrics on ")
+                .unwrap_or_else(|| panic!("unexpected: {line}"))
+                .to_string()
+        });
         ControlPlane {
             dir,
             _temp: temp,
             child,
             _stdout: stdout,
             url,
+            metrics_url,
             admin_token: report["admin_token"].as_str().unwrap().to_string(),
             ca_pem: report["ca_cert"].as_str().unwrap().to_string(),
         }
@@ -70,7 +81,9 @@ impl ControlPlane {
 
     /// Value of a metric line like `name{labels} value`, summed over matching lines.
     pub(crate) async fn metric(&self, prefix: &str) -> f64 {
-        let response = self.call("GET", "/metrics", &[], Value::Null).await;
+        let response = self
+            .call("GET", "/metrics", &[("authorization", &format!("Bearer {}", self.admin_token))], Value::Null)
+            .await;
         let text = String::from_utf8_lossy(&response.body).into_owned();
         text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
     }
