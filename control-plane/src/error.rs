@@ -43,6 +43,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("missing or wrong admin token")]
     AdminTokenInvalid,
+    #[error("too many wrong admin tokens from this address; retry after {0} s")]
+    TooManyAttempts(u64),
     #[error("session not found")]
     SessionNotFound,
     #[error("runner not found")]
@@ -86,6 +88,7 @@ impl ApiError {
             ApiError::NoCanary | ApiError::CanaryHalted { .. } => 409,
             ApiError::RequestTooLarge(_) | ApiError::ChunkTooLarge(_) => 413,
             ApiError::UnsupportedEncoding(_) => 415,
+            ApiError::TooManyAttempts(_) => 429,
             ApiError::Unavailable(_) => 503,
         }
     }
@@ -109,6 +112,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::AdminTokenInvalid => "admin_token_invalid",
+            ApiError::TooManyAttempts(_) => "too_many_attempts",
             ApiError::SessionNotFound => "session_not_found",
             ApiError::RunnerNotFound => "runner_not_found",
             ApiError::InvalidPolicy(_) => "invalid_policy",
@@ -122,7 +126,11 @@ impl ApiError {
     }
 
     pub fn retry_after(&self) -> Option<u64> {
-        matches!(self, ApiError::Unavailable(_)).then_some(RETRY_AFTER_SECS)
+        match self {
+            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            ApiError::TooManyAttempts(seconds) => Some(*seconds),
+            _ => None,
+        }
     }
 
     /// `{"error":{"code","message"}}`; an invalid policy adds the first problem's `path` and every problem as

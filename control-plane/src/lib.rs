@@ -22,6 +22,7 @@ pub mod runners;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 
 pub use data_dir::{init, InitOptions, InitReport};
 pub use server::{ServeOptions, Server};

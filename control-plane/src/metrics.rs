@@ -28,6 +28,10 @@ pub struct Metrics {
     pub renewals: Family<OutcomeLabel, Counter>,
     pub checkins: Family<OutcomeLabel, Counter>,
     pub admin_requests: Family<OutcomeLabel, Counter>,
+    /// Wrong admin tokens presented (admin API and `/metrics`).
+    pub admin_auth_failures: Counter,
+    /// Requests refused 429 because their address presented too many wrong admin tokens.
+    pub admin_auth_throttled: Counter,
     /// Upload bodies as they came over the wire.
     pub received_bytes: Counter,
     /// Compressed record bytes newly stored.
@@ -74,6 +78,13 @@ impl Metrics {
             metric
         };
         let received_bytes = counter(&mut registry, "upload_received_bytes", "Upload body bytes as received");
+        let admin_auth_failures =
+            counter(&mut registry, "admin_auth_failures", "Wrong admin tokens presented (admin API and /metrics)");
+        let admin_auth_throttled = counter(
+            &mut registry,
+            "admin_auth_throttled",
+            "Requests refused because their address presented too many wrong admin tokens",
+        );
         let stored_bytes = counter(&mut registry, "stored_bytes", "Compressed record bytes newly stored");
         let stored_raw_bytes =
             counter(&mut registry, "stored_raw_bytes", "Uncompressed size of the record bytes newly stored");
@@ -99,6 +110,8 @@ impl Metrics {
             renewals,
             checkins,
             admin_requests,
+            admin_auth_failures,
+            admin_auth_throttled,
             received_bytes,
             stored_bytes,
             stored_raw_bytes,

@@ -440,19 +440,43 @@ async fn metrics_need_an_admin_token_except_on_the_plain_metrics_listener() {
     let auth = format!("Bearer {}", cp.admin_token);
     let metrics = cp.call("GET", "/metrics", &[("authorization", &auth)], Value::Null).await;
     assert_eq!(metrics.status, 200);
-    let plain = cp.metrics_url.clone().expect("the metrics listener's address");
-    let answer = tokio::task::spawn_blocking(move || {
-        let rest = plain.strip_prefix("http://").unwrap();
+    let answer = plain_get(cp.metrics_url.clone().expect("the metrics listener's address")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("traceflow_cp_"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_address_guessing_admin_tokens_is_throttled() {
+    let cp = ControlPlane::start_with("api-throttle", &["--metrics-listen", "127.0.0.1:0"]);
+    for n in 0..10 {
+        let wrong = cp.call("GET", "/v1/admin/runners", &[("authorization", "Bearer adm_guess")], Value::Null).await;
+        assert_eq!(wrong.status, 401, "guess {n}");
+    }
+    let throttled = cp.call("GET", "/v1/admin/runners", &[("authorization", "Bearer adm_guess")], Value::Null).await;
+    assert_eq!((throttled.status, error_code(&throttled).as_str()), (429, "too_many_attempts"));
+    let wait: u64 = throttled.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // While throttled, not even the right token is looked at from this address.
+    let auth = format!("Bearer {}", cp.admin_token);
+    let right = cp.call("GET", "/v1/admin/runners", &[("authorization", &auth)], Value::Null).await;
+    assert_eq!(right.status, 429);
+    let metrics = plain_get(cp.metrics_url.clone().expect("metrics listener")).await;
+    assert!(metrics.contains("traceflow_cp_admin_auth_failures_total 10\n"), "{metrics}");
+    assert!(metrics.contains("traceflow_cp_admin_auth_throttled_total 2\n"), "{metrics}");
+}
+
+/// A GET of `url` (`http://ADDR/PATH`) over plain HTTP/1.1; the whole answer as text.
+async fn plain_get(url: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
         let (addr, path) = rest.split_once('/').unwrap();
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        use std::io::{Read, Write};
         write!(stream, "GET /{path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
         let mut text = String::new();
         stream.read_to_string(&mut text).unwrap();
         text
     })
     .await
-    .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("traceflow_cp_"), "{answer}");
+    .unwrap()
 }

@@ -26,12 +26,13 @@ pub(super) fn hour() -> u64 {
 
 pub(super) async fn admin_route(
     app: &Arc<App>,
+    remote: Option<IpAddr>,
     method: &Method,
     rest: &[String],
     request: &mut Exchange,
 ) -> Result<Response<Body>, ApiError> {
     let result = async {
-        let caller = admin::authenticate(&app.store, request.header(AUTHORIZATION))?;
+        let caller = admin_caller(app, remote, request)?;
         let tenant = caller.tenant.clone();
         let query = request.head.uri.query().map(str::to_string);
         let rest: Vec<&str> = rest.iter().map(String::as_str).collect();

@@ -9,7 +9,7 @@ mod runner_api;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +39,7 @@ use crate::metrics::{Metrics, OutcomeLabel, RouteLabel};
 use crate::policies::{self, Policies};
 use crate::receiver::{self, Committer, Stored, Upload, MAX_CHUNK_BYTES};
 use crate::store::{RunnerRecord, Store, StoreError};
+use crate::throttle::AuthThrottle;
 use crate::{admin, now_ms, runners};
 use admin_api::*;
 use exchange::*;
@@ -140,6 +141,8 @@ struct App {
     /// Permits are KiB of upload bodies.
     upload_memory: Semaphore,
     shutting_down: AtomicBool,
+    /// Addresses that keep presenting wrong admin tokens.
+    auth_throttle: AuthThrottle,
     options: ServeOptions,
 }
 
@@ -178,6 +181,7 @@ impl Server {
             uploads: Semaphore::new(options.max_uploads),
             upload_memory: Semaphore::new((options.upload_memory_bytes / 1024).max(1)),
             shutting_down: AtomicBool::new(false),
+            auth_throttle: AuthThrottle::default(),
             options,
         });
         Ok(Server { app, listener, acceptor: TlsAcceptor::from(tls), metrics_listener })
@@ -258,6 +262,7 @@ async fn accept_loop(
 ) {
     while let Some((permit, stream)) = traceflow_http::serve::accept(&listener, &connections, &mut stop).await {
         let (app, acceptor, stop) = (app.clone(), acceptor.clone(), stop.clone());
+        let remote = stream.peer_addr().ok().map(|addr| addr.ip());
         tokio::spawn(async move {
             let _permit = permit;
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -268,7 +273,7 @@ async fn accept_loop(
                         .peer_certificates()
                         .and_then(|certs| certs.first())
                         .map(|cert| traceflow_certs::fingerprint(cert).into());
-                    serve_connection(stream, app, peer, stop).await
+                    serve_connection(stream, app, peer, remote, stop).await
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -277,19 +282,29 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<S>(stream: S, app: Arc<App>, peer: Option<Arc<str>>, stop: watch::Receiver<bool>)
-where
+async fn serve_connection<S>(
+    stream: S,
+    app: Arc<App>,
+    peer: Option<Arc<str>>,
+    remote: Option<IpAddr>,
+    stop: watch::Receiver<bool>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let (app, peer) = (app.clone(), peer.clone());
-        async move { Ok::<_, Infallible>(route(&app, peer.as_deref(), request).await) }
+        async move { Ok::<_, Infallible>(route(&app, peer.as_deref(), remote, request).await) }
     });
     let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: MAX_BUF_SIZE };
     traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
 }
 
-async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -> Response<Body> {
+async fn route(
+    app: &Arc<App>,
+    peer: Option<&str>,
+    remote: Option<IpAddr>,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let (head, body) = request.into_parts();
     let mut exchange = Exchange { head, body: Some(body) };
     let request = &mut exchange;
@@ -301,17 +316,14 @@ async fn route(app: &Arc<App>, peer: Option<&str>, request: Request<Incoming>) -
     let (route, result) = match segments.as_slice() {
         ["healthz"] if get => ("healthz", Ok(json_response(StatusCode::OK, &json!({ "status": "ok" })))),
         ["readyz"] if get => ("readyz", Ok(readiness(app))),
-        ["metrics"] if get => {
-            let caller = admin::authenticate(&app.store, request.header(AUTHORIZATION));
-            ("metrics", caller.map(|_| metrics_response(&app.metrics)))
-        }
+        ["metrics"] if get => ("metrics", admin_caller(app, remote, request).map(|_| metrics_response(&app.metrics))),
         ["v1", "enroll"] if post => ("enroll", enroll(app, request).await),
         ["v1", "runner", "upload"] if post => ("upload", upload(app, peer, request).await),
         ["v1", "runner", "checkin"] if post => ("checkin", checkin(app, peer, request).await),
         ["v1", "runner", "renew"] if post => ("renew", renew(app, peer, request).await),
         ["v1", "admin", rest @ ..] => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            ("admin", admin_route(app, &method, &rest, request).await)
+            ("admin", admin_route(app, remote, &method, &rest, request).await)
         }
         ["healthz" | "readyz" | "metrics"] | ["v1", "enroll"] | ["v1", "runner", "upload" | "checkin" | "renew"] => {
             ("other", Err(ApiError::MethodNotAllowed))
@@ -353,6 +365,23 @@ fn readiness(app: &App) -> Response<Body> {
     } else {
         json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({ "status": "not_ready", "problems": problems }))
     }
+}
+
+/// The admin of the request's token; an address that keeps presenting wrong tokens is answered 429 first.
+fn admin_caller(app: &App, remote: Option<IpAddr>, request: &Exchange) -> Result<admin::Admin, ApiError> {
+    let now = Instant::now();
+    if let Some(wait) = remote.and_then(|addr| app.auth_throttle.check(addr, now)) {
+        app.metrics.admin_auth_throttled.inc();
+        return Err(ApiError::TooManyAttempts(wait));
+    }
+    let caller = admin::authenticate(&app.store, request.header(AUTHORIZATION));
+    if matches!(caller, Err(ApiError::AdminTokenInvalid)) {
+        app.metrics.admin_auth_failures.inc();
+        if let Some(addr) = remote {
+            app.auth_throttle.failed(addr, now);
+        }
+    }
+    caller
 }
 
 fn metrics_response(metrics: &Metrics) -> Response<Body> {
