@@ -19,6 +19,15 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The filesystem under the data dir.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Free bytes kept on the data dir's filesystem: below it new batches get 503 `disk_full` and `/readyz` says
+    /// not ready, while uploads (which free space) go on. Default: the larger of 256 MiB and 2 % of the filesystem.
+    pub min_free_bytes: Option<u64>,
+}
+
 /// Top level of `runner.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -43,6 +52,7 @@ pub struct RunnerConfig {
     pub scrub_threads: usize,
     pub limits: Limits,
     pub buffer: BufferConfig,
+    pub storage: StorageConfig,
     pub cors: CorsConfig,
     pub rate_limit: RateLimitConfig,
     /// HTTPS for the ingest listener; plain HTTP when absent.
@@ -70,6 +80,7 @@ impl Default for RunnerConfig {
             scrub_threads: 0,
             limits: Limits::default(),
             buffer: BufferConfig::default(),
+            storage: StorageConfig::default(),
             cors: CorsConfig::default(),
             rate_limit: RateLimitConfig::default(),
             tls: None,

@@ -120,6 +120,8 @@ pub struct Metrics {
     pub buffer_disk_budget: Gauge,
     pub policy_applies: Family<OutcomeLabel, Counter>,
     pub ingest_in_flight: Gauge,
+    pub storage_free_bytes: Gauge,
+    pub storage_low: Gauge,
     pub checkin_bad_answers: Counter,
 }
 
@@ -211,7 +213,16 @@ impl Metrics {
             "checkin_bad_answers",
             "Check-in answers from the control plane that could not be read (reported as a failed policy state)",
         );
+        let storage_free_bytes =
+            gauge(&mut registry, "storage_free_bytes", "Free bytes on the data dir's filesystem at the last check");
+        let storage_low = gauge(
+            &mut registry,
+            "storage_low",
+            "1 while free space is below storage.min_free_bytes (new batches refused), else 0",
+        );
         Metrics {
+            storage_free_bytes,
+            storage_low,
             ingest_in_flight,
             checkin_bad_answers,
             policy_revision,

@@ -99,7 +99,9 @@ impl Server {
     /// Opens the buffer and binds the listener; `config` must have been validated.
     pub async fn bind(config: &RunnerConfig) -> Result<Server, ServerError> {
         let metrics = Arc::new(Metrics::new());
-        let (buffer, recovery) = Buffer::open(&config.data_dir, BufferOptions::from(&config.buffer), metrics.clone())?;
+        let options =
+            BufferOptions { min_free_bytes: config.storage.min_free_bytes, ..BufferOptions::from(&config.buffer) };
+        let (buffer, recovery) = Buffer::open(&config.data_dir, options, metrics.clone())?;
         let buffer = Arc::new(buffer);
         let vault =
             Vault::open(&buffer.store().db, VaultOptions::new(&config.data_dir, &config.vault), metrics.clone())?;
@@ -338,6 +340,9 @@ fn readiness(app: &App) -> Response<Body> {
     }
     if buffer.is_full() {
         problems.push("buffer_full");
+    }
+    if buffer.is_disk_low() {
+        problems.push("disk_full");
     }
     let active = app.ingest.policies().active();
     if active.projects.is_empty() {

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use traceflow_store::space::SpaceGuard;
 
 use tokio::sync::{mpsc, oneshot};
 use traceflow_protocol::frame::{self, Damage};
@@ -45,6 +46,8 @@ pub struct BufferOptions {
     pub cache_bytes: u64,
     /// Longest a group commit waits for requests already on their way before flushing.
     pub commit_delay: std::time::Duration,
+    /// Free bytes kept on the filesystem (`storage.min_free_bytes`); `None`: the guard's default.
+    pub min_free_bytes: Option<u64>,
 }
 
 impl From<&BufferConfig> for BufferOptions {
@@ -57,6 +60,7 @@ impl From<&BufferConfig> for BufferOptions {
             dedup_window_ms: config.dedup_window_secs.saturating_mul(1000),
             cache_bytes: config.cache_bytes,
             commit_delay: std::time::Duration::from_micros(config.commit_delay_us),
+            min_free_bytes: None,
         }
     }
 }
@@ -119,27 +123,35 @@ pub struct Buffer {
     gauges: Arc<Gauges>,
     /// The smaller of the configured budget and the active policy's.
     disk_budget_bytes: AtomicU64,
+    /// Free space of the data dir's filesystem against `storage.min_free_bytes`.
+    space: SpaceGuard,
+    metrics: Arc<Metrics>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Buffer {
     /// Opens (or creates) the buffer in `dir`, repairs a damaged tail, and starts the writer thread.
     pub fn open(dir: &Path, options: BufferOptions, metrics: Arc<Metrics>) -> Result<(Buffer, Recovery), StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let space = SpaceGuard::new(dir, options.min_free_bytes)?;
         let store = BufferStore::open(dir, options.cache_bytes)?;
         let recovery = recover(&store)?;
         let gauges = Arc::new(Gauges::default());
         gauges.writer_alive.store(true, Ordering::SeqCst);
         metrics.damaged_chunks.inc_by(recovery.damaged.len() as u64);
         let (tx, rx) = mpsc::channel(QUEUE_LEN);
-        let writer = Writer::new(store.clone(), recovery.state, gauges.clone(), metrics, options.clone());
+        let writer = Writer::new(store.clone(), recovery.state, gauges.clone(), metrics.clone(), options.clone());
         let handle = std::thread::Builder::new().name("buffer-writer".into()).spawn(move || writer.run(rx))?;
         let buffer = Buffer {
             store,
             tx,
             gauges,
             disk_budget_bytes: AtomicU64::new(options.disk_budget_bytes),
+            space,
+            metrics,
             writer: Mutex::new(Some(handle)),
         };
+        buffer.publish_space();
         Ok((buffer, recovery))
     }
 
@@ -169,7 +181,35 @@ impl Buffer {
 
     /// Refreshes the disk figures and prunes the dedup index; the server calls it every second.
     pub async fn tick(&self) {
+        self.refresh_space();
         let _ = self.tx.send(Command::Tick).await;
+    }
+
+    /// Reads the filesystem's free space again, logging once when the guard's state changes.
+    fn refresh_space(&self) {
+        match self.space.refresh() {
+            Ok(true) if self.space.is_low() => tracing::warn!(
+                free_bytes = self.space.free_bytes(),
+                min_free_bytes = self.space.min_free(),
+                "free disk space below the floor: refusing new batches until uploads or an operator free space"
+            ),
+            Ok(true) => {
+                tracing::info!(free_bytes = self.space.free_bytes(), "free disk space is back: accepting batches")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the data dir's free space"),
+        }
+        self.publish_space();
+    }
+
+    fn publish_space(&self) {
+        self.metrics.storage_free_bytes.set(i64::try_from(self.space.free_bytes()).unwrap_or(i64::MAX));
+        self.metrics.storage_low.set(i64::from(self.space.is_low()));
+    }
+
+    /// True while the data dir's filesystem has less free space than `storage.min_free_bytes`.
+    pub fn is_disk_low(&self) -> bool {
+        self.space.is_low()
     }
 
     /// True while new batches must be refused for lack of disk.

@@ -35,6 +35,8 @@ pub enum IngestError {
     QuotaExceeded { retry_after: u64 },
     #[error("the buffer has reached its disk budget")]
     BufferFull { retry_after: u64 },
+    #[error("the data dir's filesystem is nearly full")]
+    DiskFull { retry_after: u64 },
     #[error("the runner is shutting down")]
     ShuttingDown { retry_after: u64 },
     #[error("the buffer cannot write right now")]
@@ -57,7 +59,10 @@ impl IngestError {
             IngestError::Batch(e) if e.kind == BatchErrorKind::TooManyEvents => 413,
             IngestError::UnsupportedEncoding | IngestError::UnsupportedMediaType => 415,
             IngestError::RateLimited { .. } | IngestError::QuotaExceeded { .. } => 429,
-            IngestError::BufferFull { .. } | IngestError::ShuttingDown { .. } | IngestError::Unavailable { .. } => 503,
+            IngestError::BufferFull { .. }
+            | IngestError::DiskFull { .. }
+            | IngestError::ShuttingDown { .. }
+            | IngestError::Unavailable { .. } => 503,
             IngestError::CorruptEncoding(_) | IngestError::BodyRead | IngestError::Batch(_) => 400,
         }
     }
@@ -79,6 +84,7 @@ impl IngestError {
             IngestError::RateLimited { .. } => "rate_limited",
             IngestError::QuotaExceeded { .. } => "quota_exceeded",
             IngestError::BufferFull { .. } => "buffer_full",
+            IngestError::DiskFull { .. } => "disk_full",
             IngestError::ShuttingDown { .. } => "shutting_down",
             IngestError::Unavailable { .. } => "buffer_unavailable",
             IngestError::NotFound => "not_found",
@@ -102,6 +108,7 @@ impl IngestError {
             IngestError::RateLimited { retry_after }
             | IngestError::QuotaExceeded { retry_after }
             | IngestError::BufferFull { retry_after }
+            | IngestError::DiskFull { retry_after }
             | IngestError::ShuttingDown { retry_after }
             | IngestError::Unavailable { retry_after } => Some(*retry_after),
             _ => None,

@@ -241,6 +241,9 @@ impl Ingest {
         if self.buffer.is_full() {
             return Err(IngestError::BufferFull { retry_after });
         }
+        if self.buffer.is_disk_low() {
+            return Err(IngestError::DiskFull { retry_after });
+        }
         Ok(project)
     }
 

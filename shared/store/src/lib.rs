@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod private;
+pub mod space;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
