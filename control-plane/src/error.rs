@@ -41,6 +41,8 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("the control plane's disk is nearly full; retry later")]
+    DiskFull,
     #[error("missing or wrong admin token")]
     AdminTokenInvalid,
     #[error("too many wrong admin tokens from this address; retry after {0} s")]
@@ -89,7 +91,7 @@ impl ApiError {
             ApiError::RequestTooLarge(_) | ApiError::ChunkTooLarge(_) => 413,
             ApiError::UnsupportedEncoding(_) => 415,
             ApiError::TooManyAttempts(_) => 429,
-            ApiError::Unavailable(_) => 503,
+            ApiError::Unavailable(_) | ApiError::DiskFull => 503,
         }
     }
 
@@ -111,6 +113,7 @@ impl ApiError {
             ApiError::ChunkTooLarge(_) => "chunk_too_large",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::DiskFull => "disk_full",
             ApiError::AdminTokenInvalid => "admin_token_invalid",
             ApiError::TooManyAttempts(_) => "too_many_attempts",
             ApiError::SessionNotFound => "session_not_found",
@@ -127,7 +130,7 @@ impl ApiError {
 
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            ApiError::Unavailable(_) | ApiError::DiskFull => Some(RETRY_AFTER_SECS),
             ApiError::TooManyAttempts(seconds) => Some(*seconds),
             _ => None,
         }

@@ -82,6 +82,10 @@ struct ServeArgs {
     /// The most a runner waits (with jitter) before its next check-in, answered in every check-in.
     #[arg(long, default_value_t = 500)]
     poll_after_ms: u64,
+    /// Free bytes kept on the data dir's filesystem; below it uploads get 503 `disk_full` (default: the larger of
+    /// 256 MiB and 2 % of the filesystem).
+    #[arg(long)]
+    min_free_bytes: Option<u64>,
     /// Serve `GET /metrics` without a credential on this plain-HTTP address too (for Prometheus on a private
     /// network); on the main listener `/metrics` needs an admin token.
     #[arg(long)]
@@ -351,6 +355,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     options.runner_cert_ttl = std::time::Duration::from_secs(args.runner_cert_ttl);
     options.poll_after_ms = args.poll_after_ms;
     options.metrics_listen = args.metrics_listen;
+    options.min_free_bytes = args.min_free_bytes;
     options.poll_timeout = Duration::from_secs(args.poll_timeout);
     options.max_uploads = args.max_uploads.max(1);
     runtime.block_on(async {

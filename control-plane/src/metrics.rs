@@ -42,6 +42,10 @@ pub struct Metrics {
     /// Records already stored from another chunk (same tenant, project, session and seq).
     pub records_duplicate: Counter,
     pub uploads_in_flight: Gauge,
+    /// Free bytes on the data dir's filesystem at the last check.
+    pub storage_free_bytes: Gauge,
+    /// 1 while free space is below `min_free_bytes` (uploads refused).
+    pub storage_low: Gauge,
     /// Check-ins held waiting for a newer policy.
     pub checkins_waiting: Gauge,
     /// Signed policy bundles sent in check-in answers.
@@ -93,6 +97,18 @@ impl Metrics {
             counter(&mut registry, "records_duplicate", "Records already stored from another chunk, not stored again");
         let uploads_in_flight = Gauge::default();
         registry.register("uploads_in_flight", "Uploads being received or committed", uploads_in_flight.clone());
+        let storage_free_bytes = Gauge::default();
+        registry.register(
+            "storage_free_bytes",
+            "Free bytes on the data dir's filesystem at the last check",
+            storage_free_bytes.clone(),
+        );
+        let storage_low = Gauge::default();
+        registry.register(
+            "storage_low",
+            "1 while free space is below the floor (uploads refused)",
+            storage_low.clone(),
+        );
         let checkins_waiting = Gauge::default();
         registry.register("checkins_waiting", "Check-ins held waiting for a newer policy", checkins_waiting.clone());
         let policy_pushes = counter(&mut registry, "policy_pushes", "Signed policy bundles sent in check-in answers");
@@ -118,6 +134,8 @@ impl Metrics {
             records_stored,
             records_duplicate,
             uploads_in_flight,
+            storage_free_bytes,
+            storage_low,
             checkins_waiting,
             policy_pushes,
             upload_seconds,

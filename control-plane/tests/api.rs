@@ -480,3 +480,16 @@ async fn plain_get(url: String) -> String {
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn below_its_free_space_floor_uploads_get_503_disk_full_and_readyz_says_why() {
+    // A floor no filesystem can meet: the guard is low from the start.
+    let cp = ControlPlane::start_with("api-disk-full", &["--min-free-bytes", "1152921504606846976"]);
+    let runner = cp.enroll().await;
+    let refused = runner.upload(&format!("{}/1", runner.id), chunk(&[record("pk1", "sess-a", 0, 1_000)])).await;
+    assert_eq!((refused.status, error_code(&refused).as_str()), (503, "disk_full"));
+    assert!(refused.header("retry-after").is_some(), "the runner keeps the chunk and retries");
+    let ready = cp.call("GET", "/readyz", &[], Value::Null).await;
+    assert_eq!(ready.status, 503);
+    assert!(String::from_utf8_lossy(&ready.body).contains("disk_full"));
+}

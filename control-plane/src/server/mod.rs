@@ -44,6 +44,7 @@ use crate::{admin, now_ms, runners};
 use admin_api::*;
 use exchange::*;
 use runner_api::*;
+use traceflow_store::space::SpaceGuard;
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -92,6 +93,9 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Memory the storage engine may use as page cache.
     pub cache_bytes: u64,
+    /// Free bytes kept on the data dir's filesystem: below it uploads get 503 `disk_full` (the runner keeps the
+    /// chunk and retries) and `/readyz` says not ready. `None`: the larger of 256 MiB and 2 % of the filesystem.
+    pub min_free_bytes: Option<u64>,
     /// A second, plain-HTTP listener that serves `GET /metrics` alone without a credential, for a Prometheus on a
     /// private network; on the main listener `/metrics` needs an admin token.
     pub metrics_listen: Option<SocketAddr>,
@@ -111,6 +115,7 @@ impl ServeOptions {
             shutdown_grace: Duration::from_secs(10),
             cache_bytes: 256 * 1024 * 1024,
             metrics_listen: None,
+            min_free_bytes: None,
         }
     }
 }
@@ -127,6 +132,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the committer thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot read the free space of {}: {source}", dir.display())]
+    Space { dir: PathBuf, source: std::io::Error },
 }
 
 type Body = Full<Bytes>;
@@ -143,6 +150,8 @@ struct App {
     shutting_down: AtomicBool,
     /// Addresses that keep presenting wrong admin tokens.
     auth_throttle: AuthThrottle,
+    /// Free space of the data dir's filesystem.
+    space: SpaceGuard,
     options: ServeOptions,
 }
 
@@ -168,6 +177,8 @@ impl Server {
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: options.listen, source })?;
+        let space = SpaceGuard::new(&options.data_dir, options.min_free_bytes)
+            .map_err(|source| ServerError::Space { dir: options.data_dir.clone(), source })?;
         let metrics_listener = match options.metrics_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?),
             None => None,
@@ -182,6 +193,7 @@ impl Server {
             upload_memory: Semaphore::new((options.upload_memory_bytes / 1024).max(1)),
             shutting_down: AtomicBool::new(false),
             auth_throttle: AuthThrottle::default(),
+            space,
             options,
         });
         Ok(Server { app, listener, acceptor: TlsAcceptor::from(tls), metrics_listener })
@@ -209,6 +221,7 @@ impl Server {
         if let Some(listener) = metrics_listener {
             tokio::spawn(serve_metrics(listener, app.metrics.clone(), stop_rx.clone()));
         }
+        let watching = tokio::spawn(watch_space(app.clone(), stop_rx.clone()));
         let accepting = tokio::spawn(accept_loop(listener, acceptor, app.clone(), connections.clone(), stop_rx));
 
         shutdown.await;
@@ -221,6 +234,7 @@ impl Server {
         }
         let _ = stop_tx.send(true);
         let _ = accepting.await;
+        let _ = watching.await;
         let close_deadline = Instant::now() + CLOSE_TIMEOUT;
         while connections.available_permits() < max_connections && Instant::now() < close_deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -230,6 +244,31 @@ impl Server {
             tracing::error!(error = %e, "final flush failed");
         }
         tracing::info!("store flushed; bye");
+    }
+}
+
+/// Reads the data dir's free space every second, logging once when the guard's state changes.
+async fn watch_space(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = interval.tick() => {}
+        }
+        match app.space.refresh() {
+            Ok(true) if app.space.is_low() => tracing::warn!(
+                free_bytes = app.space.free_bytes(),
+                min_free_bytes = app.space.min_free(),
+                "free disk space below the floor: refusing uploads until space returns"
+            ),
+            Ok(true) => {
+                tracing::info!(free_bytes = app.space.free_bytes(), "free disk space is back: accepting uploads")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the data dir's free space"),
+        }
+        app.metrics.storage_free_bytes.set(i64::try_from(app.space.free_bytes()).unwrap_or(i64::MAX));
+        app.metrics.storage_low.set(i64::from(app.space.is_low()));
     }
 }
 
@@ -359,6 +398,9 @@ fn readiness(app: &App) -> Response<Body> {
     }
     if !app.committer.is_alive() {
         problems.push("store_writer_stopped");
+    }
+    if app.space.is_low() {
+        problems.push("disk_full");
     }
     if problems.is_empty() {
         json_response(StatusCode::OK, &json!({ "status": "ready" }))

@@ -144,6 +144,9 @@ pub(super) async fn receive_upload(
     chunk_id_out: &mut Option<String>,
 ) -> Result<Stored, ApiError> {
     let runner = identify(app, peer)?;
+    if app.space.is_low() {
+        return Err(ApiError::DiskFull);
+    }
     let chunk_id = request.header("x-traceflow-chunk-id").ok_or(ApiError::InvalidChunkId)?.to_string();
     // Only for logs, so bounded: the header is whatever the client sent.
     *chunk_id_out = Some(chunk_id.chars().take(160).collect());
