@@ -123,6 +123,10 @@ impl Db {
     /// Opens (or creates) the database in the directory `path`.
     pub fn open(path: &Path, options: Options) -> Result<Db, Error> {
         std::fs::create_dir_all(path)?;
+        // Only while no process holds the database: a running one may be writing its snapshot right now.
+        if Db::lock_holder(path).is_none() {
+            remove_unfinished_snapshots(path)?;
+        }
         let sled = sled::Config::new()
             .path(path)
             .cache_capacity(options.cache_bytes)
@@ -219,6 +223,24 @@ impl Db {
             fields.get(at.checked_sub(1)?)?.parse().ok()
         })
     }
+}
+
+/// Removes the snapshot files sled was still writing when it stopped (`snap.<lsn>.generating`). sled renames a
+/// snapshot to `snap.<lsn>` once it is whole, and on open it takes the snapshot file that sorts last, which is a
+/// leftover `.generating` one when present: a half-written file that fails its checksum and makes every open fail
+/// (sled issue #1527, left behind by a full disk or a crash). Without it, sled opens from the last whole snapshot
+/// and replays the log after it, so nothing written is lost.
+fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "removing a snapshot the storage engine never finished");
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 impl Blobs {
@@ -387,6 +409,25 @@ mod tests {
         let keys: Vec<Vec<u8>> = tree.iter().keys().map(|k| k.unwrap().into()).collect();
         assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(db.sync_count(), 0, "the count is per open database");
+    }
+
+    #[test]
+    fn an_unfinished_snapshot_left_by_a_crash_or_a_full_disk_does_not_stop_the_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = open(dir.path());
+            let tree = db.tree("t").unwrap();
+            for n in 0u32..200 {
+                tree.insert(n.to_be_bytes(), vec![7u8; 100]).unwrap();
+            }
+            db.sync().unwrap();
+        }
+        // What a snapshot cut short by ENOSPC leaves: a `.generating` file that sorts after every whole one.
+        std::fs::write(dir.path().join("db").join("snap.FFFFFFFFFFFFFFFF.generating"), [1u8; 40]).unwrap();
+        let db = open(dir.path());
+        assert_eq!(db.tree("t").unwrap().len(), 200, "every synced write is there");
+        let left = std::fs::read_dir(dir.path().join("db")).unwrap();
+        assert!(left.flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".generating")));
     }
 
     #[test]
