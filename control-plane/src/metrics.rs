@@ -42,6 +42,8 @@ pub struct Metrics {
     /// Records already stored from another chunk (same tenant, project, session and seq).
     pub records_duplicate: Counter,
     pub uploads_in_flight: Gauge,
+    /// Group commits that failed (their uploads were answered 503).
+    pub commit_failures: Counter,
     /// Free bytes on the data dir's filesystem at the last check.
     pub storage_free_bytes: Gauge,
     /// 1 while free space is below `min_free_bytes` (uploads refused).
@@ -97,6 +99,8 @@ impl Metrics {
             counter(&mut registry, "records_duplicate", "Records already stored from another chunk, not stored again");
         let uploads_in_flight = Gauge::default();
         registry.register("uploads_in_flight", "Uploads being received or committed", uploads_in_flight.clone());
+        let commit_failures =
+            counter(&mut registry, "commit_failures", "Group commits that failed (their uploads were answered 503)");
         let storage_free_bytes = Gauge::default();
         registry.register(
             "storage_free_bytes",
@@ -134,6 +138,7 @@ impl Metrics {
             records_stored,
             records_duplicate,
             uploads_in_flight,
+            commit_failures,
             storage_free_bytes,
             storage_low,
             checkins_waiting,

@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use traceflow_protocol::Record;
@@ -64,7 +64,7 @@ impl Committer {
     pub fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> std::io::Result<Committer> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let alive = Arc::new(AtomicBool::new(true));
-        let writer = Writer { store, metrics, dirty: false, alive: alive.clone() };
+        let writer = Writer { store, metrics, dirty: false, alive: alive.clone(), failures: 0 };
         let thread = std::thread::Builder::new().name("cp-committer".into()).spawn(move || writer.run(rx))?;
         Ok(Committer { tx, alive, thread: Mutex::new(Some(thread)) })
     }
@@ -99,7 +99,13 @@ struct Writer {
     /// Applied but not yet flushed (a flush failed); answers wait for a successful flush.
     dirty: bool,
     alive: Arc<AtomicBool>,
+    /// Group commits failed in a row: the first is logged, the rest only counted, and each waits a little longer
+    /// before the next group, so a failing disk is a state and not a flood of errors.
+    failures: u32,
 }
+
+/// The longest pause after a failed group commit.
+const MAX_FAILURE_PAUSE: Duration = Duration::from_secs(2);
 
 /// A session summary being changed by this group, and the `last_received_ms` its listing keys were written with.
 struct SessionChange {
@@ -175,15 +181,26 @@ impl Writer {
         self.metrics.group_uploads.observe(count as f64);
         match result {
             Ok(stored) => {
+                if self.failures > 0 {
+                    tracing::info!(failed_in_a_row = self.failures, "group commits succeed again");
+                    self.failures = 0;
+                }
                 for ((_, reply), stored) in jobs.into_iter().zip(stored) {
                     let _ = reply.send(Ok(stored));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, uploads = count, "group commit failed");
+                if self.failures == 0 {
+                    tracing::error!(error = %e, uploads = count, "group commit failed; uploads get 503 until it succeeds");
+                } else {
+                    tracing::debug!(error = %e, uploads = count, "group commit failed again");
+                }
+                self.failures = self.failures.saturating_add(1);
+                self.metrics.commit_failures.inc();
                 for (_, reply) in jobs {
                     let _ = reply.send(Err(StoreError::Commit(e.to_string())));
                 }
+                std::thread::sleep(failure_pause(self.failures));
             }
         }
     }
@@ -296,6 +313,11 @@ impl Writer {
     }
 }
 
+/// 20 ms after the first failure in a row, doubling up to [`MAX_FAILURE_PAUSE`].
+fn failure_pause(failures: u32) -> Duration {
+    Duration::from_millis(20u64.saturating_mul(1 << failures.saturating_sub(1).min(10))).min(MAX_FAILURE_PAUSE)
+}
+
 #[cfg(test)]
 mod tests {
     use traceflow_protocol::{Codec, RecordMeta};
@@ -324,6 +346,13 @@ mod tests {
             bytes: 10,
             records,
         }
+    }
+
+    #[test]
+    fn pauses_after_failures_grow_and_stay_bounded() {
+        assert_eq!(failure_pause(1), Duration::from_millis(20));
+        assert_eq!(failure_pause(2), Duration::from_millis(40));
+        assert_eq!(failure_pause(50), MAX_FAILURE_PAUSE);
     }
 
     #[tokio::test]
