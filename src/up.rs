@@ -123,7 +123,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), String> {
     let mut config = RunnerConfig { listen: args.listen, data_dir: runner_dir.clone(), ..RunnerConfig::default() };
     config.project_keys = vec![project_key.clone()];
     traceflow_runner::telemetry::init(&config.log);
-    traceflow_runner::server::make_private(data_dir);
+    traceflow_store::private::make_private(data_dir);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let signal = runner_server::shutdown_signal().map_err(|e| e.to_string())?;

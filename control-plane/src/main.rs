@@ -346,7 +346,7 @@ fn private_files() {
 
 fn serve(args: ServeArgs) -> ExitCode {
     telemetry::init(&args.log_level, args.log_json);
-    traceflow_cp::server::make_private(&args.data_dir);
+    traceflow_store::private::make_private(&args.data_dir);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(message) => return fail(&message, 1),

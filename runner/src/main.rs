@@ -225,7 +225,7 @@ fn run(args: ConfigArgs) -> ExitCode {
         Err(message) => return fail(&message, 2),
     };
     telemetry::init(&config.log);
-    traceflow_runner::server::make_private(&config.data_dir);
+    traceflow_store::private::make_private(&config.data_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),

@@ -395,17 +395,3 @@ fn tls_acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
 }
 
 pub use traceflow_http::serve::shutdown_signal;
-
-/// Closes the data dir `dir` to the group and others (see `traceflow_store::private`), warning about what was open.
-pub fn make_private(dir: &std::path::Path) {
-    match traceflow_store::private::tighten(dir) {
-        Ok(changed) if !changed.is_empty() => tracing::warn!(
-            dir = %dir.display(),
-            paths = changed.len(),
-            first = %changed[0].display(),
-            "the data dir was open to the group or others; closed it"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
-    }
-}

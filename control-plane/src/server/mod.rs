@@ -255,18 +255,7 @@ async fn watch_space(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
             _ = interval.tick() => {}
         }
-        match app.space.refresh() {
-            Ok(true) if app.space.is_low() => tracing::warn!(
-                free_bytes = app.space.free_bytes(),
-                min_free_bytes = app.space.min_free(),
-                "free disk space below the floor: refusing uploads until space returns"
-            ),
-            Ok(true) => {
-                tracing::info!(free_bytes = app.space.free_bytes(), "free disk space is back: accepting uploads")
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the data dir's free space"),
-        }
+        app.space.watch("uploads");
         app.metrics.storage_free_bytes.set(i64::try_from(app.space.free_bytes()).unwrap_or(i64::MAX));
         app.metrics.storage_low.set(i64::from(app.space.is_low()));
     }
@@ -457,17 +446,3 @@ fn error_response(error: &ApiError) -> Response<Body> {
 }
 
 pub use traceflow_http::serve::shutdown_signal;
-
-/// Closes the data dir `dir` to the group and others (see `traceflow_store::private`), warning about what was open.
-pub fn make_private(dir: &std::path::Path) {
-    match traceflow_store::private::tighten(dir) {
-        Ok(changed) if !changed.is_empty() => tracing::warn!(
-            dir = %dir.display(),
-            paths = changed.len(),
-            first = %changed[0].display(),
-            "the data dir was open to the group or others; closed it"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
-    }
-}

@@ -187,18 +187,7 @@ impl Buffer {
 
     /// Reads the filesystem's free space again, logging once when the guard's state changes.
     fn refresh_space(&self) {
-        match self.space.refresh() {
-            Ok(true) if self.space.is_low() => tracing::warn!(
-                free_bytes = self.space.free_bytes(),
-                min_free_bytes = self.space.min_free(),
-                "free disk space below the floor: refusing new batches until uploads or an operator free space"
-            ),
-            Ok(true) => {
-                tracing::info!(free_bytes = self.space.free_bytes(), "free disk space is back: accepting batches")
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the data dir's free space"),
-        }
+        self.space.watch("batches");
         self.publish_space();
     }
 

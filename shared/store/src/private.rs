@@ -34,6 +34,21 @@ pub fn tighten(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(changed)
 }
 
+/// [`tighten`]s the data dir `dir`, warning about what was open (a data dir made by an earlier version, or opened
+/// by an operator); an error is only logged, since the service can run on.
+pub fn make_private(dir: &Path) {
+    match tighten(dir) {
+        Ok(changed) if !changed.is_empty() => tracing::warn!(
+            dir = %dir.display(),
+            paths = changed.len(),
+            first = %changed[0].display(),
+            "the data dir was open to the group or others; closed it"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
+    }
+}
+
 /// Paths under `dir` (itself included) that the group or others may access; empty when the dir is private.
 pub fn open_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut open = Vec::new();

@@ -48,6 +48,21 @@ impl SpaceGuard {
         Ok(self.low.swap(low, Ordering::SeqCst) != low)
     }
 
+    /// [`SpaceGuard::refresh`], logging once when the state changes; `refused` names what the service refuses
+    /// while space is low ("batches", "uploads").
+    pub fn watch(&self, refused: &str) {
+        match self.refresh() {
+            Ok(true) if self.is_low() => tracing::warn!(
+                free_bytes = self.free_bytes(),
+                min_free_bytes = self.min_free,
+                "free disk space below the floor: refusing new {refused} until space returns"
+            ),
+            Ok(true) => tracing::info!(free_bytes = self.free_bytes(), "free disk space is back: accepting {refused}"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, dir = %self.dir.display(), "cannot read the free space"),
+        }
+    }
+
     /// Whether new data must be refused: free space is below the floor.
     pub fn is_low(&self) -> bool {
         self.low.load(Ordering::SeqCst)
