@@ -333,3 +333,35 @@ fn health_readiness_metrics_and_unknown_routes() {
     assert_error(&wrong, 405, "method_not_allowed");
     assert_eq!(wrong.header("allow"), Some("POST, OPTIONS"));
 }
+
+#[test]
+fn idle_keep_alive_connections_never_lock_a_new_client_out() {
+    use std::io::Read;
+    let (_dir, runner) = runner("max_connections = 4\n");
+    // Fill every slot with a keep-alive connection that made one request and now idles.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut stream = std::net::TcpStream::connect(runner.addr).unwrap();
+        write!(stream, "GET /healthz HTTP/1.1\r\nhost: runner\r\n\r\n").unwrap();
+        let mut answer = [0u8; 256];
+        let read = stream.read(&mut answer).unwrap();
+        assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+        idle.push(stream);
+    }
+    // Without eviction this client would wait in the accept queue until an idle socket timed out (minutes).
+    let mut fresh = std::net::TcpStream::connect(runner.addr).unwrap();
+    fresh.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let body = batch("fresh-client", 1, 1);
+    write!(
+        fresh,
+        "POST /v1/batch HTTP/1.1\r\nhost: runner\r\nconnection: close\r\nauthorization: Bearer {KEY}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    fresh.write_all(&body).unwrap();
+    let answer = common::read_response(&mut fresh).expect("an answer within 5 s");
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    drop(idle);
+    assert!(runner.stop().success());
+}

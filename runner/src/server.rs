@@ -19,9 +19,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use traceflow_http::serve::{json_response, ConnectionLimits};
+use traceflow_http::serve::{json_response, ConnectionLimits, Connections, Slot};
 
 use crate::buffer::{Buffer, BufferOptions, Recovery, StoreError};
 use crate::config::{RunnerConfig, TlsConfig, UploadConfig};
@@ -167,7 +167,7 @@ impl Server {
             None => None,
         };
         let (stop_tx, stop_rx) = watch::channel(false);
-        let connections = Arc::new(Semaphore::new(max_connections));
+        let connections = Connections::new(max_connections);
         let ticker = tokio::spawn({
             let buffer = buffer.clone();
             async move {
@@ -190,7 +190,7 @@ impl Server {
         let _ = stop_tx.send(true);
         let _ = acceptor.await;
         let close_deadline = Instant::now() + CLOSE_TIMEOUT;
-        while connections.available_permits() < max_connections && Instant::now() < close_deadline {
+        while connections.in_use() > 0 && Instant::now() < close_deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         ticker.abort();
@@ -206,17 +206,16 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
-    connections: Arc<Semaphore>,
+    connections: Arc<Connections>,
     mut stop: watch::Receiver<bool>,
 ) {
-    while let Some((permit, stream)) = traceflow_http::serve::accept(&listener, &connections, &mut stop).await {
+    while let Some((slot, stream)) = connections.accept(&listener, &mut stop).await {
         let (app, tls, stop) = (app.clone(), tls.clone(), stop.clone());
         tokio::spawn(async move {
-            let _permit = permit;
             match tls {
-                None => serve_connection(stream, app, stop).await,
+                None => serve_connection(stream, app, stop, &slot).await,
                 Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, app, stop).await,
+                    Ok(Ok(stream)) => serve_connection(stream, app, stop, &slot).await,
                     Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!("TLS handshake timed out"),
                 },
@@ -225,18 +224,23 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<S>(stream: S, app: Arc<App>, stop: watch::Receiver<bool>)
+async fn serve_connection<S>(stream: S, app: Arc<App>, stop: watch::Receiver<bool>, slot: &Slot)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = slot.activity();
     let service = service_fn(move |request| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(route(&app, request).await) }
+        let (app, busy) = (app.clone(), activity.request());
+        async move {
+            let response = route(&app, request).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
     });
     // The read buffer is bounded (hyper's default grows to ~400 KB on large bodies), which with 64 connections
     // streaming snapshots would be memory held for nothing: bodies are read in chunks anyway.
     let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: 64 * 1024 };
-    traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
+    traceflow_http::serve::serve_connection(stream, service, limits, stop, Some(slot.evicted())).await;
 }
 
 async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {

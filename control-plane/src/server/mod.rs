@@ -276,7 +276,7 @@ async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, mut stop: w
                 async move { Ok::<_, Infallible>(response) }
             });
             let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: MAX_BUF_SIZE };
-            traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
+            traceflow_http::serve::serve_connection(stream, service, limits, stop, None).await;
         });
     }
 }
@@ -324,7 +324,7 @@ async fn serve_connection<S>(
         async move { Ok::<_, Infallible>(route(&app, peer.as_deref(), remote, request).await) }
     });
     let limits = ConnectionLimits { header_timeout: HEADER_TIMEOUT, max_buf_size: MAX_BUF_SIZE };
-    traceflow_http::serve::serve_connection(stream, service, limits, stop).await;
+    traceflow_http::serve::serve_connection(stream, service, limits, stop, None).await;
 }
 
 async fn route(
