@@ -40,7 +40,8 @@ pub struct RunnerConfig {
     pub project_keys: Vec<String>,
     /// Seconds a SIGTERM waits for in-flight requests before closing connections.
     pub shutdown_grace_secs: u64,
-    /// Concurrent client connections; further connections wait in the kernel's accept queue.
+    /// Concurrent client connections; at the limit the longest-idle keep-alive connection is closed for a new one
+    /// (a new client waits only while every connection has a request in progress).
     pub max_connections: usize,
     /// `Retry-After` seconds sent with 503 answers.
     pub retry_after_secs: u64,
