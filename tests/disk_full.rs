@@ -72,6 +72,36 @@ fn a_nearly_full_disk_refuses_new_batches_and_ingest_resumes_when_space_returns(
     drop(mount);
 }
 
+#[test]
+fn on_a_nearly_full_disk_sigterm_exits_and_a_restart_opens_and_serves() {
+    let dir = TempDir::new("disk-full-restart");
+    let Some(mount) = Mount::tmpfs(&dir.path().join("fs"), 64) else {
+        eprintln!("cannot mount a tmpfs here (not root?): nothing checked");
+        return;
+    };
+    let data = mount.0.join("data");
+    let extra = format!("[storage]\nmin_free_bytes = {}\n", 24 * MIB);
+    let runner = Runner::start(&data, &extra);
+    for seq in 1..=5 {
+        assert_eq!(runner.post(&batch("before", seq, 3), &[]).status, 202);
+    }
+    std::fs::write(mount.0.join("filler"), vec![0u8; (fs_free(&mount.0) - 8 * MIB) as usize]).unwrap();
+    common::wait_until("the runner to report the disk full", Duration::from_secs(10), || {
+        runner.get("/readyz").text().contains("disk_full")
+    });
+    // SIGTERM on the nearly full disk: a clean exit (Runner::stop waits at most 20 s).
+    assert_eq!(runner.stop().code(), Some(0));
+    // A restart on the same filesystem opens the store, serves, and says why it refuses batches.
+    let runner = Runner::start(&data, &extra);
+    assert_eq!(runner.get("/healthz").status, 200);
+    assert!(runner.get("/readyz").text().contains("disk_full"));
+    assert_eq!(runner.post(&batch("while-full", 1, 3), &[]).code(), "disk_full");
+    assert_eq!(runner.stop().code(), Some(0));
+    let stored = common::dump(&data);
+    assert_eq!(stored.iter().filter(|(session, _)| session == "before").count(), 5, "every acked batch: {stored:?}");
+    drop(mount);
+}
+
 /// Free bytes of the filesystem holding `path`, from `df`.
 fn fs_free(path: &Path) -> u64 {
     let out = Command::new("df").args(["-B1", "--output=avail"]).arg(path).output().unwrap();
