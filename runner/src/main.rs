@@ -128,6 +128,12 @@ enum BufferCommand {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Import a data dir stored by an earlier release into this release's format (the runner also does it when it
+    /// starts); every batch, dedup entry and vault entry is kept.
+    Upgrade {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -297,6 +303,7 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
+/// Opens a stopped runner's store for a command that changes it.
 fn open_store(dir: &Path) -> Result<BufferStore, String> {
     if !dir.join("db").exists() {
         return Err(format!("{} holds no runner buffer", dir.display()));
@@ -304,8 +311,17 @@ fn open_store(dir: &Path) -> Result<BufferStore, String> {
     BufferStore::open(dir, 16 * 1024 * 1024).map_err(|e| e.to_string())
 }
 
+/// Opens a stopped runner's store for a command that only reads it: nothing under the data dir is written, so it
+/// works on a full filesystem and leaves the files as they were.
+fn read_store(dir: &Path) -> Result<BufferStore, String> {
+    if !dir.join("db").exists() {
+        return Err(format!("{} holds no runner buffer", dir.display()));
+    }
+    BufferStore::open_read_only(dir, 16 * 1024 * 1024).map_err(|e| e.to_string())
+}
+
 fn policy_show(data_dir: &std::path::Path, json: bool) -> ExitCode {
-    let result = open_store(data_dir).and_then(|store| traceflow_runner::policy::stored_lkg(&store.db));
+    let result = read_store(data_dir).and_then(|store| traceflow_runner::policy::stored_lkg(&store.db));
     match result {
         Ok(Some(body)) if json => {
             println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
@@ -329,7 +345,7 @@ fn policy_show(data_dir: &std::path::Path, json: bool) -> ExitCode {
 
 fn buffer(command: BufferCommand) -> ExitCode {
     let result = match command {
-        BufferCommand::Stats { data_dir, json } => open_store(&data_dir).and_then(|store| {
+        BufferCommand::Stats { data_dir, json } => read_store(&data_dir).and_then(|store| {
             let stats = inspect::stats(&store).map_err(|e| e.to_string())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats).unwrap_or_default());
@@ -338,7 +354,7 @@ fn buffer(command: BufferCommand) -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
-        BufferCommand::Verify { data_dir } => open_store(&data_dir).and_then(|store| {
+        BufferCommand::Verify { data_dir } => read_store(&data_dir).and_then(|store| {
             let report = inspect::verify(&store).map_err(|e| e.to_string())?;
             for problem in &report.problems {
                 println!("problem: {problem}");
@@ -346,13 +362,17 @@ fn buffer(command: BufferCommand) -> ExitCode {
             println!("{} chunks, {} batches, {} problems", report.chunks, report.batches, report.problems.len());
             Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }),
-        BufferCommand::Dump { data_dir } => open_store(&data_dir).and_then(|store| {
+        BufferCommand::Dump { data_dir } => read_store(&data_dir).and_then(|store| {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let batches = inspect::dump(&store, &mut out, &mut std::io::stderr()).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             eprintln!("{batches} batches");
             Ok(ExitCode::SUCCESS)
+        }),
+        BufferCommand::Upgrade { data_dir } => open_store(&data_dir).map(|_| {
+            println!("{} is in this release's storage format", data_dir.display());
+            ExitCode::SUCCESS
         }),
     };
     result.unwrap_or_else(|message| fail(&message, 1))
@@ -386,7 +406,7 @@ fn enroll(url: &str, token: &str, ca: &Path, data_dir: &Path) -> ExitCode {
 
 fn dlq(command: DlqCommand) -> ExitCode {
     let result = match command {
-        DlqCommand::List { data_dir, json } => open_store(&data_dir).and_then(|store| {
+        DlqCommand::List { data_dir, json } => read_store(&data_dir).and_then(|store| {
             let letters = upload::dlq::list(&store).map_err(|e| e.to_string())?;
             for letter in &letters {
                 if json {
@@ -438,6 +458,8 @@ fn print_stats(stats: &inspect::Stats) {
 
 /// Opens the vault named by `args` for `attempt`; a bad configuration exits with 2, anything else with 1.
 fn open_vault(args: &VaultArgs, attempt: AuditRecord) -> Result<Vault, (String, u8)> {
+    // Reading commands open the store read-only; the audit log still records them.
+    let read_only = matches!(attempt.operation, "stats" | "detokenize");
     let mut config = match &args.config {
         Some(path) => RunnerConfig::load(path).map_err(|e| (e.to_string(), 2))?,
         None => RunnerConfig::default(),
@@ -445,7 +467,7 @@ fn open_vault(args: &VaultArgs, attempt: AuditRecord) -> Result<Vault, (String, 
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
-    Vault::open_offline(&config, attempt).map_err(|e| (e.to_string(), 1))
+    Vault::open_offline(&config, attempt, read_only).map_err(|e| (e.to_string(), 1))
 }
 
 fn vault(command: VaultCommand) -> ExitCode {

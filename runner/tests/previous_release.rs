@@ -1,7 +1,9 @@
 //! A data dir written by the release before this layout (d5cdaf1: three acknowledged batches with a tokenized
 //! e-mail each, made by that build's `traceflow-runner run`; its `vault.keys` is a test fixture's key) opens with
 //! this build: every acknowledged batch is in the buffer and every vault entry detokenizes. On-disk formats are
-//! versioned; a change that breaks this must migrate the dir instead.
+//! versioned; that release stored the data dir with sled, which this build imports on the first writable open
+//! (`traceflow-runner buffer upgrade`, or starting the runner). Read-only commands before it say so and change
+//! nothing.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -32,6 +34,16 @@ fn a_data_dir_of_the_release_before_opens_with_every_batch_and_vault_entry() {
     // The key file must be private, as the runner made it (a checkout does not keep modes).
     std::fs::set_permissions(data.join("vault.keys"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let dir = data.to_str().unwrap();
+
+    let before = runner(&["buffer", "stats", "--data-dir", dir]);
+    assert!(!before.status.success());
+    let said = String::from_utf8_lossy(&before.stderr);
+    assert!(said.contains("earlier release") && said.contains("upgrade"), "{said}");
+    assert!(data.join("db").join("conf").exists(), "a read-only command imported nothing");
+
+    let upgrade = runner(&["buffer", "upgrade", "--data-dir", dir]);
+    assert!(upgrade.status.success(), "{}", String::from_utf8_lossy(&upgrade.stderr));
+    assert!(!data.join("db").join("conf").exists(), "the earlier engine's files are gone after the import");
 
     let verify = runner(&["buffer", "verify", "--data-dir", dir]);
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));

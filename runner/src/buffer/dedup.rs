@@ -72,7 +72,7 @@ impl SeenSeqs {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<SeenSeqs> {
-        if bytes.len() < 8 || (bytes.len() - 8) % 16 != 0 {
+        if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(16) {
             return None;
         }
         let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));

@@ -70,6 +70,10 @@ pub struct Pending {
     pub record: Record,
     /// [`session_key`] of the batch's project and session.
     pub session: [u8; 16],
+    /// The store's [`traceflow_store::Db::generation`] read before the batch was tokenized. If the store was
+    /// reopened since, vault entries its tokens point to may be gone, so the batch is refused (503) rather than
+    /// stored without them.
+    pub generation: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

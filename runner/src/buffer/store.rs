@@ -102,6 +102,18 @@ impl BufferStore {
         Ok(BufferStore { db, tree })
     }
 
+    /// Opens a stopped runner's database for an offline command, writing nothing under `dir` (see
+    /// [`Db::open_read_only`]).
+    pub fn open_read_only(dir: &Path, cache_bytes: u64) -> Result<BufferStore, StoreError> {
+        let options = Options { cache_bytes, flush_every_ms: None };
+        let db = Db::open_read_only(&dir.join("db"), options).map_err(|e| match e {
+            traceflow_store::Error::Locked(_) => StoreError::Locked(dir.display().to_string()),
+            other => StoreError::from(other),
+        })?;
+        let tree = db.tree("buffer")?;
+        Ok(BufferStore { db, tree })
+    }
+
     /// Process holding the data dir `dir` (see [`Db::lock_holder`]), when it can be found.
     pub fn lock_holder(dir: &Path) -> Option<u32> {
         Db::lock_holder(&dir.join("db"))

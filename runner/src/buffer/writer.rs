@@ -42,6 +42,8 @@ pub(super) struct Writer {
     last_prune: Instant,
     /// When the size of the files was last read; reading it lists a directory, too costly for every flush.
     last_disk_check: Instant,
+    /// The store's generation `state` was read in.
+    generation: u64,
 }
 
 /// How stale the disk-size figure may get under load.
@@ -60,8 +62,18 @@ impl Writer {
         options: BufferOptions,
     ) -> Self {
         let now = Instant::now();
-        let mut writer =
-            Writer { store, state, gauges, metrics, options, dirty: false, last_prune: now, last_disk_check: now };
+        let generation = store.db.generation();
+        let mut writer = Writer {
+            store,
+            state,
+            gauges,
+            metrics,
+            options,
+            dirty: false,
+            last_prune: now,
+            last_disk_check: now,
+            generation,
+        };
         writer.publish_disk();
         writer.publish();
         writer
@@ -120,6 +132,12 @@ impl Writer {
     }
 
     fn commit(&mut self, group: Vec<(Pending, Reply)>) {
+        let generation = self.follow_reopen();
+        let (group, stale): (Vec<_>, Vec<_>) =
+            group.into_iter().partition(|(pending, _)| pending.generation == generation);
+        for (_, reply) in stale {
+            let _ = reply.send(Err(BufferError::Storage("the store was reopened after an I/O error; retry".into())));
+        }
         let now = now_ms();
         let mut sessions: HashMap<[u8; 16], SeenSeqs> = HashMap::new();
         let mut records: Vec<Record> = Vec::with_capacity(group.len());
@@ -149,6 +167,25 @@ impl Writer {
             };
             let _ = reply.send(answer);
         }
+    }
+
+    /// If the store was reopened after an I/O error, writes not synced before it may be gone, so the counters are
+    /// read back from the store. Returns the store's generation.
+    fn follow_reopen(&mut self) -> u64 {
+        let generation = self.store.db.generation();
+        if generation == self.generation {
+            return generation;
+        }
+        self.generation = generation;
+        match self.store.state() {
+            Ok(state) => {
+                self.state = state.unwrap_or_default();
+                self.dirty = false;
+                self.publish();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the buffer's state after the store reopened"),
+        }
+        generation
     }
 
     fn load_seen(&self, session: &[u8; 16]) -> SeenSeqs {
@@ -204,6 +241,7 @@ impl Writer {
     }
 
     fn remove(&mut self, seqs: &[u64]) -> Result<(), BufferError> {
+        self.follow_reopen();
         let storage = |e: super::StoreError| BufferError::Storage(e.to_string());
         let mut batch = traceflow_store::Batch::default();
         let mut state = self.state;
@@ -227,6 +265,7 @@ impl Writer {
     }
 
     fn tick(&mut self) {
+        self.follow_reopen();
         if let Err(e) = self.flush() {
             tracing::error!(error = %e, "buffer flush failed");
         }

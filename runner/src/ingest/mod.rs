@@ -140,6 +140,7 @@ impl Ingest {
             }
         };
         let preparing = self.buffer.preparing();
+        let generation = self.buffer.store().db.generation();
         let request = Request::from_parts(head, body);
         let retry_after = self.retry_after;
         let encoding_header = request.headers().get(CONTENT_ENCODING).map(|v| v.as_bytes().to_vec());
@@ -169,7 +170,7 @@ impl Ingest {
         } else {
             self.scrubbers.scrub(active.pii.clone(), json, session, store).await?
         };
-        match self.buffer.append(Pending { record, session }, preparing).await {
+        match self.buffer.append(Pending { record, session, generation }, preparing).await {
             Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered }),
             Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true, filtered }),
             Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),

@@ -231,14 +231,19 @@ impl Vault {
 
     /// Opens the vault of a stopped runner for an offline command; a running runner holds the data dir's lock.
     /// If it cannot be opened, `attempt` is audited as failed (when `data_dir` is a runner's), so refused
-    /// attempts leave a trace too.
-    pub fn open_offline(config: &RunnerConfig, attempt: AuditRecord) -> Result<Vault, VaultError> {
+    /// attempts leave a trace too. `read_only` opens the store without writing anything under the data dir.
+    pub fn open_offline(config: &RunnerConfig, attempt: AuditRecord, read_only: bool) -> Result<Vault, VaultError> {
         let dir = &config.data_dir;
         let options = VaultOptions::new(dir, &config.vault);
         if !dir.join("db").exists() {
             return Err(VaultError::NoData(dir.clone()));
         }
-        let opened = BufferStore::open(dir, OFFLINE_CACHE_BYTES)
+        let store = if read_only {
+            BufferStore::open_read_only(dir, OFFLINE_CACHE_BYTES)
+        } else {
+            BufferStore::open(dir, OFFLINE_CACHE_BYTES)
+        };
+        let opened = store
             .map_err(|e| match e {
                 StoreError::Locked(_) => VaultError::InUse { dir: dir.clone(), pid: BufferStore::lock_holder(dir) },
                 other => VaultError::Open(other),

@@ -55,7 +55,8 @@ impl Tokens for VaultSession<'_> {
         self.vault.metrics.vault_tokens.inc();
         let recent = &self.vault.recent;
         let value = recent.value(entity, original);
-        if let Some(token) = recent.token(value, "tok", entity) {
+        let generation = self.vault.db.generation();
+        if let Some(token) = recent.token(value, "tok", entity, generation) {
             return token;
         }
         let token = token_text(self.vault.keys.token_mac(), "tok", entity, original);
@@ -67,7 +68,7 @@ impl Tokens for VaultSession<'_> {
         match self.vault.store(&token, original) {
             Ok(written) => {
                 self.stats.written += usize::from(written);
-                recent.insert(value, &token);
+                recent.insert(value, &token, generation);
             }
             Err(e) => self.fail(e),
         }

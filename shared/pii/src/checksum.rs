@@ -18,7 +18,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Whether a card number of this length starts with an issuer prefix in use (Visa, Mastercard, Amex, Discover,
