@@ -31,6 +31,8 @@ pub struct Upload {
     pub bytes: u64,
     /// Empty when the chunk id was already known on arrival: the committer then only confirms durability.
     pub records: Vec<Record>,
+    /// The chunk id was known on arrival, so `records` was left empty.
+    pub known: bool,
 }
 
 /// What one upload changed.
@@ -210,6 +212,13 @@ impl Writer {
         if group.chunk_ids.contains(&upload.chunk_id) || self.store.chunk_seen(&upload.chunk_id)? {
             return Ok(Stored { duplicate: true, ..Stored::default() });
         }
+        if upload.known {
+            // Known on arrival, gone now: it was never synced, and a failed sync reopened the store without it.
+            return Err(StoreError::Commit(format!(
+                "chunk {} was lost with a failed write; upload it again",
+                upload.chunk_id
+            )));
+        }
         group.chunk_ids.insert(upload.chunk_id.clone());
         let mut stored = Stored::default();
         for record in &upload.records {
@@ -345,6 +354,7 @@ mod tests {
             received_at_ms: 1,
             bytes: 10,
             records,
+            known: false,
         }
     }
 
@@ -406,5 +416,89 @@ mod tests {
         assert!(committer.commit(upload("r_1/9", vec![])).await.is_err());
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A record whose stored size is realistic: `kib` KiB of incompressible text.
+    fn sized_record(session: &str, seq: u64, kib: usize) -> Record {
+        let meta = RecordMeta {
+            project: "p".into(),
+            session_id: session.into(),
+            seq,
+            received_at_ms: seq,
+            events: 2,
+            replay: 3,
+        };
+        let mut state = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let noise: String = (0..kib * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect();
+        Record::new(meta, Codec::Zstd, 1, format!("{{\"seq\":{seq},\"dom\":\"{noise}\"}}").as_bytes()).unwrap()
+    }
+
+    /// Uploads acknowledged by a run of 16 uploads on `disk` (stops at the first refusal, as a runner backs off).
+    fn upload_run(
+        disk: &traceflow_store::testing::SimDisk,
+        fail: Option<(u64, traceflow_store::testing::Fault)>,
+    ) -> Vec<u64> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let Ok(db) = traceflow_store::testing::open(disk, traceflow_store::Options::default()) else {
+            return Vec::new();
+        };
+        let store = Arc::new(Store::from_db(db).unwrap());
+        let committer = Committer::start(store, Arc::new(Metrics::new())).unwrap();
+        if let Some((at, fault)) = fail {
+            disk.fail_at(at, fault);
+        }
+        runtime.block_on(async {
+            let mut acked = Vec::new();
+            for n in 0..16u64 {
+                let records = vec![sized_record("s", 2 * n, 2 + n as usize), sized_record("s", 2 * n + 1, 1)];
+                match committer.commit(upload(&format!("r_1/{n}"), records)).await {
+                    Ok(stored) => {
+                        assert_eq!(stored.records, 2);
+                        acked.extend([2 * n, 2 * n + 1]);
+                    }
+                    Err(_) => break,
+                }
+            }
+            committer.shutdown().await;
+            acked
+        })
+    }
+
+    #[test]
+    fn enospc_or_eio_at_any_write_or_sync_of_a_run_keeps_every_acknowledged_upload() {
+        use traceflow_store::testing::{Crash, Fault, SimDisk};
+        let total = {
+            let disk = SimDisk::new();
+            assert_eq!(upload_run(&disk, None).len(), 32);
+            disk.ops()
+        };
+        eprintln!("control-plane fault injection: {total} disk operations per run, each failed with ENOSPC and EIO");
+        let mut refused = 0;
+        for fault in [Fault::NoSpace, Fault::Io] {
+            for at in 1..=total {
+                let disk = SimDisk::new();
+                let acked = upload_run(&disk, Some((at, fault)));
+                refused += u64::from(acked.len() < 32);
+                for crash in [Crash::Process, Crash::PowerLoss] {
+                    let context = format!("{fault:?} at operation {at} of {total}, then {crash:?}");
+                    let db = traceflow_store::testing::open(&disk.crash(crash), traceflow_store::Options::default())
+                        .unwrap_or_else(|e| panic!("{context}: the store does not open: {e}"));
+                    let store = Store::from_db(db).unwrap();
+                    let (batches, _) = read_session(&store.batches, "t", "p", "s", None, 100).unwrap();
+                    let held: Vec<u64> = batches.iter().map(|b| b.seq).collect();
+                    for seq in &acked {
+                        assert!(held.contains(seq), "{context}: acknowledged batch {seq} is gone (held {held:?})");
+                    }
+                }
+            }
+        }
+        assert!(refused >= total, "the faults stopped the runs ({refused} of {})", 2 * total);
     }
 }

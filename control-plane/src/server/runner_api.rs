@@ -187,9 +187,11 @@ pub(super) async fn receive_upload(
         received_at_ms: now_ms(),
         bytes: body.len() as u64,
         records: Vec::new(),
+        known: true,
     };
     // A retry of a stored chunk skips decoding; the committer still answers only once the chunk is durable.
     if !app.store.chunk_seen(&upload.chunk_id)? {
+        upload.known = false;
         let verified = tokio::task::spawn_blocking(move || {
             let bytes = if zstd {
                 Codec::Zstd.decompress(&body, MAX_CHUNK_BYTES).map_err(|e| match e {

@@ -75,6 +75,11 @@ impl Store {
         // Uploads, enrollments and admin changes sync explicitly before answering; the timer only bounds how much
         // soft state (check-in statistics) a crash can lose.
         let db = Db::open(path, Options { cache_bytes, flush_every_ms: Some(1000) })?;
+        Store::from_db(db)
+    }
+
+    /// The store in a database already open (the fault-injection tests open one on a simulated disk).
+    pub fn from_db(db: Db) -> Result<Store, StoreError> {
         Ok(Store {
             meta: db.tree("meta")?,
             tokens: db.tree("tokens")?,

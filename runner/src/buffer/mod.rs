@@ -137,8 +137,19 @@ impl Buffer {
     /// Opens (or creates) the buffer in `dir`, repairs a damaged tail, and starts the writer thread.
     pub fn open(dir: &Path, options: BufferOptions, metrics: Arc<Metrics>) -> Result<(Buffer, Recovery), StoreError> {
         std::fs::create_dir_all(dir)?;
-        let space = SpaceGuard::new(dir, options.min_free_bytes)?;
         let store = BufferStore::open(dir, options.cache_bytes)?;
+        Buffer::open_on(dir, store, options, metrics)
+    }
+
+    /// [`Buffer::open`] on a store already open (the fault-injection tests open it on a simulated disk); `dir` is
+    /// the data dir whose filesystem the free-space guard watches.
+    pub fn open_on(
+        dir: &Path,
+        store: BufferStore,
+        options: BufferOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Buffer, Recovery), StoreError> {
+        let space = SpaceGuard::new(dir, options.min_free_bytes)?;
         let recovery = recover(&store)?;
         let gauges = Arc::new(Gauges::default());
         gauges.writer_alive.store(true, Ordering::SeqCst);

@@ -102,6 +102,12 @@ impl BufferStore {
         Ok(BufferStore { db, tree })
     }
 
+    /// The buffer in a database already open.
+    pub fn from_db(db: Db) -> Result<BufferStore, StoreError> {
+        let tree = db.tree("buffer")?;
+        Ok(BufferStore { db, tree })
+    }
+
     /// Opens a stopped runner's database for an offline command, writing nothing under `dir` (see
     /// [`Db::open_read_only`]).
     pub fn open_read_only(dir: &Path, cache_bytes: u64) -> Result<BufferStore, StoreError> {
