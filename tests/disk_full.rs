@@ -28,6 +28,18 @@ impl Mount {
     }
 }
 
+impl Mount {
+    /// A fresh ext4 filesystem of `size_mib` in an image file, loop-mounted on `dir`.
+    fn ext4(image: &Path, dir: &Path, size_mib: u64) -> Option<Mount> {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::File::create(image).unwrap().set_len(size_mib * MIB).unwrap();
+        let made = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(image).status().ok()?;
+        let mounted =
+            made.success().then(|| Command::new("mount").args(["-o", "loop"]).arg(image).arg(dir).status().ok())??;
+        mounted.success().then(|| Mount(dir.to_path_buf()))
+    }
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
@@ -100,6 +112,129 @@ fn on_a_nearly_full_disk_sigterm_exits_and_a_restart_opens_and_serves() {
     let stored = common::dump(&data);
     assert_eq!(stored.iter().filter(|(session, _)| session == "before").count(), 5, "every acked batch: {stored:?}");
     drop(mount);
+}
+
+/// A batch of ~`kib` KiB: a few events and a replay snapshot of text that does not compress away.
+fn sized_batch(session: &str, seq: u64, kib: usize, seed: &mut u64) -> Vec<u8> {
+    let text: String = (0..kib * 1024)
+        .map(|i| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            if i % 7 == 6 {
+                ' '
+            } else {
+                char::from(b'a' + (*seed % 26) as u8)
+            }
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "session_id": session, "visitor_id": "v-1", "seq": seq, "sent_at": 1732265000000u64,
+        "context": {"url": "https://bank.test/apply", "sdk": "traceflow-web/0.1"},
+        "events": [{"type": "input", "ts": 1732265000000u64, "email": format!("user{seq}@example.com")}],
+        "replay": [{"type": 2, "data": {"node": {"type": 3, "textContent": text}}, "timestamp": 1732265000000u64}]
+    }))
+    .unwrap()
+}
+
+/// Modification time and length of every file under `dir`.
+fn files(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            out.extend(files(&entry.path()));
+        } else {
+            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// On a real ext4 filesystem of 100 MiB, filled by ingest: with the free-space guard (the default floor) and
+/// without it (`min_free_bytes = 0`, so the storage engine itself meets ENOSPC). Either way: the first refusal is a
+/// 503 with Retry-After, SIGTERM exits within the grace, the read-only tools run on the full filesystem and change
+/// nothing, a restart opens and serves, ingest resumes without a restart within 10 s of space returning, and every
+/// 202 is in the buffer.
+fn fill_a_loop_filesystem(tag: &str, extra: &str, expect_code: &str) {
+    let dir = TempDir::new(tag);
+    let Some(mount) = Mount::ext4(&dir.path().join("fs.img"), &dir.path().join("fs"), 100) else {
+        eprintln!("cannot make or loop-mount an ext4 filesystem here (not root?): nothing checked");
+        return;
+    };
+    let data = mount.0.join("data");
+    // Space an operator can free later.
+    let ballast = mount.0.join("ballast");
+    std::fs::write(&ballast, vec![1u8; (12 * MIB) as usize]).unwrap();
+    let runner = Runner::start(&data, extra);
+    let mut seed = common::seed_random() | 1;
+    let mut acked = Vec::new();
+    let refusal = loop {
+        let seq = acked.len() as u64 + 1;
+        let response = runner.post(&sized_batch("fill", seq, 8 + (seq as usize * 7) % 52, &mut seed), &[]);
+        match response.status {
+            202 => acked.push(seq),
+            _ => break response,
+        }
+        assert!(acked.len() < 20_000, "the filesystem never filled");
+    };
+    assert_eq!(refusal.status, 503, "{}", refusal.text());
+    assert_eq!(refusal.code(), expect_code, "{}", refusal.text());
+    assert!(refusal.header("retry-after").is_some());
+    if expect_code == "disk_full" {
+        assert_eq!(runner.get("/readyz").status, 503);
+    }
+    eprintln!("{tag}: {} batches acknowledged before the first refusal", acked.len());
+
+    // SIGTERM on the full filesystem: a clean exit within the grace (Runner::stop waits at most 20 s).
+    assert_eq!(runner.stop().code(), Some(0));
+    // The offline tools on the full filesystem succeed and change nothing.
+    let before = files(&data);
+    let stored = common::dump(&data);
+    let stats = Command::new(common::binary("traceflow-runner"))
+        .args(["buffer", "stats", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    assert_eq!(files(&data), before, "a read-only tool wrote under the data dir");
+    let held: Vec<u64> = stored.iter().filter(|(s, _)| s == "fill").map(|(_, seq)| *seq).collect();
+    for seq in &acked {
+        assert!(held.contains(seq), "acknowledged batch {seq} is not in the buffer");
+    }
+
+    // A restart on the full filesystem opens and serves.
+    let runner = Runner::start(&data, extra);
+    assert_eq!(runner.get("/healthz").status, 200);
+    // Space returns: ingest resumes without a restart within 10 s.
+    std::fs::remove_file(&ballast).unwrap();
+    let mut seq = acked.len() as u64 + 1;
+    common::wait_until("ingest to resume", Duration::from_secs(10), || {
+        let status = runner.post(&sized_batch("fill", seq, 8, &mut seed), &[]).status;
+        if status == 202 {
+            acked.push(seq);
+        }
+        seq += 1;
+        status == 202
+    });
+    assert_eq!(runner.stop().code(), Some(0));
+    let held: Vec<u64> = common::dump(&data).into_iter().filter(|(s, _)| s == "fill").map(|(_, seq)| seq).collect();
+    for seq in &acked {
+        assert!(held.contains(seq), "acknowledged batch {seq} is not in the buffer after the restart");
+    }
+    drop(mount);
+}
+
+#[test]
+fn a_real_ext4_filesystem_filled_by_ingest_behind_the_free_space_guard() {
+    fill_a_loop_filesystem("loop-guard", "", "disk_full");
+}
+
+#[test]
+fn a_real_ext4_filesystem_filled_by_ingest_until_the_engine_meets_enospc() {
+    fill_a_loop_filesystem("loop-enospc", "[storage]\nmin_free_bytes = 0\n", "buffer_unavailable");
 }
 
 /// Free bytes of the filesystem holding `path`, from `df`.

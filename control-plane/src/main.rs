@@ -83,7 +83,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 500)]
     poll_after_ms: u64,
     /// Free bytes kept on the data dir's filesystem; below it uploads get 503 `disk_full` (default: the larger of
-    /// 256 MiB and 2 % of the filesystem).
+    /// 256 MiB and 2 % of the filesystem, at most a quarter of it).
     #[arg(long)]
     min_free_bytes: Option<u64>,
     /// Serve `GET /metrics` without a credential on this plain-HTTP address too (for Prometheus on a private

@@ -24,7 +24,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// Free bytes kept on the data dir's filesystem: below it new batches get 503 `disk_full` and `/readyz` says
-    /// not ready, while uploads (which free space) go on. Default: the larger of 256 MiB and 2 % of the filesystem.
+    /// not ready, while uploads (which free space) go on. Default: the larger of 256 MiB and 2 % of the filesystem, at most a quarter of it.
     pub min_free_bytes: Option<u64>,
 }
 

@@ -13,6 +13,11 @@ pub const DEFAULT_MIN_FREE_BYTES: u64 = 256 * 1024 * 1024;
 /// See [`DEFAULT_MIN_FREE_BYTES`].
 pub const DEFAULT_MIN_FREE_PERCENT: u64 = 2;
 
+/// The default floor for a filesystem of `total` bytes.
+pub fn default_floor(total: u64) -> u64 {
+    DEFAULT_MIN_FREE_BYTES.max(total / 100 * DEFAULT_MIN_FREE_PERCENT).min(total / 4)
+}
+
 /// Free space of the filesystem holding a data dir, against a floor.
 #[derive(Debug)]
 pub struct SpaceGuard {
@@ -24,11 +29,12 @@ pub struct SpaceGuard {
 
 impl SpaceGuard {
     /// A guard for the filesystem of `dir` with the floor `min_free` bytes, or by default the larger of 256 MiB
-    /// and 2 % of the filesystem. Reads the free space once.
+    /// and 2 % of the filesystem, but never more than a quarter of it (so a small filesystem still takes data).
+    /// Reads the free space once.
     pub fn new(dir: &Path, min_free: Option<u64>) -> std::io::Result<SpaceGuard> {
         let min_free = match min_free {
             Some(bytes) => bytes,
-            None => DEFAULT_MIN_FREE_BYTES.max(fs2::total_space(dir)? / 100 * DEFAULT_MIN_FREE_PERCENT),
+            None => default_floor(fs2::total_space(dir)?),
         };
         let guard = SpaceGuard {
             dir: dir.to_path_buf(),
