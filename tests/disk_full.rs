@@ -237,6 +237,157 @@ fn a_real_ext4_filesystem_filled_by_ingest_until_the_engine_meets_enospc() {
     fill_a_loop_filesystem("loop-enospc", "[storage]\nmin_free_bytes = 0\n", "buffer_unavailable");
 }
 
+/// A `traceflow up` process: a control plane and an enrolled runner in one data dir.
+struct Up {
+    child: std::process::Child,
+    ingest: std::net::SocketAddr,
+    info: serde_json::Value,
+}
+
+impl Up {
+    fn start(data: &Path) -> Up {
+        let ingest: std::net::SocketAddr = format!("127.0.0.1:{}", common::cp::free_port()).parse().unwrap();
+        let control_plane = format!("127.0.0.1:{}", common::cp::free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_traceflow"))
+            .args(["up", "--data-dir"])
+            .arg(data)
+            .args(["--listen", &ingest.to_string(), "--control-plane-listen", &control_plane])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn traceflow up");
+        let mut up = Up { child, ingest, info: serde_json::Value::Null };
+        common::wait_until("traceflow up to serve", Duration::from_secs(30), || {
+            common::try_request(ingest, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
+        });
+        up.info = serde_json::from_slice(&std::fs::read(data.join("up.json")).unwrap()).unwrap();
+        up
+    }
+
+    fn post(&self, body: &[u8]) -> common::Response {
+        let auth = format!("Bearer {}", self.info["project_key"].as_str().unwrap());
+        common::request(
+            self.ingest,
+            "POST",
+            "/v1/batch",
+            &[("authorization", &auth), ("content-type", "application/json")],
+            body,
+        )
+    }
+
+    /// Sequence numbers of `session` the control plane holds.
+    fn stored_upstream(&self, session: &str) -> Vec<u64> {
+        let ca = std::fs::read_to_string(self.info["ca_cert"].as_str().unwrap()).unwrap();
+        let auth = format!("Bearer {}", self.info["admin_token"].as_str().unwrap());
+        let base = self.info["admin_url"].as_str().unwrap();
+        let mut seqs = Vec::new();
+        let mut path = format!("/v1/admin/sessions/{session}/events");
+        loop {
+            let response =
+                common::cp::https(&ca, None, &format!("{base}{path}"), "GET", &[("authorization", &auth)], Vec::new())
+                    .unwrap();
+            if response.status == 404 {
+                return seqs;
+            }
+            assert_eq!(response.status, 200);
+            let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            seqs.extend(body["batches"].as_array().unwrap().iter().map(|b| b["seq"].as_u64().unwrap()));
+            match body["next_after_seq"].as_u64() {
+                Some(after) => path = format!("/v1/admin/sessions/{session}/events?after_seq={after}"),
+                None => return seqs,
+            }
+        }
+    }
+
+    /// SIGTERM, then the exit status (at most 30 s).
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        common::wait_exit(&mut self.child, Duration::from_secs(30))
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `traceflow up` with everything (control plane, runner, `up.json`) on a 100 MiB ext4 filesystem, filled by
+/// ingest at the default floors: 503 `disk_full` with Retry-After and not ready; SIGTERM exits; the read-only
+/// tools change nothing; a restart serves; ingest resumes within 10 s of space returning; every 202 is in the
+/// runner's buffer or the control plane; and no path is open to the group or others.
+#[test]
+fn traceflow_up_on_a_full_ext4_filesystem() {
+    let dir = TempDir::new("loop-up");
+    let Some(mount) = Mount::ext4(&dir.path().join("fs.img"), &dir.path().join("fs"), 100) else {
+        eprintln!("cannot make or loop-mount an ext4 filesystem here (not root?): nothing checked");
+        return;
+    };
+    let data = mount.0.join("up");
+    let ballast = mount.0.join("ballast");
+    std::fs::write(&ballast, vec![1u8; (12 * MIB) as usize]).unwrap();
+    let up = Up::start(&data);
+    let mut seed = common::seed_random() | 1;
+    let mut acked = Vec::new();
+    let refusal = loop {
+        let seq = acked.len() as u64 + 1;
+        let response = up.post(&sized_batch("up-fill", seq, 8 + (seq as usize * 7) % 52, &mut seed));
+        if response.status != 202 {
+            break response;
+        }
+        acked.push(seq);
+        assert!(acked.len() < 20_000, "the filesystem never filled");
+    };
+    assert_eq!((refusal.status, refusal.code().as_str()), (503, "disk_full"), "{}", refusal.text());
+    assert!(refusal.header("retry-after").is_some());
+    let ready = common::request(up.ingest, "GET", "/readyz", &[], b"");
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    eprintln!("traceflow up: {} batches acknowledged before the first refusal", acked.len());
+    assert_eq!(up.stop().code(), Some(0), "SIGTERM on the full filesystem");
+
+    let runner = data.join("runner");
+    let before = files(&data);
+    let buffered: Vec<u64> =
+        common::dump(&runner).into_iter().filter(|(s, _)| s == "up-fill").map(|(_, q)| q).collect();
+    assert_eq!(files(&data), before, "a read-only tool wrote under the data dir");
+
+    let up = Up::start(&data);
+    std::fs::remove_file(&ballast).unwrap();
+    let mut seq = acked.len() as u64 + 1;
+    common::wait_until("ingest to resume", Duration::from_secs(10), || {
+        let status = up.post(&sized_batch("up-fill", seq, 8, &mut seed)).status;
+        if status == 202 {
+            acked.push(seq);
+        }
+        seq += 1;
+        status == 202
+    });
+    let upstream = up.stored_upstream("up-fill");
+    assert_eq!(up.stop().code(), Some(0));
+    let buffered_now: Vec<u64> =
+        common::dump(&runner).into_iter().filter(|(s, _)| s == "up-fill").map(|(_, q)| q).collect();
+    for seq in &acked {
+        assert!(
+            buffered_now.contains(seq) || upstream.contains(seq),
+            "acknowledged batch {seq} is neither in the buffer nor in the control plane"
+        );
+    }
+    eprintln!(
+        "traceflow up: {} acknowledged; before the restart {} were still buffered; at the end {} upstream, {} buffered",
+        acked.len(),
+        buffered.len(),
+        upstream.len(),
+        buffered_now.len()
+    );
+    let open = traceflow_store::private::open_paths(&data).unwrap();
+    assert!(open.is_empty(), "open to the group or others: {open:?}");
+    drop(mount);
+}
+
 /// Free bytes of the filesystem holding `path`, from `df`.
 fn fs_free(path: &Path) -> u64 {
     let out = Command::new("df").args(["-B1", "--output=avail"]).arg(path).output().unwrap();
