@@ -81,10 +81,6 @@ async fn disk_budget_pushes_back_then_recovers_when_space_frees() {
     }
     let disk = buffer.gauges().disk_bytes.load(std::sync::atomic::Ordering::SeqCst);
     assert!(disk < 3 * config.buffer.disk_budget_bytes, "{disk} bytes on disk");
-    // sled writes a tree node over 128 KiB to a blob file of its own; the buffer's frames are small enough that
-    // none of its nodes ever gets there, which keeps every write in the log that `Db::sync` makes durable.
-    let blobs = std::fs::read_dir(dir.path().join("data/db/blobs")).map_or(0, |entries| entries.count());
-    assert_eq!(blobs, 0, "the buffer wrote {blobs} blob files");
     let _ = stop.send(());
     running.await.unwrap();
 }

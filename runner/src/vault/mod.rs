@@ -279,30 +279,37 @@ impl Vault {
         Ok(())
     }
 
-    /// Stores `original` under `token` unless an entry exists; true if this call wrote it.
-    fn store(&self, token: &str, original: &str) -> Result<bool, VaultError> {
+    /// Stores each `(token, original)` without an entry, in one transaction; returns how many it wrote. An entry
+    /// that exists (live, erased, or malformed) is left alone; one sealed under a destroyed key is replaced.
+    fn store_many(&self, items: &[(String, String)]) -> Result<usize, VaultError> {
         #[cfg(test)]
         if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(VaultError::Storage(traceflow_store::Error::Engine("injected write failure".into())));
         }
-        let existing = self.entries.get(token)?;
-        if let Some(value) = &existing {
-            let destroyed = matches!(
-                Entry::parse(value),
-                Some(Entry::Sealed { version, .. }) if matches!(self.keys.state(version), KeyState::Destroyed)
-            );
-            // Live, erased (erasure is sticky) or malformed (kept for detokenize to report): leave it.
-            if !destroyed {
-                return Ok(false);
-            }
-        }
         let (version, key) = self.keys.sealing();
-        let value = entry::seal(key, version, token, original, &self.rng).map_err(|_| VaultError::Crypto)?;
-        let written = self.entries.compare_and_swap(token, existing.as_deref(), Some(&value[..]))?;
-        if written {
-            self.metrics.vault_entries_written.inc();
+        let mut sealed = Vec::with_capacity(items.len());
+        for (token, original) in items {
+            let value = entry::seal(key, version, token, original, &self.rng).map_err(|_| VaultError::Crypto)?;
+            sealed.push((token.as_str(), value));
         }
-        // Not written means another request stored this token in between; either way an entry exists now.
+        let written = self.entries.update(|tree| {
+            let mut written = 0;
+            for (token, value) in &sealed {
+                if let Some(existing) = tree.get(token)? {
+                    let destroyed = matches!(
+                        Entry::parse(&existing),
+                        Some(Entry::Sealed { version, .. }) if matches!(self.keys.state(version), KeyState::Destroyed)
+                    );
+                    if !destroyed {
+                        continue;
+                    }
+                }
+                tree.insert(token, value)?;
+                written += 1;
+            }
+            Ok(written)
+        })?;
+        self.metrics.vault_entries_written.inc_by(written as u64);
         Ok(written)
     }
 

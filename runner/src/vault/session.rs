@@ -6,6 +6,9 @@
 
 use traceflow_pii::{is_token, token_text, Tokens};
 
+use std::collections::HashSet;
+
+use super::recent::Value;
 use super::{Vault, VaultError};
 
 /// What one session did.
@@ -24,15 +27,48 @@ pub struct VaultSession<'a> {
     stats: VaultStats,
     failed: usize,
     first_failure: Option<VaultError>,
+    /// Tokens not remembered as stored, with their originals and cache keys: written together by `finish`, in one
+    /// transaction, before the batch is appended.
+    pending: Vec<(String, String)>,
+    pending_values: Vec<Value>,
+    staged: HashSet<String>,
 }
 
 impl<'a> VaultSession<'a> {
     pub(super) fn new(vault: &'a Vault) -> VaultSession<'a> {
-        VaultSession { vault, stats: VaultStats::default(), failed: 0, first_failure: None }
+        VaultSession {
+            vault,
+            stats: VaultStats::default(),
+            failed: 0,
+            first_failure: None,
+            pending: Vec::new(),
+            pending_values: Vec::new(),
+            staged: HashSet::new(),
+        }
     }
 
-    /// What the session did, or why some originals were not stored (the request must then answer 503).
-    pub fn finish(self) -> Result<VaultStats, VaultError> {
+    /// Stores the originals of the session's new tokens; then what the session did, or why some originals were not
+    /// stored (the request must then answer 503).
+    pub fn finish(mut self) -> Result<VaultStats, VaultError> {
+        if !self.pending.is_empty() {
+            // Read before the write: if the store is reopened after it, the cache entries are never served.
+            let generation = self.vault.db.generation();
+            match self.vault.store_many(&self.pending) {
+                Ok(written) => {
+                    self.stats.written += written;
+                    for ((token, _), value) in self.pending.iter().zip(&self.pending_values) {
+                        self.vault.recent.insert(*value, token, generation);
+                    }
+                }
+                Err(e) => {
+                    // Every original of the transaction went unstored.
+                    let unstored = self.pending.len();
+                    self.vault.metrics.vault_store_errors.inc_by(unstored as u64 - 1);
+                    self.failed += unstored - 1;
+                    self.fail(e);
+                }
+            }
+        }
         match self.first_failure {
             None => Ok(self.stats),
             Some(first) => Err(VaultError::Incomplete { failed: self.failed, reason: first.to_string() }),
@@ -65,12 +101,9 @@ impl Tokens for VaultSession<'_> {
             self.fail(VaultError::BadEntity(entity.into()));
             return token;
         }
-        match self.vault.store(&token, original) {
-            Ok(written) => {
-                self.stats.written += usize::from(written);
-                recent.insert(value, &token, generation);
-            }
-            Err(e) => self.fail(e),
+        if self.staged.insert(token.clone()) {
+            self.pending.push((token.clone(), original.to_string()));
+            self.pending_values.push(value);
         }
         token
     }

@@ -504,6 +504,16 @@ impl Tree {
         })
     }
 
+    /// Runs `f` in one write transaction on this tree: what it reads and writes applies together, and a whole
+    /// set of read-then-write steps costs one commit instead of one each.
+    pub fn update<T>(&self, f: impl FnOnce(&mut TreeTxn<'_>) -> Result<T, TxnError>) -> Result<T, Error> {
+        self.db.write(|txn| {
+            let table = txn.open_table(self.definition())?;
+            let mut view = TreeTxn { table };
+            f(&mut view).map_err(|e| e.0)
+        })
+    }
+
     /// Applies every write of `batch` atomically.
     pub fn apply(&self, batch: Batch) -> Result<(), Error> {
         self.db.write(|txn| batch.apply_to(txn, self.definition()))
@@ -551,6 +561,27 @@ impl Tree {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A tree inside the write transaction of [`Tree::update`].
+pub struct TreeTxn<'t> {
+    table: redb::Table<'t, &'static [u8], &'static [u8]>,
+}
+
+/// A storage error inside [`Tree::update`]; returned from its closure, it aborts the transaction.
+#[derive(Debug)]
+pub struct TxnError(redb::Error);
+
+impl TreeTxn<'_> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value>, TxnError> {
+        let value = self.table.get(key.as_ref()).map_err(|e| TxnError(e.into()))?;
+        Ok(value.map(|v| Value(v.value().to_vec())))
+    }
+
+    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxnError> {
+        self.table.insert(key.as_ref(), value.as_ref()).map_err(|e| TxnError(e.into()))?;
+        Ok(())
     }
 }
 
