@@ -257,13 +257,13 @@ impl Up {
             .spawn()
             .expect("spawn traceflow up");
         let mut up = Up { child, ingest, info: serde_json::Value::Null };
-        // The runner answers before `up.json` is written: wait for both.
+        // The runner answers before `up.json` is written, and a restart finds the last run's: wait for this run's.
         common::wait_until("traceflow up to serve", Duration::from_secs(30), || {
             common::try_request(ingest, "GET", "/healthz", &[], b"").is_ok_and(|r| r.status == 200)
                 && std::fs::read(data.join("up.json"))
                     .ok()
                     .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-                    .is_some_and(|info| info["project_key"].is_string())
+                    .is_some_and(|info| info["admin_url"].as_str().is_some_and(|url| url.ends_with(&control_plane)))
         });
         up.info = serde_json::from_slice(&std::fs::read(data.join("up.json")).unwrap()).unwrap();
         up

@@ -337,18 +337,20 @@ fn health_readiness_metrics_and_unknown_routes() {
 #[test]
 fn idle_keep_alive_connections_never_lock_a_new_client_out() {
     use std::io::Read;
-    let (_dir, runner) = runner("max_connections = 4\n");
-    // Fill every slot with a keep-alive connection that made one request and now idles.
+    // The default `max_connections` (1,024), and more idle keep-alive connections than that.
+    let (_dir, runner) = runner("");
     let mut idle = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..1_100 {
         let mut stream = std::net::TcpStream::connect(runner.addr).unwrap();
         write!(stream, "GET /healthz HTTP/1.1\r\nhost: runner\r\n\r\n").unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut answer = [0u8; 256];
         let read = stream.read(&mut answer).unwrap();
         assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
         idle.push(stream);
     }
     // Without eviction this client would wait in the accept queue until an idle socket timed out (minutes).
+    let started = std::time::Instant::now();
     let mut fresh = std::net::TcpStream::connect(runner.addr).unwrap();
     fresh.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let body = batch("fresh-client", 1, 1);
@@ -360,8 +362,11 @@ fn idle_keep_alive_connections_never_lock_a_new_client_out() {
     )
     .unwrap();
     fresh.write_all(&body).unwrap();
-    let answer = common::read_response(&mut fresh).expect("an answer within 5 s");
+    let answer = common::read_response(&mut fresh).expect("an answer");
+    let took = started.elapsed();
     assert_eq!(answer.status, 202, "{}", answer.text());
+    eprintln!("a new client behind 1,100 idle connections: 202 in {took:?}");
+    assert!(took < Duration::from_secs(1), "a new client waited {took:?} behind 1,100 idle connections");
     drop(idle);
     assert!(runner.stop().success());
 }
