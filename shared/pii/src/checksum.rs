@@ -21,38 +21,86 @@ pub fn luhn(digits: &[u8]) -> bool {
     !digits.is_empty() && sum.is_multiple_of(10)
 }
 
-/// Whether a card number of this length starts with an issuer prefix in use (Visa, Mastercard, Amex, Discover,
-/// RuPay, Maestro, Diners, JCB, UnionPay). Epoch-millisecond timestamps start with 1 and never qualify.
+/// Card lengths as a bit mask (bit `n` set: `n` digits are issued).
+const fn lengths(from: u32, to: u32) -> u32 {
+    let mut mask = 0;
+    let mut n = from;
+    while n <= to {
+        mask |= 1 << n;
+        n += 1;
+    }
+    mask
+}
+const L16: u32 = 1 << 16;
+const L16_19: u32 = lengths(16, 19);
+const L12_19: u32 = lengths(12, 19);
+
+/// Issuer identification number ranges in use: `(low, high, lengths)`, where `low` and `high` are prefixes of the
+/// same number of digits (a range matches when the card's first digits, as many as `low` has, fall inside it).
+/// Sources: the networks' published IIN tables (ISO/IEC 7812 registrations) as collected for card validation:
+/// Visa, Mastercard (51–55 and the 2-series), American Express, Diners Club, Discover, JCB (including the 15-digit
+/// 1800 and 2131 ranges), UnionPay (62, 81), RuPay (60, 65, 81, 82, 508, 353, 356), Maestro (50, 56–69, 12–19
+/// digits), Mir, Verve, Elo, Troy, Dankort, InterPayment, UzCard, Humo, NAPAS, GPN and LankaPay.
+const IIN: &[(u32, u32, u32)] = &[
+    (4, 4, lengths(13, 19)), // Visa issues 13, 16 and 19; generators and test cards use every length in between
+    (51, 55, L16),                       // Mastercard
+    (2221, 2720, L16),                   // Mastercard 2-series
+    (34, 34, 1 << 15),                   // American Express
+    (37, 37, 1 << 15),
+    (300, 305, lengths(14, 19)), // Diners Club International
+    (3095, 3095, lengths(14, 19)),
+    (36, 36, lengths(14, 19)),
+    (38, 39, lengths(14, 19)),
+    (6011, 6011, L16_19), // Discover
+    (644, 649, L16_19),
+    (65, 65, L16_19),     // Discover, RuPay
+    (3528, 3589, L16_19), // JCB
+    (1800, 1800, 1 << 15),
+    (2131, 2131, 1 << 15),
+    (62, 62, L16_19),    // UnionPay (and Discover 622126–622925)
+    (81, 82, L16_19),    // UnionPay 81, RuPay 81/82
+    (60, 60, L16_19),    // RuPay
+    (508, 508, L16_19),  // RuPay
+    (353, 353, L16_19),  // RuPay co-branded
+    (356, 356, L16_19),  // RuPay co-branded
+    (50, 50, L12_19),    // Maestro
+    (56, 69, L12_19),    // Maestro (and the networks above sharing 6)
+    (2200, 2204, L16_19), // Mir
+    (506099, 506198, L16_19), // Verve
+    (507865, 507964, L16_19),
+    (650002, 650027, L16_19),
+    (401178, 401179, L16), // Elo
+    (438935, 438935, L16),
+    (457631, 457632, L16),
+    (504175, 504175, L16),
+    (506699, 506778, L16),
+    (509000, 509999, L16),
+    (627780, 627780, L16),
+    (636297, 636297, L16),
+    (636368, 636368, L16),
+    (9792, 9792, L16),     // Troy
+    (5019, 5019, L16),     // Dankort
+    (4571, 4571, L16),     // Visa/Dankort
+    (636, 636, L16_19),    // InterPayment
+    (8600, 8600, L16),     // UzCard
+    (9860, 9860, L16),     // Humo
+    (9704, 9704, L16_19),  // NAPAS
+    (1946, 1946, L16_19),  // GPN
+    (357111, 357111, L16), // LankaPay
+];
+
+/// Whether a card number of this length starts with an issuer prefix in use for that length (see [`IIN`]).
+/// Epoch-millisecond timestamps (13 digits starting with 1) never qualify.
 pub fn card_issuer(digits: &[u8]) -> bool {
     let n = digits.len();
-    let prefix =
-        |k: usize| -> u32 { digits.iter().take(k).fold(0u32, |acc, &d| acc * 10 + u32::from(d.wrapping_sub(b'0'))) };
-    if !(13..=19).contains(&n) || !digits.iter().all(u8::is_ascii_digit) {
+    if !(12..=19).contains(&n) || !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let p1 = prefix(1);
-    let p2 = prefix(2);
-    let p3 = prefix(3);
-    let p4 = prefix(4);
-    match p1 {
-        4 => true,                                   // Visa
-        2 => n == 16 && (2221..=2720).contains(&p4), // Mastercard 2-series
-        5 => match p2 {
-            51..=55 => n == 16,   // Mastercard
-            50 | 56..=59 => true, // Maestro, RuPay 508
-            _ => false,
-        },
-        3 => match p2 {
-            34 | 37 => n == 15,                                                       // Amex
-            36 | 38 | 39 => n >= 14,                                                  // Diners
-            30 => (300..=305).contains(&p3) || p4 == 3095,                            // Diners
-            35 => n >= 16 && ((3528..=3589).contains(&p4) || p3 == 353 || p3 == 356), // JCB, RuPay
-            _ => false,
-        },
-        6 => n >= 16 || p2 >= 60,               // Discover, RuPay, Maestro, UnionPay
-        8 => n == 16 && (p2 == 81 || p2 == 82), // RuPay
-        _ => false,
-    }
+    let prefix = |k: usize| digits.iter().take(k).fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+    IIN.iter().any(|&(low, high, lens)| {
+        let k = low.checked_ilog10().map_or(1, |l| l as usize + 1);
+        lens & (1 << n) != 0 && (low..=high).contains(&prefix(k))
+    })
 }
 
 const VERHOEFF_D: [[u8; 10]; 10] = [
@@ -269,6 +317,22 @@ mod tests {
         assert!(luhn(b"5555555555554444") && card_issuer(b"5555555555554444"));
         assert!(!luhn(b"4111111111111112"));
         assert!(!card_issuer(b"1732265000000"), "epoch milliseconds are not cards");
+        for (number, network) in [
+            ("676159898730", "Maestro, 12 digits"),
+            ("213113404677746", "JCB 2131, 15 digits"),
+            ("180000000000002", "JCB 1800, 15 digits"),
+            ("2200000000000004", "Mir"),
+            ("5060990000000000", "Verve"),
+            ("9792000000000001", "Troy"),
+            ("6200000000000005", "UnionPay"),
+            ("8171999927660000", "UnionPay 81"),
+            ("4111111111116", "Visa, 13 digits"),
+            ("4111111111111111110", "Visa, 19 digits"),
+        ] {
+            assert!(card_issuer(number.as_bytes()), "{network}: {number}");
+        }
+        assert!(!card_issuer(b"378282246310005000"), "Amex has 15 digits only");
+        assert!(!card_issuer(b"7000000000000000"), "no network issues 7");
     }
 
     #[test]

@@ -57,6 +57,19 @@ pub struct PiiConfig {
     pub custom_patterns: Vec<CustomPattern>,
     /// Word lists (names of projects, customers, …) matched as whole words. Default: empty.
     pub dictionaries: Vec<Dictionary>,
+    /// How much evidence a number needs. `balanced` (default): a card needs Luhn and an issuer prefix, a card
+    /// layout or card words nearby; ambiguous numbers need context. `strict`: any Luhn-valid run of 12–19 digits is
+    /// a card, for users who prefer a tokenized order id over a leaked card.
+    pub strictness: Strictness,
+}
+
+/// See [`PiiConfig::strictness`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Strictness {
+    #[default]
+    Balanced,
+    Strict,
 }
 
 impl Default for PiiConfig {
@@ -68,6 +81,7 @@ impl Default for PiiConfig {
             fields: BTreeMap::new(),
             custom_patterns: Vec::new(),
             dictionaries: Vec::new(),
+            strictness: Strictness::Balanced,
         }
     }
 }

@@ -144,9 +144,10 @@ impl Engine {
             field_rules.push((key.clone(), treat));
         }
         let fields = Fields::new(config.builtin_fields, field_entities, field_rules);
-        let detector = Detector::new(enabled, customs, &lists).map_err(|e| {
+        let mut detector = Detector::new(enabled, customs, &lists).map_err(|e| {
             ConfigErrors(vec![ConfigError { path: "custom_patterns".into(), kind: ConfigErrorKind::Regex(e.0) }])
         })?;
+        detector.strict = config.strictness == crate::Strictness::Strict;
         let replaces_nothing = actions.iter().all(|&a| a == Action::Allow)
             && config.custom_patterns.iter().all(|p| p.action.is_none_or(|a| a == Action::Allow))
             && config.dictionaries.iter().all(|d| d.action.is_none_or(|a| a == Action::Allow))

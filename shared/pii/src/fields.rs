@@ -199,6 +199,137 @@ const BUILTIN_FIELDS: &[(&str, Entity, Cond)] = &[
     ("remoteaddr", E::Ip, Cond::Always),
     ("xforwardedfor", E::Ip, Cond::Always),
     ("macaddress", E::Mac, Cond::Always),
+    // German, French, Spanish, Italian, Dutch, Portuguese and transliterated Hindi forms, normalized (accents
+    // folded: `téléphone` → `telephone`, `straße` → `strasse`).
+    ("passwort", E::Secret, Cond::Always),
+    ("kennwort", E::Secret, Cond::Always),
+    ("motdepasse", E::Secret, Cond::Always),
+    ("contrasena", E::Secret, Cond::Always),
+    ("contrasenya", E::Secret, Cond::Always),
+    ("wachtwoord", E::Secret, Cond::Always),
+    ("senha", E::Secret, Cond::Always),
+    ("geheimzahl", E::Secret, Cond::Always),
+    ("kartennummer", E::Card, Cond::Always),
+    ("kreditkarte", E::Card, Cond::Always),
+    ("kreditkartennummer", E::Card, Cond::Always),
+    ("debitkarte", E::Card, Cond::Always),
+    ("numerodecarte", E::Card, Cond::Always),
+    ("cartebancaire", E::Card, Cond::Always),
+    ("numerocarte", E::Card, Cond::Always),
+    ("numerotarjeta", E::Card, Cond::Always),
+    ("numerodetarjeta", E::Card, Cond::Always),
+    ("tarjeta", E::Card, Cond::Always),
+    ("tarjetadecredito", E::Card, Cond::Always),
+    ("numerodicarta", E::Card, Cond::Always),
+    ("cartadicredito", E::Card, Cond::Always),
+    ("kaartnummer", E::Card, Cond::Always),
+    ("creditcardnummer", E::Card, Cond::Always),
+    ("numerodocartao", E::Card, Cond::Always),
+    ("cartao", E::Card, Cond::Always),
+    ("cartaodecredito", E::Card, Cond::Always),
+    ("kontonummer", E::Account, Cond::Always),
+    ("konto", E::Account, Cond::Always),
+    ("numerodecompte", E::Account, Cond::Always),
+    ("compte", E::Account, Cond::Always),
+    ("numerodecuenta", E::Account, Cond::Always),
+    ("cuenta", E::Account, Cond::Always),
+    ("numerodeconto", E::Account, Cond::Always),
+    ("numerodiconto", E::Account, Cond::Always),
+    ("conto", E::Account, Cond::Always),
+    ("rekeningnummer", E::Account, Cond::Always),
+    ("rekening", E::Account, Cond::Always),
+    ("contabancaria", E::Account, Cond::Always),
+    ("numerodaconta", E::Account, Cond::Always),
+    ("socialsecurityno", E::Ssn, Cond::Always),
+    ("socialsecurity", E::Ssn, Cond::Always),
+    ("ssnnumber", E::Ssn, Cond::Always),
+    ("geburtsdatum", E::Dob, Cond::Always),
+    ("geburtstag", E::Dob, Cond::Always),
+    ("datedenaissance", E::Dob, Cond::Always),
+    ("naissance", E::Dob, Cond::Always),
+    ("fechanacimiento", E::Dob, Cond::Always),
+    ("fechadenacimiento", E::Dob, Cond::Always),
+    ("nacimiento", E::Dob, Cond::Always),
+    ("datadinascita", E::Dob, Cond::Always),
+    ("geboortedatum", E::Dob, Cond::Always),
+    ("datadenascimento", E::Dob, Cond::Always),
+    ("janmatithi", E::Dob, Cond::Always),
+    ("janamtithi", E::Dob, Cond::Always),
+    ("telefon", E::Phone, Cond::Always),
+    ("telefonnummer", E::Phone, Cond::Always),
+    ("handy", E::Phone, Cond::Always),
+    ("handynummer", E::Phone, Cond::Always),
+    ("mobil", E::Phone, Cond::Always),
+    ("mobilnummer", E::Phone, Cond::Always),
+    ("mobiltelefon", E::Phone, Cond::Always),
+    ("rufnummer", E::Phone, Cond::Always),
+    ("numerodetelephone", E::Phone, Cond::Always),
+    ("telephoneportable", E::Phone, Cond::Always),
+    ("portable", E::Phone, Cond::Always),
+    ("telefono", E::Phone, Cond::Always),
+    ("numerodetelefono", E::Phone, Cond::Always),
+    ("movil", E::Phone, Cond::Always),
+    ("celular", E::Phone, Cond::Always),
+    ("cellulare", E::Phone, Cond::Always),
+    ("telefoonnummer", E::Phone, Cond::Always),
+    ("mobiel", E::Phone, Cond::Always),
+    ("mobielnummer", E::Phone, Cond::Always),
+    ("telefone", E::Phone, Cond::Always),
+    ("telemovel", E::Phone, Cond::Always),
+    ("mobno", E::Phone, Cond::Always),
+    ("phonenumber1", E::Phone, Cond::Always),
+    ("sampark", E::Phone, Cond::Always),
+    ("emailadresse", E::Email, Cond::Always),
+    ("mailadresse", E::Email, Cond::Always),
+    ("correo", E::Email, Cond::Always),
+    ("correoelectronico", E::Email, Cond::Always),
+    ("courriel", E::Email, Cond::Always),
+    ("adressemail", E::Email, Cond::Always),
+    ("adresseemail", E::Email, Cond::Always),
+    ("postaelettronica", E::Email, Cond::Always),
+    ("emailadres", E::Email, Cond::Always),
+    ("vorname", E::Name, Cond::Always),
+    ("nachname", E::Name, Cond::Always),
+    ("familienname", E::Name, Cond::Always),
+    ("nom", E::Name, Cond::Always),
+    ("prenom", E::Name, Cond::Always),
+    ("nomdefamille", E::Name, Cond::Always),
+    ("nombre", E::Name, Cond::Always),
+    ("apellido", E::Name, Cond::Always),
+    ("apellidos", E::Name, Cond::Always),
+    ("nombrecompleto", E::Name, Cond::Always),
+    ("nome", E::Name, Cond::Always),
+    ("cognome", E::Name, Cond::Always),
+    ("nomecompleto", E::Name, Cond::Always),
+    ("naam", E::Name, Cond::Always),
+    ("voornaam", E::Name, Cond::Always),
+    ("achternaam", E::Name, Cond::Always),
+    ("sobrenome", E::Name, Cond::Always),
+    ("titular", E::Name, Cond::Always),
+    ("karteninhaber", E::Name, Cond::Always),
+    ("titulaire", E::Name, Cond::Always),
+    ("pitakanaam", E::Name, Cond::Always),
+    ("adresse", E::Address, Cond::Always),
+    ("anschrift", E::Address, Cond::Always),
+    ("strasse", E::Address, Cond::Always),
+    ("hausnummer", E::Address, Cond::Always),
+    ("rue", E::Address, Cond::Always),
+    ("calle", E::Address, Cond::Always),
+    ("direccion", E::Address, Cond::Always),
+    ("domicilio", E::Address, Cond::Always),
+    ("indirizzo", E::Address, Cond::Always),
+    ("adres", E::Address, Cond::Always),
+    ("straat", E::Address, Cond::Always),
+    ("endereco", E::Address, Cond::Always),
+    ("rua", E::Address, Cond::Always),
+    ("morada", E::Address, Cond::Always),
+    ("pata", E::Address, Cond::Always),
+    ("plz", E::PostalCode, Cond::Always),
+    ("postleitzahl", E::PostalCode, Cond::Always),
+    ("codepostal", E::PostalCode, Cond::Always),
+    ("codigopostal", E::PostalCode, Cond::Always),
+    ("cep", E::PostalCode, Cond::Always),
+    ("cap", E::PostalCode, Cond::Always),
 ];
 
 /// Normalized keys whose values are ids, times, coordinates, sizes or counters: never free text.
@@ -304,6 +435,59 @@ const HINT_PARTS: &[(&str, Entity)] = &[
     ("upiid", E::Upi),
     ("gstin", E::Gstin),
     ("telephone", E::Phone),
+    ("passwort", E::Secret),
+    ("kennwort", E::Secret),
+    ("motdepasse", E::Secret),
+    ("contrasena", E::Secret),
+    ("senha", E::Secret),
+    ("wachtwoord", E::Secret),
+    ("telefon", E::Phone),
+    ("handy", E::Phone),
+    ("mobilnummer", E::Phone),
+    ("mobiltelefon", E::Phone),
+    ("rufnummer", E::Phone),
+    ("portable", E::Phone),
+    ("celular", E::Phone),
+    ("cellulare", E::Phone),
+    ("mobiel", E::Phone),
+    ("telemovel", E::Phone),
+    ("kartennummer", E::Card),
+    ("kreditkarte", E::Card),
+    ("numerodecarte", E::Card),
+    ("tarjeta", E::Card),
+    ("kaartnummer", E::Card),
+    ("cartao", E::Card),
+    ("vorname", E::Name),
+    ("nachname", E::Name),
+    ("familienname", E::Name),
+    ("prenom", E::Name),
+    ("apellido", E::Name),
+    ("cognome", E::Name),
+    ("voornaam", E::Name),
+    ("achternaam", E::Name),
+    ("sobrenome", E::Name),
+    ("geburt", E::Dob),
+    ("naissance", E::Dob),
+    ("nacimiento", E::Dob),
+    ("nascita", E::Dob),
+    ("geboorte", E::Dob),
+    ("nascimento", E::Dob),
+    ("adresse", E::Address),
+    ("anschrift", E::Address),
+    ("strasse", E::Address),
+    ("direccion", E::Address),
+    ("indirizzo", E::Address),
+    ("straat", E::Address),
+    ("endereco", E::Address),
+    ("postleitzahl", E::PostalCode),
+    ("codepostal", E::PostalCode),
+    ("codigopostal", E::PostalCode),
+    ("kontonummer", E::Account),
+    ("numerodecompte", E::Account),
+    ("numerodecuenta", E::Account),
+    ("rekeningnummer", E::Account),
+    ("correo", E::Email),
+    ("courriel", E::Email),
 ];
 
 /// Longest normalized key considered.
@@ -312,17 +496,45 @@ pub(crate) const MAX_KEY: usize = 64;
 /// Lowercases `key` and drops `_`, `-`, `.` and spaces into `buf`; `None` if the result would not fit.
 pub(crate) fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
     let mut n = 0;
-    for &b in key {
+    let mut i = 0;
+    while i < key.len() {
+        let b = key[i];
+        i += 1;
         if matches!(b, b'_' | b'-' | b'.' | b' ') {
             continue;
         }
-        if n == MAX_KEY {
-            return None;
+        // Latin-1 letters in UTF-8 (`0xC3 xx`) fold to their ASCII base: `é` → `e`, `ß` → `ss`.
+        let folded: &[u8] = if b == 0xC3 && i < key.len() {
+            i += 1;
+            fold_latin1(key[i - 1])
+        } else {
+            std::slice::from_ref(&b)
+        };
+        for &f in folded {
+            if n == MAX_KEY {
+                return None;
+            }
+            buf[n] = f.to_ascii_lowercase();
+            n += 1;
         }
-        buf[n] = b.to_ascii_lowercase();
-        n += 1;
     }
     Some(&buf[..n])
+}
+
+/// The ASCII base of the Latin-1 letter whose UTF-8 form is `0xC3 second` (the byte itself if none).
+fn fold_latin1(second: u8) -> &'static [u8] {
+    // Lowercase letters are 0xA0–0xBF; uppercase ones 0x80–0x9F share the same order.
+    const BASE: &[u8; 32] = b"aaaaaaaceeeeiiiidnooooo/ouuuuyps";
+    match second {
+        0x9F => b"ss",
+        0xBF => b"y",
+        0x80..=0xBE => {
+            let at = usize::from((second - 0x80) % 32);
+            let letter = &BASE[at..at + 1];
+            if letter == b"/" || letter == b"p" { b"" } else { letter }
+        }
+        _ => b"",
+    }
 }
 
 /// Whether a key names an id, time, coordinate or counter by its suffix (`user_id`, `createdAt`); whole

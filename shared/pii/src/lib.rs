@@ -35,7 +35,8 @@ mod number;
 mod replace;
 
 pub use config::{
-    ConfigError, ConfigErrorKind, ConfigErrors, CustomPattern, Dictionary, FieldRule, PiiConfig, MAX_CUSTOM_PATTERNS,
+    ConfigError, ConfigErrorKind, ConfigErrors, CustomPattern, Dictionary, FieldRule, PiiConfig, Strictness,
+    MAX_CUSTOM_PATTERNS,
     MAX_DICTIONARIES, MAX_DICTIONARY_WORDS, MAX_REGEX_LEN, MAX_REGEX_NFA_BYTES,
 };
 pub use engine::{Engine, ScrubStats};

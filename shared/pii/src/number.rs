@@ -34,6 +34,8 @@ struct Span<'h> {
     uniform: bool,
     plus: bool,
     paren_start: bool,
+    /// The span is the whole digit run, not a part of it.
+    whole: bool,
     text: &'h [u8],
 }
 
@@ -148,6 +150,7 @@ impl Detector {
             uniform: true,
             plus: hay[start] == b'+',
             paren_start: hay[start] == b'(',
+            whole: i == 0 && j + 1 == groups.len(),
             text: &hay[start..end],
         };
         let mut first_sep: Option<&[u8]> = None;
@@ -179,12 +182,26 @@ impl Detector {
         let lens = span.lens();
         let n = span.n;
 
-        if self.wants(Entity::Card) && (13..=19).contains(&n) && !span.plus && span.only(SP | DASH) {
-            let grouping = span.groups == 1
-                || (lens[..lens.len() - 1].iter().all(|&l| l == 4) && (1..=4).contains(&lens[lens.len() - 1]))
-                || lens == [4, 6, 5]
-                || lens == [4, 6, 4];
-            if grouping && checksum::card_issuer(d) && checksum::luhn(d) {
+        if self.wants(Entity::Card) && (12..=19).contains(&n) && !span.plus && span.only(SP | DASH) && checksum::luhn(d) {
+            // Card layouts: 4-4-4-4 with a last group of 1-4 (4-4-4, 4-4-4-4-3, …) and Amex/Diners 4-6-5, 4-6-4.
+            let layout = span.groups > 1
+                && ((lens[..lens.len() - 1].iter().all(|&l| l == 4) && (1..=4).contains(&lens[lens.len() - 1]))
+                    || lens == [4, 6, 5]
+                    || lens == [4, 6, 4]);
+            // Any Luhn-valid number next to card words. Otherwise: a 12-digit number that is a valid Aadhaar is left
+            // to Aadhaar; a card layout is a card; a run of 13 or more digits with an issuer prefix for its length is
+            // a card (12 ungrouped digits are too common in ids to take on the prefix alone); a card layout that is
+            // only part of a longer run needs 13 or more digits and the prefix too; when strict, any run.
+            let card = if ctx(Entity::Card) {
+                true
+            } else if n == 12 && d[0] >= b'2' && checksum::verhoeff(d) {
+                false
+            } else {
+                (layout && (span.whole || (n >= 13 && checksum::card_issuer(d))))
+                    || (span.groups == 1 && n >= 13 && checksum::card_issuer(d))
+                    || self.strict
+            };
+            if card {
                 return Some((Entity::Card, start, if ctx(Entity::Card) { 0.98 } else { 0.93 }));
             }
         }

@@ -127,6 +127,8 @@ pub(crate) struct Detector {
     pub(super) context: Context,
     first_names: HashSet<&'static str>,
     surnames: HashSet<&'static str>,
+    /// `pii.strictness = "strict"`: numbers need less evidence (see [`crate::Strictness`]).
+    pub(crate) strict: bool,
 }
 
 /// Why the combined regex could not be built (custom patterns are checked one by one before this).
@@ -212,6 +214,7 @@ impl Detector {
             context: Context::new(),
             first_names: FIRST_NAMES.iter().copied().collect(),
             surnames: SURNAMES.iter().copied().collect(),
+            strict: false,
         })
     }
 
