@@ -43,9 +43,9 @@ const L12_19: u32 = lengths(12, 19);
 /// digits), Mir, Verve, Elo, Troy, Dankort, InterPayment, UzCard, Humo, NAPAS, GPN and LankaPay.
 const IIN: &[(u32, u32, u32)] = &[
     (4, 4, lengths(13, 19)), // Visa issues 13, 16 and 19; generators and test cards use every length in between
-    (51, 55, L16),                       // Mastercard
-    (2221, 2720, L16),                   // Mastercard 2-series
-    (34, 34, 1 << 15),                   // American Express
+    (51, 55, L16),           // Mastercard
+    (2221, 2720, L16),       // Mastercard 2-series
+    (34, 34, 1 << 15),       // American Express
     (37, 37, 1 << 15),
     (300, 305, lengths(14, 19)), // Diners Club International
     (3095, 3095, lengths(14, 19)),
@@ -57,15 +57,15 @@ const IIN: &[(u32, u32, u32)] = &[
     (3528, 3589, L16_19), // JCB
     (1800, 1800, 1 << 15),
     (2131, 2131, 1 << 15),
-    (62, 62, L16_19),    // UnionPay (and Discover 622126–622925)
-    (81, 82, L16_19),    // UnionPay 81, RuPay 81/82
-    (60, 60, L16_19),    // RuPay
-    (508, 508, L16_19),  // RuPay
-    (353, 353, L16_19),  // RuPay co-branded
-    (356, 356, L16_19),  // RuPay co-branded
-    (50, 50, L12_19),    // Maestro
-    (56, 69, L12_19),    // Maestro (and the networks above sharing 6)
-    (2200, 2204, L16_19), // Mir
+    (62, 62, L16_19),         // UnionPay (and Discover 622126–622925)
+    (81, 82, L16_19),         // UnionPay 81, RuPay 81/82
+    (60, 60, L16_19),         // RuPay
+    (508, 508, L16_19),       // RuPay
+    (353, 353, L16_19),       // RuPay co-branded
+    (356, 356, L16_19),       // RuPay co-branded
+    (50, 50, L12_19),         // Maestro
+    (56, 69, L12_19),         // Maestro (and the networks above sharing 6)
+    (2200, 2204, L16_19),     // Mir
     (506099, 506198, L16_19), // Verve
     (507865, 507964, L16_19),
     (650002, 650027, L16_19),

@@ -531,7 +531,11 @@ fn fold_latin1(second: u8) -> &'static [u8] {
         0x80..=0xBE => {
             let at = usize::from((second - 0x80) % 32);
             let letter = &BASE[at..at + 1];
-            if letter == b"/" || letter == b"p" { b"" } else { letter }
+            if letter == b"/" || letter == b"p" {
+                b""
+            } else {
+                letter
+            }
         }
         _ => b"",
     }

@@ -36,8 +36,7 @@ mod replace;
 
 pub use config::{
     ConfigError, ConfigErrorKind, ConfigErrors, CustomPattern, Dictionary, FieldRule, PiiConfig, Strictness,
-    MAX_CUSTOM_PATTERNS,
-    MAX_DICTIONARIES, MAX_DICTIONARY_WORDS, MAX_REGEX_LEN, MAX_REGEX_NFA_BYTES,
+    MAX_CUSTOM_PATTERNS, MAX_DICTIONARIES, MAX_DICTIONARY_WORDS, MAX_REGEX_LEN, MAX_REGEX_NFA_BYTES,
 };
 pub use engine::{Engine, ScrubStats};
 pub use entity::{Detection, Entity};

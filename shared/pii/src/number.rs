@@ -182,7 +182,8 @@ impl Detector {
         let lens = span.lens();
         let n = span.n;
 
-        if self.wants(Entity::Card) && (12..=19).contains(&n) && !span.plus && span.only(SP | DASH) && checksum::luhn(d) {
+        if self.wants(Entity::Card) && (12..=19).contains(&n) && !span.plus && span.only(SP | DASH) && checksum::luhn(d)
+        {
             // Card layouts: 4-4-4-4 with a last group of 1-4 (4-4-4, 4-4-4-4-3, …) and Amex/Diners 4-6-5, 4-6-4.
             let layout = span.groups > 1
                 && ((lens[..lens.len() - 1].iter().all(|&l| l == 4) && (1..=4).contains(&lens[lens.len() - 1]))

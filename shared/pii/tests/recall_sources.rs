@@ -1,0 +1,163 @@
+//! Recall on values taken from published sources rather than from the engine's own generators: the card networks'
+//! published test card numbers and IIN ranges (completed with a Luhn check digit computed here), the values the
+//! recall issue reported leaking, and field names in several languages. Negatives that must survive sit beside
+//! them.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::TestTokens;
+use traceflow_pii::{Engine, Entity, PiiConfig, Strictness};
+
+fn engine() -> Engine {
+    Engine::new(&PiiConfig::default()).unwrap()
+}
+
+fn entities(engine: &Engine, text: &str) -> Vec<(Entity, String)> {
+    engine.scan_text(text).into_iter().map(|d| (d.entity, text[d.start..d.end].to_string())).collect()
+}
+
+/// `prefix` (digits) completed to `len` digits with zeros and a Luhn check digit.
+fn luhn_complete(prefix: &str, len: usize) -> String {
+    let mut digits: Vec<u32> = prefix.chars().map(|c| c.to_digit(10).unwrap()).collect();
+    digits.resize(len - 1, 0);
+    let sum: u32 =
+        digits.iter().rev().enumerate().map(|(i, &d)| if i % 2 == 0 { (d * 2) / 10 + (d * 2) % 10 } else { d }).sum();
+    digits.push((10 - sum % 10) % 10);
+    digits.iter().map(|d| char::from_digit(*d, 10).unwrap()).collect()
+}
+
+#[test]
+fn published_test_cards_of_every_network_are_cards() {
+    let engine = engine();
+    // Test card numbers the networks and large acquirers publish for integration testing.
+    let published = [
+        "4111111111111111",    // Visa
+        "4012888888881881",    // Visa
+        "4222222222222",       // Visa, 13 digits
+        "5555555555554444",    // Mastercard
+        "2223003122003222",    // Mastercard 2-series
+        "378282246310005",     // American Express
+        "371449635398431",     // American Express
+        "6011111111111117",    // Discover
+        "6011000990139424",    // Discover
+        "30569309025904",      // Diners Club
+        "38520000023237",      // Diners Club
+        "36227206271667",      // Diners Club
+        "3530111333300000",    // JCB
+        "3566002020360505",    // JCB
+        "6200000000000005",    // UnionPay
+        "6250941006528599",    // UnionPay
+        "6759649826438453",    // Maestro
+        "6799990100000000019", // Maestro, 19 digits
+    ];
+    for number in published {
+        let found = entities(&engine, &format!("Paid with {number} yesterday"));
+        assert_eq!(found, [(Entity::Card, number.to_string())], "{number}");
+    }
+    // IIN ranges from the networks' tables, at each issued length, with a Luhn check digit.
+    let ranges = [
+        ("2200", 16),   // Mir
+        ("2204", 19),   // Mir
+        ("1800", 15),   // JCB, 15 digits
+        ("2131", 15),   // JCB, 15 digits
+        ("506099", 16), // Verve
+        ("650002", 19), // Verve
+        ("509000", 16), // Elo
+        ("9792", 16),   // Troy
+        ("5019", 16),   // Dankort
+        ("8100", 16),   // UnionPay 81
+        ("60", 16),     // RuPay
+        ("508", 16),    // RuPay
+        ("9860", 16),   // Humo
+        ("8600", 16),   // UzCard
+        ("9704", 16),   // NAPAS
+    ];
+    for (prefix, len) in ranges {
+        let number = luhn_complete(prefix, len);
+        assert_eq!(entities(&engine, &format!("ref {number}")), [(Entity::Card, number.clone())], "{prefix}");
+    }
+}
+
+#[test]
+fn the_leaked_layouts_and_contexts_of_the_recall_report_are_cards() {
+    let engine = engine();
+    for (text, card) in [
+        ("Maestro 6761 5989 8730 declined", "6761 5989 8730"),
+        ("JCB 2131 134046 77746", "2131 134046 77746"),
+        ("2131 134046 77746", "2131 134046 77746"),
+        // 16 digits starting 35 outside JCB's 3528–3589, right after card words.
+        ("Payment failed for card 3512 0000 0000 0005", "3512 0000 0000 0005"),
+        ("Payment failed for card 3512000000000005", "3512000000000005"),
+        // Card words in other languages.
+        ("Kreditkarte: 7000 1234 5678 9010", "7000 1234 5678 9010"),
+        ("numéro de carte 7000123456789010", "7000123456789010"),
+        ("tarjeta 7000-1234-5678-9010", "7000-1234-5678-9010"),
+        // A grouped card layout alone (4-4-4-4-3), Luhn-valid, no known prefix.
+        ("7000 1234 5678 9012 340", "7000 1234 5678 9012 340"),
+    ] {
+        assert_eq!(entities(&engine, text), [(Entity::Card, card.to_string())], "{text}");
+    }
+}
+
+#[test]
+fn numbers_that_are_not_cards_stay() {
+    let engine = engine();
+    for text in [
+        "order id 631911191155 shipped", // 12 digits, Luhn-valid, Maestro prefix: too common in ids
+        "ts 1732265000000",              // epoch milliseconds
+        "sku 7000123456789010",          // Luhn-valid, no prefix, no layout, no card words
+        "placeholder 1234 5678 9012 3456",
+        "v1.2.3 build 20241122",
+    ] {
+        assert_eq!(entities(&engine, text), [], "{text}");
+    }
+    // Strict mode takes any Luhn-valid run of 12–19 digits.
+    let strict = Engine::new(&PiiConfig { strictness: Strictness::Strict, ..PiiConfig::default() }).unwrap();
+    assert_eq!(entities(&strict, "sku 7000123456789010"), [(Entity::Card, "7000123456789010".to_string())]);
+}
+
+fn scrub(engine: &Engine, value: &Value) -> Value {
+    let mut out = Vec::new();
+    engine.scrub_json(&serde_json::to_vec(value).unwrap(), &mut TestTokens::default(), &mut out).unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn field_names_in_other_languages_make_the_whole_value_an_entity() {
+    let engine = engine();
+    let fields = [
+        ("telefon", "0792188142", "phone"),
+        ("Handynummer", "0171 2345678", "phone"),
+        ("téléphone", "06 12 34 56 78", "phone"),
+        ("teléfono", "612 345 678", "phone"),
+        ("cellulare", "347 123 4567", "phone"),
+        ("vorname", "Hatice", "name"),
+        ("Nachname", "Weller", "name"),
+        ("prénom", "Amélie", "name"),
+        ("apellido", "García", "name"),
+        ("cognome", "Rossi", "name"),
+        ("achternaam", "de Vries", "name"),
+        ("naam", "Priya Raghavan", "name"),
+        ("geburtsdatum", "12.03.1985", "dob"),
+        ("date_de_naissance", "12/03/1985", "dob"),
+        ("fecha_nacimiento", "1985-03-12", "dob"),
+        ("straße", "Hauptstraße 5", "address"),
+        ("rue", "12 rue de la Paix", "address"),
+        ("calle", "Calle Mayor 3", "address"),
+        ("pata", "12 MG Road, Pune", "address"),
+        ("plz", "10115", "postal_code"),
+        ("code_postal", "75002", "postal_code"),
+        ("kontonummer", "1234567890", "account"),
+        ("passwort", "hunter2", "secret"),
+        ("mobile_no", "98765 43210", "phone"),
+    ];
+    for (key, value, entity) in fields {
+        let out = scrub(&engine, &json!({ key: value }));
+        let got = out[key].as_str().unwrap();
+        assert!(got.starts_with(&format!("tok_{entity}_")), "{key}: {value:?} became {got:?}");
+    }
+    // Keys that only look alike stay free text.
+    let out = scrub(&engine, &json!({"automobile": "Tesla", "nominal": "12.50", "caller": "front desk"}));
+    assert_eq!(out, json!({"automobile": "Tesla", "nominal": "12.50", "caller": "front desk"}));
+}
