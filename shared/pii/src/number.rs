@@ -135,6 +135,13 @@ impl Detector {
         if hay.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_') {
             return None;
         }
+        // A hyphen and more letters or digits after the run make it part of an id (`07951515-b7da-…`).
+        if j + 1 == groups.len()
+            && hay.get(end) == Some(&b'-')
+            && hay.get(end + 1).is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            return None;
+        }
         if i > 0 && !hay[groups[i - 1].end..start].iter().all(|&b| b == b' ') {
             return None;
         }
@@ -222,7 +229,7 @@ impl Detector {
             }
         }
         if self.wants(Entity::Phone) {
-            if let Some(confidence) = phone(&span, &mut ctx) {
+            if let Some(confidence) = phone(&span, &mut ctx, self.strict) {
                 return Some((Entity::Phone, start, confidence));
             }
         }
@@ -233,8 +240,55 @@ impl Detector {
     }
 }
 
+/// Regions whose national formats (trunk prefixes, lengths, ranges) are checked against libphonenumber's
+/// numbering-plan metadata when a number has no country code.
+const REGIONS: [phonenumber::country::Id; 12] = {
+    use phonenumber::country::Id;
+    [Id::IN, Id::US, Id::CA, Id::GB, Id::DE, Id::FR, Id::ES, Id::IT, Id::NL, Id::AE, Id::SG, Id::AU]
+};
+
+/// Whether libphonenumber's metadata says `text` is a valid number: with its country code when it has one (`+…`,
+/// or `00…` as digits), else as a national number of any of [`REGIONS`].
+fn plan_valid(span: &Span<'_>) -> bool {
+    let valid = |region: Option<phonenumber::country::Id>, text: &str| {
+        phonenumber::parse(region, text).is_ok_and(|number| phonenumber::is_valid(&number))
+    };
+    let Ok(text) = std::str::from_utf8(span.text) else {
+        return false;
+    };
+    if span.plus {
+        return valid(None, text);
+    }
+    let d = span.d();
+    if d.starts_with(b"00") {
+        let Ok(digits) = std::str::from_utf8(&d[2..]) else {
+            return false;
+        };
+        return valid(None, &format!("+{digits}"));
+    }
+    REGIONS.iter().any(|&region| valid(Some(region), text))
+}
+
+/// Phones: numbering-plan metadata (libphonenumber's) validates international numbers and national numbers with a
+/// trunk prefix; a national number without one needs phone words nearby (or `strict`). Before the metadata, the
+/// hand rules for IN, US, UK and DE layouts, which need no lookup.
+fn phone(span: &Span<'_>, ctx: &mut impl FnMut(Entity) -> bool, strict: bool) -> Option<f32> {
+    if let Some(confidence) = hand_rules(span, ctx) {
+        return Some(confidence);
+    }
+    if span.seps & (SLASH | DOT) != 0 || !(7..=15).contains(&span.n) {
+        return None;
+    }
+    let d = span.d();
+    let marked = span.plus || d[0] == b'0';
+    if (marked || strict || ctx(Entity::Phone)) && plan_valid(span) {
+        return Some(if marked { 0.8 } else { 0.75 });
+    }
+    None
+}
+
 /// Phone digit-count rules for IN, US, UK and DE, E.164 for other country codes.
-fn phone(span: &Span<'_>, ctx: &mut impl FnMut(Entity) -> bool) -> Option<f32> {
+fn hand_rules(span: &Span<'_>, ctx: &mut impl FnMut(Entity) -> bool) -> Option<f32> {
     if span.seps & SLASH != 0 {
         return None;
     }

@@ -161,3 +161,50 @@ fn field_names_in_other_languages_make_the_whole_value_an_entity() {
     let out = scrub(&engine, &json!({"automobile": "Tesla", "nominal": "12.50", "caller": "front desk"}));
     assert_eq!(out, json!({"automobile": "Tesla", "nominal": "12.50", "caller": "front desk"}));
 }
+
+/// libphonenumber's example numbers (mobile and fixed line) for the regions the engine knows, in international,
+/// E.164 and national format: international ones are phones anywhere; national ones next to a phone word (and
+/// those with a trunk prefix anywhere).
+#[test]
+fn numbering_plan_example_numbers_are_phones_in_every_format() {
+    use phonenumber::country::Id;
+    use phonenumber::Mode;
+    let engine = engine();
+    let regions = [Id::IN, Id::US, Id::CA, Id::GB, Id::DE, Id::FR, Id::ES, Id::IT, Id::NL, Id::AE, Id::SG, Id::AU];
+    let mut checked = 0;
+    for region in regions {
+        let metadata = phonenumber::metadata::DATABASE.by_id(region.as_ref()).unwrap();
+        let descriptors = metadata.descriptors();
+        for example in
+            [descriptors.mobile(), descriptors.fixed_line()].into_iter().flatten().filter_map(|d| d.example())
+        {
+            let number = phonenumber::parse(Some(region), example).unwrap();
+            for mode in [Mode::International, Mode::E164, Mode::National] {
+                let text = number.format().mode(mode).to_string();
+                let sentence = if mode == Mode::National {
+                    format!("Tel: {text} (office)")
+                } else {
+                    format!("reach {text} today")
+                };
+                let found = entities(&engine, &sentence);
+                assert!(
+                    found.iter().any(|(entity, span)| *entity == Entity::Phone
+                        && span.contains(text.trim_start_matches('+').split(' ').next_back().unwrap())),
+                    "{region:?} {mode:?}: {sentence:?} -> {found:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 60, "{checked} numbers checked");
+}
+
+#[test]
+fn national_forms_the_recall_report_found_leaking_are_phones() {
+    let engine = engine();
+    for text in ["0792188142", "07426 453582", "+49 (0) 0168 785917", "+49(0)6297 83933", "+919065699665"] {
+        let found = entities(&engine, &format!("bitte {text} anrufen"));
+        assert_eq!(found.len(), 1, "{text}: {found:?}");
+        assert_eq!(found[0].0, Entity::Phone, "{text}");
+    }
+}
