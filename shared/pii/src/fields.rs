@@ -522,7 +522,7 @@ pub(crate) fn normalize<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'
 }
 
 /// The ASCII base of the Latin-1 letter whose UTF-8 form is `0xC3 second` (the byte itself if none).
-fn fold_latin1(second: u8) -> &'static [u8] {
+pub(crate) fn fold_latin1(second: u8) -> &'static [u8] {
     // Lowercase letters are 0xA0–0xBF; uppercase ones 0x80–0x9F share the same order.
     const BASE: &[u8; 32] = b"aaaaaaaceeeeiiiidnooooo/ouuuuyps";
     match second {

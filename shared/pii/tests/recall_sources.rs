@@ -208,3 +208,33 @@ fn national_forms_the_recall_report_found_leaking_are_phones() {
         assert_eq!(found[0].0, Entity::Phone, "{text}");
     }
 }
+
+/// Names in prose, in the places and forms the recall report found leaking, in several languages.
+#[test]
+fn names_in_prose_with_and_without_a_title_are_names() {
+    let engine = engine();
+    for (text, name) in [
+        ("Welcome back, Michael Ruiz!", "Michael Ruiz"),
+        ("Payment failed for Priya Raghavan: PAN mismatch", "Priya Raghavan"),
+        ("Frau Hatice Weller", "Hatice Weller"),
+        ("Dr. Wladimir Niemeier B.Eng.", "Wladimir Niemeier"),
+        ("Miss Amy Edwards", "Amy Edwards"),
+        ("Anna Schmidt-Weber hat bestellt", "Anna Schmidt-Weber"),
+        ("Hola María García", "María García"),
+        ("Bonjour Amélie Lefèvre", "Amélie Lefèvre"),
+        ("Tran Minh Khoa da dang nhap", "Tran Minh Khoa"),
+        ("Signed in as Wei Zhang", "Wei Zhang"),
+    ] {
+        let found = entities(&engine, text);
+        assert!(
+            found
+                .iter()
+                .any(|(entity, span)| *entity == Entity::Name && span.contains(name.split(' ').next_back().unwrap())),
+            "{text:?} -> {found:?}"
+        );
+    }
+    for text in ["Grace Period", "Bill Payment due", "Account Summary", "Welcome to Net Banking", "Hi there"] {
+        let names: Vec<_> = entities(&engine, text).into_iter().filter(|(e, _)| *e == Entity::Name).collect();
+        assert!(names.is_empty(), "{text:?} -> {names:?}");
+    }
+}

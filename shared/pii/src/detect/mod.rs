@@ -9,15 +9,14 @@
 mod candidate;
 mod classes;
 mod digits;
-
-use std::collections::HashSet;
+mod person;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::{meta, nfa::thompson::WhichCaptures, Input};
 
 use super::checksum;
 use super::context::{word_at, Context};
-use super::names::{FIRST_NAMES, IFSC_BANKS, NOT_NAMES, SURNAMES, UPI_HANDLES};
+use super::names::{IFSC_BANKS, NOT_NAMES, UPI_HANDLES};
 use super::number::Group;
 use super::replace::is_replacement;
 use super::{Action, Entity};
@@ -64,12 +63,13 @@ pub(crate) struct Plan {
     regex: bool,
     digit_runs: bool,
     words: bool,
+    names: bool,
 }
 
 impl Plan {
     /// Whether nothing could be found.
     pub(crate) fn is_empty(self) -> bool {
-        !(self.regex || self.digit_runs || self.words)
+        !(self.regex || self.digit_runs || self.words || self.names)
     }
 }
 
@@ -125,8 +125,7 @@ pub(crate) struct Detector {
     customs: Vec<CustomRule>,
     words: Vec<Words>,
     pub(super) context: Context,
-    first_names: HashSet<&'static str>,
-    surnames: HashSet<&'static str>,
+    names: person::Names,
     /// `pii.strictness = "strict"`: numbers need less evidence (see [`crate::Strictness`]).
     pub(crate) strict: bool,
 }
@@ -212,8 +211,7 @@ impl Detector {
             customs,
             words,
             context: Context::new(),
-            first_names: FIRST_NAMES.iter().copied().collect(),
-            surnames: SURNAMES.iter().copied().collect(),
+            names: person::Names::new(),
             strict: false,
         })
     }
@@ -227,6 +225,7 @@ impl Detector {
             regex: self.regex_worth(hay, mask, four_digits),
             digit_runs: self.digit_runs && four_digits,
             words: !self.words.is_empty() && !hay.is_empty(),
+            names: self.wants(Entity::Name) && mask & class::UPPER != 0 && mask & class::LOWER != 0 && hay.len() >= 5,
         }
     }
 
@@ -280,6 +279,9 @@ impl Detector {
         }
         if plan.words {
             self.find_words(hay, out);
+        }
+        if plan.names {
+            self.find_person_names(hay, out);
         }
     }
 
@@ -645,40 +647,69 @@ impl Detector {
             while p < e && hay[p].is_ascii_alphabetic() {
                 p += 1;
             }
+            // Multi-word openers: "Welcome back", "signed in as".
+            for rest in [&b" back"[..], b" in as"] {
+                if hay[p..e].starts_with(rest) {
+                    p += rest.len();
+                }
+            }
         }
-        let title = !by_name && !matches!(&hay[s..p], b"Hi" | b"Hello" | b"Dear");
+        // A greeting (unlike a title) is followed by ordinary words too: it needs a known first name.
+        const GREETINGS: [&[u8]; 20] = [
+            b"Hi",
+            b"Hello",
+            b"Hey",
+            b"Dear",
+            b"Welcome",
+            b"Hallo",
+            b"Liebe",
+            b"Lieber",
+            b"Bonjour",
+            b"Hola",
+            b"Estimado",
+            b"Estimada",
+            b"Ciao",
+            b"Gentile",
+            b"Beste",
+            b"Namaste",
+            b"Namaskar",
+            b"signed",
+            b"logged",
+            b"Signed",
+        ];
+        let opener = hay[s..p].split(|&b| b == b' ').next().unwrap_or(b"");
+        let title = !by_name && !GREETINGS.contains(&opener) && opener != b"Logged";
         while p < e && matches!(hay[p], b' ' | b'\t' | b':' | b'=' | b'-' | b'.' | b',') {
             p += 1;
         }
-        let mut words = [(0usize, 0usize); 3];
-        let mut n = 0;
+        // Up to three capitalised words (Latin-1 letters and hyphenated parts included), read past the match,
+        // which stops at the first non-ASCII letter.
+        let _ = e;
+        let mut words: Vec<person::Word> = Vec::with_capacity(3);
         let mut q = p;
-        while q < e && n < 3 {
-            let ws = q;
-            while q < e && hay[q].is_ascii_alphabetic() {
+        while words.len() < 3 {
+            let Some(word) = person::word_at(hay, q) else { break };
+            q = word.end;
+            words.push(word);
+            if hay.get(q).is_some_and(|&b| b == b' ' || b == b'\t') {
                 q += 1;
-            }
-            words[n] = (ws, q);
-            n += 1;
-            while q < e && matches!(hay[q], b' ' | b'\t') {
-                q += 1;
+            } else {
+                break;
             }
         }
-        let lower = |w: (usize, usize)| std::str::from_utf8(&hay[w.0..w.1]).unwrap_or("").to_ascii_lowercase();
         // Trailing words that are ordinary interface words end the name.
-        while n > 0 && NOT_NAMES.contains(&lower(words[n - 1]).as_str()) {
-            n -= 1;
+        while words.last().is_some_and(|w| NOT_NAMES.contains(&w.text())) {
+            words.pop();
         }
-        if n == 0 || NOT_NAMES.contains(&lower(words[0]).as_str()) {
+        if words.first().is_none_or(|w| NOT_NAMES.contains(&w.text())) {
             return;
         }
-        let first = self.first_names.contains(lower(words[0]).as_str());
-        let any_known = words[..n]
-            .iter()
-            .any(|&w| self.first_names.contains(lower(w).as_str()) || self.surnames.contains(lower(w).as_str()));
+        let first = self.names.first.contains(words[0].text());
+        let any_known =
+            words.iter().any(|w| self.names.first.contains(w.text()) || self.names.surnames.contains(w.text()));
         let confident = first || ((by_name || title) && any_known);
         if confident {
-            self.push(out, Entity::Name, words[0].0, words[n - 1].1, if first { 0.85 } else { 0.75 });
+            self.push(out, Entity::Name, words[0].start, words[words.len() - 1].end, if first { 0.85 } else { 0.75 });
         }
     }
 }
