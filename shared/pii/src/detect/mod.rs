@@ -225,7 +225,10 @@ impl Detector {
             regex: self.regex_worth(hay, mask, four_digits),
             digit_runs: self.digit_runs && four_digits,
             words: !self.words.is_empty() && !hay.is_empty(),
-            names: self.wants(Entity::Name) && mask & class::UPPER != 0 && mask & class::LOWER != 0 && hay.len() >= 5,
+            names: self.wants(Entity::Name)
+                && mask & class::UPPER != 0
+                && mask & class::LOWER != 0
+                && person::capitalised_pair(hay),
         }
     }
 

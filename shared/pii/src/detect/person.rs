@@ -116,6 +116,18 @@ pub(super) fn word_at(hay: &[u8], i: usize) -> Option<Word> {
     Some(word)
 }
 
+/// Whether `hay` has a letter, a space and a capital letter in a row: where two capitalised words can meet
+/// (`Ruiz` after `Michael `, or after a particle `van `). Checked with a fast search for spaces before any
+/// dictionary work.
+pub(super) fn capitalised_pair(hay: &[u8]) -> bool {
+    memchr::memchr_iter(b' ', hay).any(|at| {
+        at > 0
+            && (hay[at - 1].is_ascii_alphabetic() || hay[at - 1] >= 0x80)
+            && at + 1 < hay.len()
+            && upper_at(hay, at + 1).is_some()
+    })
+}
+
 impl Detector {
     /// Whether `word` (or, for a hyphenated one, any part) is in `set` and no ordinary word.
     fn known(&self, word: &Word, surname: bool) -> bool {
@@ -152,6 +164,12 @@ impl Detector {
                 continue;
             };
             i = first.end.max(i + 1);
+            // Most capitalised words stand alone ("Submit", "Account"): no lookup unless another word follows.
+            if hay.get(first.end) != Some(&b' ')
+                || !hay.get(first.end + 1).is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
+            {
+                continue;
+            }
             let first_is_first = self.known(&first, false);
             if !first_is_first && !self.known(&first, true) {
                 continue;
