@@ -238,3 +238,80 @@ fn names_in_prose_with_and_without_a_title_are_names() {
         assert!(names.is_empty(), "{text:?} -> {names:?}");
     }
 }
+
+fn typed(id: u64, text: &str, timestamp: u64) -> Value {
+    json!({"type": 3, "timestamp": timestamp, "data": {"source": 5, "text": text, "isChecked": false, "id": id}})
+}
+
+/// Every string in `value`.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Longest run of digits in `text`, separators (space, dash) ignored.
+fn longest_digit_run(text: &str) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run += 1;
+            best = best.max(run);
+        } else if c != ' ' && c != '-' {
+            run = 0;
+        }
+    }
+    best
+}
+
+/// rrweb sends an input event per keystroke. Typed into inputs without any hint (no name, type or label saying
+/// what they hold), no event may carry a recoverable prefix: at most 4 digits of a number raw, no address with
+/// an `@`; and the input stays sensitive for the session's later batches.
+#[test]
+fn keystroke_by_keystroke_input_events_never_carry_a_recoverable_prefix() {
+    let engine = engine();
+    let snapshot = json!({"type": 2, "timestamp": 1, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "id": 2, "tagName": "input", "attributes": {"class": "field"}, "childNodes": []},
+        {"type": 2, "id": 3, "tagName": "textarea", "attributes": {"rows": "3"}, "childNodes": []},
+        {"type": 2, "id": 4, "tagName": "input", "attributes": {"class": "field"}, "childNodes": []}
+    ]}, "initialOffset": {"left": 0, "top": 0}}});
+    let mut events = vec![snapshot];
+    let mut t = 2;
+    let card = "3530 1113 3330 0000";
+    let email = "priya.raghavan@example.co.in";
+    let message = "Please call me on 98765 43210";
+    for (id, value) in [(2, card), (3, message), (4, email)] {
+        for end in 1..=value.len() {
+            events.push(typed(id, &value[..end], t));
+            t += 1;
+        }
+    }
+    let batch = json!({"session_id": "s", "seq": 1, "events": [], "replay": events});
+    let mut session = traceflow_pii::ReplayNodes::default();
+    let mut out = Vec::new();
+    engine
+        .scrub_session_json(&serde_json::to_vec(&batch).unwrap(), &mut session, &mut TestTokens::default(), &mut out)
+        .unwrap();
+    let scrubbed: Value = serde_json::from_slice(&out).unwrap();
+    let mut texts = Vec::new();
+    strings(&scrubbed, &mut texts);
+    for text in &texts {
+        assert!(longest_digit_run(text) <= 4, "more than 4 digits raw: {text:?}");
+        assert!(!text.contains("@example") && !text.contains("raghavan@"), "an address being typed: {text:?}");
+    }
+    // The inputs stay sensitive: in the next batch, even a short value typed into them is not stored raw.
+    let next =
+        json!({"session_id": "s", "seq": 2, "events": [], "replay": [typed(2, "4111", 100), typed(4, "ab", 101)]});
+    let mut out = Vec::new();
+    engine
+        .scrub_session_json(&serde_json::to_vec(&next).unwrap(), &mut session, &mut TestTokens::default(), &mut out)
+        .unwrap();
+    let scrubbed: Value = serde_json::from_slice(&out).unwrap();
+    for event in scrubbed["replay"].as_array().unwrap() {
+        let text = event["data"]["text"].as_str().unwrap();
+        assert!(text.starts_with("tok_"), "{text:?}");
+    }
+}

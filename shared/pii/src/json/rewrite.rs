@@ -3,6 +3,7 @@
 //! string by its scrubbed text in `out`.
 
 use super::*;
+use crate::{Action, Entity};
 
 impl Walker<'_> {
     pub(super) fn document(&mut self) -> Result<()> {
@@ -345,7 +346,13 @@ impl Walker<'_> {
                         p.treat
                     }
                 }
-                Defer::InputText => sensitive(self.session).unwrap_or(p.treat),
+                Defer::InputText => match sensitive(self.session) {
+                    Some(treat) => treat,
+                    None => {
+                        self.input_text(facts.id, p);
+                        continue;
+                    }
+                },
                 Defer::Value => facts.hint.unwrap_or(p.treat),
             };
             if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
@@ -374,6 +381,31 @@ impl Walker<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What was typed into an input not known to be sensitive (an rrweb input event's `text`). Scanned as free
+    /// text; then whatever is still becoming a value is redacted, since rrweb sends one event per keystroke and
+    /// every prefix is stored: a run of 5 or more digits (so at most 4 digits of a number ever appear raw) and a
+    /// word with an `@` in it. The node is then sensitive for the rest of the session: its later events are
+    /// tokenized whole.
+    fn input_text(&mut self, id: Option<u64>, p: Pending) {
+        let scanned = self.process(p.treat, 0, p.start, p.end, p.esc, p.mask);
+        let current: Vec<u8> = if scanned { self.scratch.repl.clone() } else { self.src[p.start..p.end].to_vec() };
+        let (redacted, entity) = partial_values(&current, self.engine, &mut *self.tokens, &mut self.stats);
+        let changed = match redacted {
+            Some(text) => {
+                self.scratch.repl = text;
+                true
+            }
+            None => scanned,
+        };
+        if changed {
+            self.flush(self.pos);
+            replace_range(self.out, p.out_at, p.end - p.start, &self.scratch.repl);
+        }
+        if let (Some(id), Some(entity)) = (id, entity) {
+            self.session.remember(id, Treat::whole(entity));
         }
     }
 
@@ -460,6 +492,106 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Redacts what in an input's raw text (JSON string contents) is becoming a value: runs of 5 or more digits
+/// (single spaces, dashes, slashes or parentheses between them, a `+` before) not glued to letters, and words
+/// holding an `@` after at least one character. Returns the new text, if anything changed, and the entity the
+/// input is becoming (the last one redacted).
+fn partial_values(
+    raw: &[u8],
+    engine: &Engine,
+    tokens: &mut dyn Tokens,
+    stats: &mut ScrubStats,
+) -> (Option<Vec<u8>>, Option<Entity>) {
+    let mut out = Vec::new();
+    let mut entity = None;
+    let mut last = 0;
+    let mut i = 0;
+    let glued = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    while i < raw.len() {
+        let word_start = i == 0 || raw[i - 1].is_ascii_whitespace();
+        if word_start && !raw[i].is_ascii_whitespace() {
+            // A word with an `@` after its first character: an e-mail address being typed.
+            let end = raw[i..].iter().position(u8::is_ascii_whitespace).map_or(raw.len(), |n| i + n);
+            let word = &raw[i..end];
+            if word.iter().skip(1).any(|&b| b == b'@') && !is_replacement(word) {
+                if let Some(rep) = redaction(Entity::Email, engine, word, tokens, stats) {
+                    out.extend_from_slice(&raw[last..i]);
+                    out.extend_from_slice(rep.as_bytes());
+                    last = end;
+                    entity = Some(Entity::Email);
+                }
+                i = end;
+                continue;
+            }
+        }
+        if raw[i].is_ascii_digit() || (raw[i] == b'+' && raw.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            let start = i;
+            if i > 0 && glued(raw[i - 1]) {
+                while i < raw.len() && glued(raw[i]) {
+                    i += 1;
+                }
+                continue;
+            }
+            let mut digits = 0;
+            let mut end = i;
+            let mut j = i;
+            while j < raw.len() {
+                let b = raw[j];
+                if b.is_ascii_digit() {
+                    digits += 1;
+                    j += 1;
+                    end = j;
+                } else if (j == start && b == b'+')
+                    || (matches!(b, b' ' | b'-' | b'/' | b'(' | b')')
+                        && raw.get(j + 1).is_some_and(|&n| n.is_ascii_digit() || n == b'('))
+                {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if digits >= 5 && !raw.get(end).is_some_and(|&b| glued(b)) {
+                let kind = if raw[start] == b'+' || raw[start] == b'0' {
+                    Entity::Phone
+                } else if digits >= 12 {
+                    Entity::Card
+                } else {
+                    Entity::Account
+                };
+                if let Some(rep) = redaction(kind, engine, &raw[start..end], tokens, stats) {
+                    out.extend_from_slice(&raw[last..start]);
+                    out.extend_from_slice(rep.as_bytes());
+                    last = end;
+                    entity = Some(kind);
+                }
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    if last == 0 {
+        return (None, entity);
+    }
+    out.extend_from_slice(&raw[last..]);
+    (Some(out), entity)
+}
+
+/// `[redacted:<entity>]`, unless the policy lets the entity through.
+fn redaction(
+    entity: Entity,
+    engine: &Engine,
+    original: &[u8],
+    tokens: &mut dyn Tokens,
+    stats: &mut ScrubStats,
+) -> Option<String> {
+    if engine.action(entity) == Action::Allow {
+        return None;
+    }
+    let found = Found { entity, start: 0, end: original.len(), confidence: 1.0, action: None };
+    engine.replace(&found, Some(Action::Redact), &String::from_utf8_lossy(original), tokens, stats)
 }
 
 /// Replaces `out[at..at + len]` with `with`, moving what follows once.
