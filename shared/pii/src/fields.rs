@@ -592,6 +592,26 @@ impl Fields {
 
     /// Whether a form field's name, id or autocomplete value (`user[email]`, `cc-number`,
     /// `shipping street-address`) marks its value as an entity; returns the treatment of the value.
+    /// What a phrase people read about an input (a placeholder, an ARIA label: "Mobile number", "Numéro de
+    /// carte") says it holds: the whole phrase normalized (letters and digits, accents folded), then its last word.
+    pub(crate) fn hint_phrase(&self, value: &[u8]) -> Option<Treat> {
+        let mut buf = [0u8; MAX_KEY];
+        let Some(norm) = normalize(value, &mut buf) else { return self.hint(value) };
+        let norm: Vec<u8> = norm.iter().copied().filter(u8::is_ascii_alphanumeric).collect();
+        if norm.len() >= 2 {
+            if let Some(Treat::Whole { entity, action, .. }) = self.lookup(&norm) {
+                return Some(Treat::Whole { entity, action, cond: Cond::Always });
+            }
+            if let Some(m) = self.parts.find(&norm[..]) {
+                let entity = HINT_PARTS[m.pattern().as_usize()].1;
+                if self.hint_entities & entity.bit() != 0 {
+                    return Some(Treat::whole(entity));
+                }
+            }
+        }
+        self.hint(value)
+    }
+
     pub(crate) fn hint(&self, value: &[u8]) -> Option<Treat> {
         let last_word = value.rsplit(|&b| b == b' ').next().unwrap_or(value);
         let segment = last_word.rsplit(|&b| b == b'[').next().unwrap_or(last_word);

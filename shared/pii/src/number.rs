@@ -67,7 +67,10 @@ impl Detector {
     ) {
         let e = groups[groups.len() - 1].end;
         if self.wants(Entity::Ip) && self.ipv4(hay, s, e, groups) {
-            self.push(out, Entity::Ip, s, e, 0.85);
+            let url_host = extra & super::detect::URL_SITE != 0 && hay[..s].ends_with(b"//");
+            if !url_host {
+                self.push(out, Entity::Ip, s, e, 0.85);
+            }
             return;
         }
         if total < 6 {
@@ -98,7 +101,13 @@ impl Detector {
             t.len() <= 3 && t.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')) <= 255
         });
         let edge = |b: u8| b.is_ascii_alphanumeric() || b == b'.';
-        dots && octets && !(s > 0 && edge(hay[s - 1])) && !hay.get(e).is_some_and(|&b| edge(b))
+        // A full stop after the address ends a sentence unless more of a name or number follows it.
+        let after = match hay.get(e) {
+            Some(b'.') => hay.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
+            Some(&b) => edge(b),
+            None => false,
+        };
+        dots && octets && !(s > 0 && edge(hay[s - 1])) && !after
     }
 
     /// Classifies groups `i..=j` of a run that starts at `s`; returns entity, start byte and confidence.

@@ -315,3 +315,34 @@ fn keystroke_by_keystroke_input_events_never_carry_a_recoverable_prefix() {
         assert!(text.starts_with("tok_"), "{text:?}");
     }
 }
+
+/// The page's own URLs keep their hosts (an intranet app served from an IP address must still load its assets in
+/// the replay), placeholders are example text, and what the page says about an input (placeholder, ARIA label)
+/// decides how what is typed into it is treated.
+#[test]
+fn page_urls_keep_ip_hosts_and_inputs_inherit_their_placeholders_and_labels() {
+    let engine = engine();
+    let snapshot = json!({"type": 2, "timestamp": 1, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "id": 2, "tagName": "link", "attributes": {"rel": "stylesheet", "href": "http://10.20.30.40:8080/app.css"}, "childNodes": []},
+        {"type": 2, "id": 3, "tagName": "script", "attributes": {"src": "https://192.168.1.10/static/app.js"}, "childNodes": []},
+        {"type": 2, "id": 4, "tagName": "input", "attributes": {"placeholder": "you@example.com"}, "childNodes": []},
+        {"type": 2, "id": 5, "tagName": "input", "attributes": {"placeholder": "Mobile number"}, "childNodes": []},
+        {"type": 2, "id": 6, "tagName": "input", "attributes": {"aria-label": "Card number"}, "childNodes": []},
+        {"type": 2, "id": 7, "tagName": "p", "attributes": {}, "childNodes": [
+            {"type": 3, "id": 8, "textContent": "Your last login came from 203.0.113.77."}]}
+    ]}, "initialOffset": {"left": 0, "top": 0}}});
+    let batch = json!({"session_id": "s", "seq": 1, "events": [], "replay": [
+        snapshot, typed(5, "9876", 2), typed(6, "4111", 3)
+    ]});
+    let out = scrub(&engine, &batch);
+    let nodes = &out["replay"][0]["data"]["node"]["childNodes"];
+    assert_eq!(nodes[0]["attributes"]["href"], "http://10.20.30.40:8080/app.css");
+    assert_eq!(nodes[1]["attributes"]["src"], "https://192.168.1.10/static/app.js");
+    assert_eq!(nodes[2]["attributes"]["placeholder"], "you@example.com");
+    let text = nodes[5]["childNodes"][0]["textContent"].as_str().unwrap();
+    assert!(text.contains("tok_ip_") && !text.contains("203.0.113.77"), "{text}");
+    for (event, entity) in [(1, "phone"), (2, "card")] {
+        let typed = out["replay"][event]["data"]["text"].as_str().unwrap();
+        assert!(typed.starts_with(&format!("tok_{entity}_")), "{typed}");
+    }
+}

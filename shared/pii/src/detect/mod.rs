@@ -57,7 +57,11 @@ enum Kind {
     Custom(usize),
 }
 
-/// The passes worth running on one string: the combined regex, digit runs, dictionaries.
+/// Context flag (beside the entity bits) for text that is a URL the page loads: the URL's host is the site, so an
+/// IP address right after `//` is not reported.
+pub(crate) const URL_SITE: u32 = 1 << 31;
+
+/// The passes worth running on one string: the combined regex, digit runs, dictionaries, person names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     regex: bool,

@@ -181,6 +181,8 @@ enum Note {
     Tag,
     HintType,
     HintName,
+    /// Text a person reads about an input (placeholder, ARIA label): the whole phrase says what it holds.
+    HintLabel,
     MergeHint,
 }
 

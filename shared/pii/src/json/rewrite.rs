@@ -320,6 +320,9 @@ impl Walker<'_> {
             (Note::HintName, &Scalar::Str { start, end }) => {
                 facts.hint = facts.hint.or_else(|| fields.hint(&self.src[start..end]));
             }
+            (Note::HintLabel, &Scalar::Str { start, end }) => {
+                facts.hint = facts.hint.or_else(|| fields.hint_phrase(&self.src[start..end]));
+            }
             (Note::MergeHint, Scalar::Object(hint)) => facts.hint = hint.or(facts.hint),
             _ => {}
         }

@@ -117,9 +117,20 @@ impl Walker<'_> {
                     let v = self.value(Slot::Capture, depth + 1)?;
                     self.note(Note::HintType, &v, &mut facts);
                 }
+                // What the page says an input holds: its name, id, autocomplete token, placeholder and ARIA label.
+                // A placeholder is example text, never the user's, so it is not scanned.
                 Key::Name | Key::Id | Key::Autocomplete if form => {
                     let v = self.value(Slot::Capture, depth + 1)?;
                     self.note(Note::HintName, &v, &mut facts);
+                }
+                Key::Placeholder | Key::AriaLabel if form => {
+                    let v = self.value(Slot::Capture, depth + 1)?;
+                    self.note(Note::HintLabel, &v, &mut facts);
+                }
+                Key::Placeholder => self.skip_value(depth + 1)?,
+                // In a URL attribute the host is the site the page loads from, not a person: an IP host stays.
+                _ if url_attribute(k) => {
+                    self.value(Slot::Text(Treat::SCAN, crate::detect::URL_SITE), depth + 1)?;
                 }
                 _ if scanned_attribute(k, data) => {
                     self.value(Slot::Text(Treat::SCAN, 0), depth + 1)?;
@@ -160,6 +171,23 @@ pub(super) fn scanned_attribute(k: Key, data_attribute: bool) -> bool {
             | Key::XlinkHref
             | Key::Data
     ) || (k == Key::Other && data_attribute)
+}
+
+/// Attributes holding URLs the page loads or links to.
+fn url_attribute(k: Key) -> bool {
+    matches!(
+        k,
+        Key::Href
+            | Key::Src
+            | Key::Action
+            | Key::Formaction
+            | Key::Poster
+            | Key::Cite
+            | Key::Srcset
+            | Key::Background
+            | Key::Ping
+            | Key::XlinkHref
+    )
 }
 
 /// `data:…;base64,…` payloads (images, fonts) are never scanned.
