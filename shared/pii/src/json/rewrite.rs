@@ -163,6 +163,7 @@ impl Walker<'_> {
             },
             Role::Context => match k {
                 Key::UserAgent | Key::Screen | Key::Sdk => SKIP,
+                _ if page_url_key(key) => (Slot::Text(Treat::SCAN, crate::detect::URL_SITE), Note::None),
                 _ => self.generic_key(Treat::SCAN, key),
             },
             Role::Event => match k {
@@ -177,6 +178,7 @@ impl Walker<'_> {
                 | Key::Element
                 | Key::Label
                 | Key::Autocomplete => (SCAN, Note::HintName),
+                _ if page_url_key(key) => (Slot::Text(Treat::SCAN, crate::detect::URL_SITE), Note::None),
                 _ => self.generic_key(Treat::SCAN, key),
             },
             Role::Generic(base @ Treat::Whole { .. }) => (Slot::Text(base, 0), Note::None),
@@ -202,7 +204,9 @@ impl Walker<'_> {
             Role::RrData => match k {
                 Key::Node => (Slot::Obj(Role::Node { css: false }), Note::None),
                 Key::Id => (Slot::Capture, Note::Id),
-                Key::Href | Key::Payload => (SCAN, Note::None),
+                // A meta event's `href` is the page's address: its host is the site.
+                Key::Href => (Slot::Text(Treat::SCAN, crate::detect::URL_SITE), Note::None),
+                Key::Payload => (SCAN, Note::None),
                 Key::Texts => (Slot::Obj(Role::MutText), Note::None),
                 Key::Attributes => (Slot::Obj(Role::MutAttr), Note::None),
                 Key::Adds => (Slot::Obj(Role::MutAdd), Note::None),
@@ -495,6 +499,18 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Keys that hold the page's own address (`url`, `href`, `referrer`, `page_url`, PostHog's `$current_url`): its
+/// host is the site.
+fn page_url_key(key: &[u8]) -> bool {
+    let mut buf = [0u8; MAX_KEY];
+    normalize(key, &mut buf).is_some_and(|k| {
+        matches!(
+            k,
+            b"url" | b"href" | b"referrer" | b"referer" | b"pageurl" | b"currenturl" | b"$currenturl" | b"$referrer"
+        )
+    })
 }
 
 /// Redacts what in an input's raw text (JSON string contents) is becoming a value: runs of 5 or more digits

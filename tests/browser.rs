@@ -1,0 +1,108 @@
+//! A real browser sends a real rrweb recording to a real runner: Debian's Chromium (headless, driven by
+//! playwright-core from `tests/browser/`) types PII key by key into a bank form, with and without hints, and the
+//! page echoes the customer's name into an error message. What the runner stored holds no typed value and no
+//! recoverable prefix of one (at most 4 digits of a number), and the page's script, served from an IP-addressed
+//! host, keeps its URL (as does the page's own address) so the replay can load it.
+//!
+//! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser` (`.ci/run` does all three). Elsewhere the test
+//! says what is missing and checks nothing; under `CI=true` that is a failure.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Runner, TempDir, KEY};
+
+/// Every string in `value`.
+fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Longest run of digits in `text`, single spaces and dashes between them ignored; tokens (whose base32 has
+/// digits) are left out.
+fn longest_digit_run(text: &str) -> usize {
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.contains("tok_") && !w.contains("hash_")).collect();
+    let text = words.join(" ");
+    let (mut best, mut run) = (0, 0);
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run += 1;
+            best = best.max(run);
+        } else if c != ' ' && c != '-' {
+            run = 0;
+        }
+    }
+    best
+}
+
+fn missing(what: &str) -> bool {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{what}, but CI must have it");
+    eprintln!("{what}: nothing checked");
+    true
+}
+
+#[test]
+fn keystrokes_in_chromium_leave_no_value_or_prefix_in_the_buffer() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
+        return;
+    }
+    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
+        return;
+    }
+    if Command::new("node").arg("--version").output().is_err() && missing("no node") {
+        return;
+    }
+    let dir = TempDir::new("browser");
+    let data = dir.path().join("data");
+    let runner = Runner::start(&data, "");
+    let out = Command::new("node")
+        .arg(browser_dir.join("keystrokes.mjs"))
+        .env("TRACEFLOW_RUNNER", format!("http://{}", runner.addr))
+        .env("TRACEFLOW_KEY", KEY)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "the browser run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the browser run's report");
+    let inputs = report["inputEvents"].as_u64().unwrap();
+    assert!(inputs > 60, "rrweb recorded {inputs} input events: keystrokes were not recorded one by one");
+    assert_eq!(runner.stop().code(), Some(0));
+
+    let dump = Command::new(common::binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let stored: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&dump.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(stored.len(), 1, "one batch");
+    // The session id and other ids carry timestamps; what was typed and shown lives in the replay.
+    let mut texts = Vec::new();
+    strings(&stored[0]["batch"]["replay"], &mut texts);
+    let typed = &report["typed"];
+    for text in &texts {
+        // Port numbers in the page's URLs are not typed values.
+        if !text.starts_with("http") {
+            assert!(longest_digit_run(text) <= 4, "more than 4 digits of a number raw: {text:?}");
+        }
+        for value in typed.as_object().unwrap().values() {
+            let value = value.as_str().unwrap();
+            assert!(!text.contains(value), "a typed value is stored raw: {text:?}");
+        }
+        assert!(!text.contains("@example.co"), "an address being typed is stored: {text:?}");
+        assert!(!text.contains("Raghavan"), "the customer's name is stored: {text:?}");
+    }
+    let asset = report["asset"].as_str().unwrap();
+    let near: Vec<&String> = texts.iter().filter(|t| t.contains("app.css") || t.contains("127.0.0")).collect();
+    assert!(texts.iter().any(|t| t == asset), "the script URL {asset} on an IP host was changed: {near:?}");
+    let page = report["page"].as_str().unwrap();
+    assert!(texts.iter().any(|t| t == page), "the page URL {page} was changed: {near:?}");
+    assert!(texts.iter().any(|t| t.contains("Payment failed for")), "the error message was recorded");
+}
