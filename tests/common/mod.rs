@@ -80,8 +80,11 @@ impl Runner {
     /// Starts a runner with `extra` appended to a config that sets the key, a random port and `data_dir`.
     pub(crate) fn start(data_dir: &Path, extra: &str) -> Runner {
         let config = data_dir.with_extension("toml");
+        // The free-space guard's default floor (2 % of the filesystem) would refuse batches on a nearly full
+        // development disk; tests of the guard set their own.
+        let storage = if extra.contains("[storage]") { "" } else { "[storage]\nmin_free_bytes = 1048576\n" };
         let text = format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\nshutdown_grace_secs = 5\n{extra}",
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nproject_keys = [\"{KEY}\"]\nshutdown_grace_secs = 5\n{extra}\n{storage}",
             data_dir.display().to_string()
         );
         std::fs::write(&config, text).expect("write config");
