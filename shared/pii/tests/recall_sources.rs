@@ -346,3 +346,25 @@ fn page_urls_keep_ip_hosts_and_inputs_inherit_their_placeholders_and_labels() {
         assert!(typed.starts_with(&format!("tok_{entity}_")), "{typed}");
     }
 }
+
+#[test]
+fn street_addresses_in_free_text_in_several_languages_are_addresses() {
+    let engine = engine();
+    for (text, address) in [
+        ("Ship to 221B Baker Street, London", "221B Baker Street"),
+        ("Flat 4, 12 MG Road, Pune", "12 MG Road"),
+        ("Lieferadresse: Hauptstraße 5, 10115 Berlin", "Hauptstraße 5, 10115 Berlin"),
+        ("Adres: Kerkstraat 12, 1017 Amsterdam", "Kerkstraat 12, 1017 Amsterdam"),
+        ("Livraison au 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002 Paris"),
+        ("Dirección: Calle Mayor 3, 28013 Madrid", "Calle Mayor 3, 28013 Madrid"),
+        ("Indirizzo: Via Roma 10", "Via Roma 10"),
+        ("Morada: Rua Augusta 45", "Rua Augusta 45"),
+    ] {
+        let found = entities(&engine, text);
+        assert!(found.contains(&(Entity::Address, address.to_string())), "{text:?} -> {found:?}");
+    }
+    for text in ["Step 3 of 5", "Sprint 12 review", "via 3 channels", "Main Street", "version 2 released"] {
+        let found: Vec<_> = entities(&engine, text).into_iter().filter(|(e, _)| *e == Entity::Address).collect();
+        assert!(found.is_empty(), "{text:?} -> {found:?}");
+    }
+}

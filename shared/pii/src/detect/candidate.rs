@@ -20,6 +20,7 @@ pub(crate) enum Candidate {
     Mac,
     Ipv6,
     NameContext,
+    Street,
 }
 
 pub(super) const URL_PARAM_NAMES: &str =
@@ -34,7 +35,7 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub(crate) const ALL: [Candidate; 14] = [
+    pub(crate) const ALL: [Candidate; 15] = [
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -49,6 +50,7 @@ impl Candidate {
         Candidate::Mac,
         Candidate::Ipv6,
         Candidate::NameContext,
+        Candidate::Street,
     ];
 
     /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
@@ -79,6 +81,21 @@ impl Candidate {
             Candidate::Ipv6 => {
                 r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[0-9A-Fa-f]{1,4})?".into()
             }
+            // Street addresses with a house number, in the orders the languages use, and an optional postal code
+            // and town after them: "221B Baker Street", "12 MG Road", "Hauptstraße 5, 10115 Berlin",
+            // "Kerkstraat 12", "12 rue de la Paix", "Calle Mayor 3", "Via Roma 10", "Rua Augusta 45".
+            Candidate::Street => concat!(
+                r"(?:(?-u:\b)[0-9]{1,5}[A-Za-z]?,?(?:[ ][A-Z][A-Za-z]+){1,3}[ ]",
+                r"(?:Street|St\.|Road|Rd\.|Avenue|Lane|Drive|Boulevard|Marg|Nagar|Colony|Layout)(?-u:\b)",
+                r"|(?-u:\b)[A-Z][a-z]*(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|straat|laan|gracht|plein|steeg)",
+                r"[ ]?[0-9]{1,4}[a-z]?(?-u:\b)",
+                r"|(?-u:\b)(?:Calle|Avenida|Rue|Avenue|Boulevard|Via|Viale|Piazza|Corso|Rua|Travessa|Plaza|Paseo|Carrer)[ ]",
+                r"(?:(?:de|del|la|las|los|da|do|dos|das|di|della|des|du|le|les)[ ])*[A-Z][a-z]+(?:[ ][A-Z][a-z]+){0,2},?[ ][0-9]{1,4}(?-u:\b)",
+                r"|(?-u:\b)[0-9]{1,4},?[ ](?:rue|avenue|boulevard|place|chemin|impasse|quai|calle|avenida|rua)[ ]",
+                r"(?:(?:de|du|des|la|le|les|del|da|do)[ ])*[A-Za-z][a-z]+(?:[ ][A-Za-z][a-z]+){0,3})",
+                r"(?:,?[ ][0-9]{4,6}[ ][A-Z][a-z]+)?"
+            )
+            .into(),
             Candidate::NameContext => concat!(
                 r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
                 r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Dear|Hi|Hello|Hey|Welcome|Welcome back|Shri|Smt|Sri|Kumari|Herr|Frau|Hallo|Liebe|Lieber|Mme|Mlle|Madame|Monsieur|Bonjour|Sra|Sr|Hola|Estimado|Estimada|Sig|Signora|Signor|Ciao|Gentile|Dhr|Mevr|Beste|Namaste|Namaskar|signed in as|logged in as|Signed in as|Logged in as)\.?,?[ \t]+)",
@@ -112,6 +129,7 @@ impl Candidate {
             Candidate::Mac => E::Mac.bit(),
             Candidate::Ipv6 => E::Ip.bit(),
             Candidate::NameContext => E::Name.bit(),
+            Candidate::Street => E::Address.bit(),
         }
     }
 
@@ -160,6 +178,55 @@ impl Candidate {
                 "Signed in as",
                 "Logged in as",
             ],
+            Candidate::Street => &[
+                "Street",
+                "St.",
+                "Road",
+                "Rd.",
+                "Avenue",
+                "Lane",
+                "Drive",
+                "Boulevard",
+                "Marg",
+                "Nagar",
+                "Colony",
+                "Layout",
+                "straße",
+                "strasse",
+                "str.",
+                "weg",
+                "platz",
+                "allee",
+                "gasse",
+                "damm",
+                "straat",
+                "laan",
+                "gracht",
+                "plein",
+                "steeg",
+                "Calle",
+                "Avenida",
+                "Rue",
+                "Via",
+                "Viale",
+                "Piazza",
+                "Corso",
+                "Rua",
+                "Travessa",
+                "Plaza",
+                "Paseo",
+                "Carrer",
+                "rue",
+                "avenue",
+                "boulevard",
+                "place",
+                "chemin",
+                "impasse",
+                "quai",
+                "calle",
+                "avenida",
+                "rua",
+            ],
             Candidate::Bearer => &["bearer", "Bearer", "BEARER"],
             Candidate::KnownSecret => &[
                 "AKIA",
@@ -204,6 +271,7 @@ impl Candidate {
             Candidate::Mac => any(COLON | DASH | DOT),
             Candidate::Ipv6 => any(COLON),
             Candidate::NameContext => all(UPPER | LOWER),
+            Candidate::Street => all(DIGIT | LOWER),
         }
     }
 }

@@ -486,6 +486,7 @@ impl Detector {
                 }
             }
             Candidate::NameContext => self.name_context(hay, s, e, out),
+            Candidate::Street => self.push(out, Entity::Address, s, e, 0.85),
         }
         e
     }
