@@ -134,10 +134,15 @@ fn scan_dir(dir: &str, budget: Duration, filter: Option<&str>) {
     let total: usize = batches.iter().map(Vec::len).sum();
     println!("{} batches, {total} bytes from {dir}", batches.len());
     let config = PiiConfig::default();
-    for (name, engine) in [
-        ("all entities (default)", Engine::default()),
-        ("JSON walk only (none)", Engine::for_entities(&config, &[]).expect("valid")),
-    ] {
+    let mut rows = vec![
+        ("all entities (default)".to_string(), Engine::default()),
+        ("JSON walk only (none)".to_string(), Engine::for_entities(&config, &[]).expect("valid")),
+    ];
+    for entity in Entity::BUILTIN {
+        let name = entity.builtin_name().unwrap_or("custom");
+        rows.push((format!("{name} only"), Engine::for_entities(&config, &[entity]).expect("valid")));
+    }
+    for (name, engine) in rows {
         if filter.is_some_and(|f| !name.contains(f)) {
             continue;
         }

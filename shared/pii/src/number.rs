@@ -257,8 +257,30 @@ const REGIONS: [phonenumber::country::Id; 12] = {
 };
 
 /// Whether libphonenumber's metadata says `text` is a valid number: with its country code when it has one (`+…`,
-/// or `00…` as digits), else as a national number of any of [`REGIONS`].
+/// or `00…` as digits), else as a national number of any of [`REGIONS`] whose national prefix and lengths fit.
+/// Parsing costs microseconds, so results are remembered per thread for the values seen last (pages and sessions
+/// repeat their numbers).
 fn plan_valid(span: &Span<'_>) -> bool {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>> = Default::default();
+    }
+    const REMEMBERED: usize = 4096;
+    let known = SEEN.with(|seen| seen.borrow().get(span.text).copied());
+    if let Some(valid) = known {
+        return valid;
+    }
+    let valid = plan_valid_uncached(span);
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(span.text.to_vec(), valid);
+    });
+    valid
+}
+
+fn plan_valid_uncached(span: &Span<'_>) -> bool {
     let valid = |region: Option<phonenumber::country::Id>, text: &str| {
         phonenumber::parse(region, text).is_ok_and(|number| phonenumber::is_valid(&number))
     };
@@ -275,7 +297,18 @@ fn plan_valid(span: &Span<'_>) -> bool {
         };
         return valid(None, &format!("+{digits}"));
     }
-    REGIONS.iter().any(|&region| valid(Some(region), text))
+    REGIONS.iter().any(|&region| {
+        let Some(metadata) = phonenumber::metadata::DATABASE.by_id(region.as_ref()) else { return false };
+        // Only regions where the digits, less a national prefix they start with, have a possible length.
+        let prefix = metadata.national_prefix().unwrap_or("");
+        let national =
+            if !prefix.is_empty() && d.starts_with(prefix.as_bytes()) { d.len() - prefix.len() } else { d.len() };
+        let descriptors = metadata.descriptors();
+        let lengths = [Some(descriptors.general()), descriptors.fixed_line(), descriptors.mobile()];
+        let listed = lengths.iter().flatten().any(|d| !d.possible_length().is_empty());
+        let fits = lengths.iter().flatten().any(|d| d.possible_length().iter().any(|&n| usize::from(n) == national));
+        (fits || !listed) && valid(Some(region), text)
+    })
 }
 
 /// Phones: numbering-plan metadata (libphonenumber's) validates international numbers and national numbers with a
