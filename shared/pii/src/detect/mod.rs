@@ -696,7 +696,7 @@ impl Detector {
         let mut words: Vec<person::Word> = Vec::with_capacity(3);
         let mut q = p;
         while words.len() < 3 {
-            let Some(word) = person::word_at(hay, q) else { break };
+            let Some(word) = person::word_at(hay, q).filter(|w| !w.caps) else { break };
             q = word.end;
             words.push(word);
             if hay.get(q).is_some_and(|&b| b == b' ' || b == b'\t') {

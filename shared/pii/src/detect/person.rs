@@ -49,6 +49,8 @@ pub(super) struct Word {
     /// Parts split at hyphens (`Müller-Lüdenscheidt`), as ranges of `buf`.
     parts: [(u8, u8); 3],
     n_parts: usize,
+    /// Written in capitals only (`MICHAEL`), as on cards and in some forms.
+    pub(super) caps: bool,
 }
 
 impl Word {
@@ -74,7 +76,7 @@ fn upper_at(hay: &[u8], i: usize) -> Option<usize> {
 /// Reads the capitalised word starting at `i` (letters, Latin-1 letters, inner hyphens and apostrophes).
 pub(super) fn word_at(hay: &[u8], i: usize) -> Option<Word> {
     upper_at(hay, i)?;
-    let mut word = Word { start: i, end: i, buf: [0; MAX_WORD], len: 0, parts: [(0, 0); 3], n_parts: 0 };
+    let mut word = Word { start: i, end: i, buf: [0; MAX_WORD], len: 0, parts: [(0, 0); 3], n_parts: 0, caps: false };
     let mut part_start = 0u8;
     let mut lower = false;
     let mut p = i;
@@ -109,10 +111,11 @@ pub(super) fn word_at(hay: &[u8], i: usize) -> Option<Word> {
     word.end = p;
     word.parts[word.n_parts] = (part_start, word.len as u8);
     word.n_parts += 1;
-    // At least two letters, some lowercase (not an acronym), and not glued to digits or more letters.
-    if word.len < 2 || !lower || hay.get(p).is_some_and(|&b| b.is_ascii_digit() || b >= 0x80) {
+    // At least two letters and not glued to digits or more letters; all in capitals is told apart.
+    if word.len < 2 || hay.get(p).is_some_and(|&b| b.is_ascii_digit() || b >= 0x80) {
         return None;
     }
+    word.caps = !lower;
     Some(word)
 }
 
@@ -164,6 +167,8 @@ impl Detector {
                 continue;
             };
             i = first.end.max(i + 1);
+            // Words in capitals ("JOHN SMITH" on a card) only as a first name then a surname, all in capitals.
+            let caps = first.caps;
             // Most capitalised words stand alone ("Submit", "Account"): no lookup unless another word follows.
             if hay.get(first.end) != Some(&b' ')
                 || !hay.get(first.end + 1).is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
@@ -188,7 +193,7 @@ impl Detector {
                     }
                 }
                 let Some(next) = (q < hay.len()).then(|| word_at(hay, q)).flatten() else { break };
-                if !self.in_dictionary(&next) {
+                if next.caps != caps || !self.in_dictionary(&next) {
                     break;
                 }
                 p = next.end;
@@ -200,7 +205,7 @@ impl Detector {
             }
             let Some(last) = run.last() else { continue };
             let any_first = first_is_first || run.iter().any(|w| self.known(w, false));
-            if !any_first {
+            if !any_first || (caps && !(first_is_first && self.known(last, true))) {
                 continue;
             }
             let end = last.end;
@@ -237,6 +242,8 @@ mod tests {
         assert_eq!(names("Amélie Müller"), ["Amélie Müller"]);
         assert_eq!(names("Sanne van der Meer"), ["Sanne van der Meer"]);
         assert_eq!(names("Sanne de Vries"), ["Sanne de Vries"]);
+        assert_eq!(names("Card holder: MICHAEL RUIZ"), ["MICHAEL RUIZ"]);
+        assert_eq!(names("MICHAEL Ruiz"), Vec::<String>::new(), "capitals and not: two words of different kinds");
     }
 
     #[test]
@@ -246,7 +253,9 @@ mod tests {
             "Bill Payment",
             "Account Summary",
             "Michael",
-            "MICHAEL RUIZ",
+            "ACCOUNT SUMMARY",
+            "PAY NOW",
+            "IBAN DE89",
             "Submit Form",
             "Victoria Station",
             "https://example.com/Michael/Ruiz",
