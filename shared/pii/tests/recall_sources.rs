@@ -368,3 +368,22 @@ fn street_addresses_in_free_text_in_several_languages_are_addresses() {
         assert!(found.is_empty(), "{text:?} -> {found:?}");
     }
 }
+
+/// A branch code the page prints is the bank's; one a customer types or an event carries is theirs.
+#[test]
+fn a_bank_code_printed_by_the_page_stays_and_a_typed_one_is_tokenized() {
+    let engine = engine();
+    let snapshot = json!({"type": 2, "timestamp": 1, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "id": 2, "tagName": "p", "attributes": {}, "childNodes": [
+            {"type": 3, "id": 3, "textContent": "Branch: Andheri East, IFSC HDFC0001234"}]},
+        {"type": 2, "id": 4, "tagName": "input", "attributes": {"name": "ifsc"}, "childNodes": []}
+    ]}, "initialOffset": {"left": 0, "top": 0}}});
+    let batch = json!({"session_id": "s", "seq": 1,
+        "events": [{"type": "custom", "ts": 1, "note": "payee IFSC SBIN0005943"}],
+        "replay": [snapshot, typed(4, "ICIC0000104", 2)]});
+    let out = scrub(&engine, &batch);
+    let page = out["replay"][0]["data"]["node"]["childNodes"][0]["childNodes"][0]["textContent"].as_str().unwrap();
+    assert_eq!(page, "Branch: Andheri East, IFSC HDFC0001234");
+    assert!(out["replay"][1]["data"]["text"].as_str().unwrap().starts_with("tok_ifsc_"));
+    assert!(out["events"][0]["note"].as_str().unwrap().contains("tok_ifsc_"), "{}", out["events"][0]);
+}

@@ -60,6 +60,9 @@ enum Kind {
 /// Context flag (beside the entity bits) for text that is a URL the page loads: the URL's host is the site, so an
 /// IP address right after `//` is not reported.
 pub(crate) const URL_SITE: u32 = 1 << 31;
+/// Context flag for text the page itself shows (rrweb text nodes): a bank branch code printed there is the bank's,
+/// not a customer's, so IFSC codes are not reported.
+pub(crate) const PAGE_TEXT: u32 = 1 << 30;
 
 /// The passes worth running on one string: the combined regex, digit runs, dictionaries, person names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -452,7 +455,7 @@ impl Detector {
                 }
             }
             Candidate::Ifsc => {
-                if !glued(hay, s, e) {
+                if !glued(hay, s, e) && extra & PAGE_TEXT == 0 {
                     let known = IFSC_BANKS.iter().any(|b| b.as_bytes() == &hay[s..s + 4]);
                     let confidence = if known {
                         0.85 + bonus(Entity::Ifsc)

@@ -362,7 +362,11 @@ impl Walker<'_> {
                 },
                 Defer::Value => facts.hint.unwrap_or(p.treat),
             };
-            if self.process(treat, 0, p.start, p.end, p.esc, p.mask) {
+            let ctx = match p.kind {
+                Defer::TextContent | Defer::MutText => crate::detect::PAGE_TEXT,
+                _ => 0,
+            };
+            if self.process(treat, ctx, p.start, p.end, p.esc, p.mask) {
                 self.flush(self.pos);
                 replace_range(self.out, p.out_at, p.end - p.start, &self.scratch.repl);
             }
