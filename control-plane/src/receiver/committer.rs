@@ -334,7 +334,8 @@ mod tests {
     use super::*;
     use crate::store::batch::read_session;
 
-    fn record(session: &str, seq: u64, at: u64) -> Record {
+    /// A record of project `p` with the batch `json`.
+    fn record_with(session: &str, seq: u64, at: u64, json: &str) -> Record {
         let meta = RecordMeta {
             project: "p".into(),
             session_id: session.into(),
@@ -343,7 +344,11 @@ mod tests {
             events: 2,
             replay: 3,
         };
-        Record::new(meta, Codec::Zstd, 1, format!("{{\"seq\":{seq}}}").as_bytes()).unwrap()
+        Record::new(meta, Codec::Zstd, 1, json.as_bytes()).unwrap()
+    }
+
+    fn record(session: &str, seq: u64, at: u64) -> Record {
+        record_with(session, seq, at, &format!("{{\"seq\":{seq}}}"))
     }
 
     fn upload(chunk: &str, records: Vec<Record>) -> Upload {
@@ -420,14 +425,6 @@ mod tests {
 
     /// A record whose stored size is realistic: `kib` KiB of incompressible text.
     fn sized_record(session: &str, seq: u64, kib: usize) -> Record {
-        let meta = RecordMeta {
-            project: "p".into(),
-            session_id: session.into(),
-            seq,
-            received_at_ms: seq,
-            events: 2,
-            replay: 3,
-        };
         let mut state = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let noise: String = (0..kib * 1024)
             .map(|_| {
@@ -437,7 +434,7 @@ mod tests {
                 char::from(b'a' + (state % 26) as u8)
             })
             .collect();
-        Record::new(meta, Codec::Zstd, 1, format!("{{\"seq\":{seq},\"dom\":\"{noise}\"}}").as_bytes()).unwrap()
+        record_with(session, seq, seq, &format!("{{\"seq\":{seq},\"dom\":\"{noise}\"}}"))
     }
 
     /// Uploads acknowledged by a run of 16 uploads on `disk` (stops at the first refusal, as a runner backs off).

@@ -143,6 +143,9 @@ struct Inner {
     slot: RwLock<Option<Open>>,
     generation: AtomicU64,
     syncs: AtomicU64,
+    /// Trees created by this handle: [`Db::tree`] writes only the first time. (Every write opens its table for
+    /// writing too, so a tree lost with unsynced writes is made again when written.)
+    created: std::sync::Mutex<std::collections::HashSet<Arc<str>>>,
     /// Holds the `flock` on [`LOCK_NAME`] while the database is open.
     _lock: Option<File>,
 }
@@ -206,6 +209,7 @@ impl Db {
             slot: RwLock::new(None),
             generation: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            created: Default::default(),
             _lock: lock,
         };
         let db = Db { inner: Arc::new(inner) };
@@ -228,12 +232,14 @@ impl Db {
     /// The tree called `name`, created empty if it does not exist (on a read-only database it reads as empty).
     pub fn tree(&self, name: &str) -> Result<Tree, Error> {
         let tree = Tree { db: self.clone(), name: Arc::from(name) };
-        if !self.inner.read_only {
+        let created = self.inner.created.lock().unwrap_or_else(|e| e.into_inner()).contains(name);
+        if !self.inner.read_only && !created {
             let definition = tree.definition();
             self.write(|txn| {
                 txn.open_table(definition)?;
                 Ok(())
             })?;
+            self.inner.created.lock().unwrap_or_else(|e| e.into_inner()).insert(tree.name.clone());
         }
         Ok(tree)
     }

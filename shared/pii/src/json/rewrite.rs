@@ -402,8 +402,8 @@ impl Walker<'_> {
     /// tokenized whole.
     fn input_text(&mut self, id: Option<u64>, p: Pending) {
         let scanned = self.process(p.treat, 0, p.start, p.end, p.esc, p.mask);
-        let current: Vec<u8> = if scanned { self.scratch.repl.clone() } else { self.src[p.start..p.end].to_vec() };
-        let (redacted, entity) = partial_values(&current, self.engine, &mut *self.tokens, &mut self.stats);
+        let current: &[u8] = if scanned { &self.scratch.repl } else { &self.src[p.start..p.end] };
+        let (redacted, entity) = partial_values(current, self.engine, &mut *self.tokens, &mut self.stats);
         let changed = match redacted {
             Some(text) => {
                 self.scratch.repl = text;

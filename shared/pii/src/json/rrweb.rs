@@ -159,22 +159,13 @@ pub(super) fn scanned_attribute(k: Key, data_attribute: bool) -> bool {
             | Key::Content
             | Key::Summary
             | Key::Srcdoc
-            | Key::Href
-            | Key::Src
-            | Key::Action
-            | Key::Formaction
-            | Key::Poster
-            | Key::Cite
-            | Key::Srcset
-            | Key::Background
-            | Key::Ping
-            | Key::XlinkHref
             | Key::Data
-    ) || (k == Key::Other && data_attribute)
+    ) || url_attribute(k)
+        || (k == Key::Other && data_attribute)
 }
 
 /// Attributes holding URLs the page loads or links to.
-fn url_attribute(k: Key) -> bool {
+pub(super) fn url_attribute(k: Key) -> bool {
     matches!(
         k,
         Key::Href
