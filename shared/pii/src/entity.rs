@@ -47,13 +47,16 @@ pub enum Entity {
     Account,
     /// Postal or PIN code (from field names only).
     PostalCode,
+    /// Identity document number: passport, national identity card, driving licence, voter id, tax or insurance
+    /// number (from field names, input hints and context words; no checksum is common to them).
+    IdNumber,
     /// An entity declared by a custom pattern or dictionary; the index is the engine's.
     Custom(u16),
 }
 
 impl Entity {
     /// Number of built-in entities; [`Entity::index`] is below it for every built-in entity.
-    pub const BUILTIN_COUNT: usize = 20;
+    pub const BUILTIN_COUNT: usize = 21;
 
     /// Every built-in entity, in [`Entity::index`] order.
     pub const BUILTIN: [Entity; Entity::BUILTIN_COUNT] = [
@@ -77,6 +80,7 @@ impl Entity {
         Entity::Dob,
         Entity::Account,
         Entity::PostalCode,
+        Entity::IdNumber,
     ];
 
     /// Position in [`Entity::BUILTIN`], or `None` for a custom entity.
@@ -102,6 +106,7 @@ impl Entity {
             Entity::Dob => 17,
             Entity::Account => 18,
             Entity::PostalCode => 19,
+            Entity::IdNumber => 20,
             Entity::Custom(_) => return None,
         })
     }
@@ -129,6 +134,7 @@ impl Entity {
             Entity::Dob => "dob",
             Entity::Account => "account",
             Entity::PostalCode => "postal_code",
+            Entity::IdNumber => "id_number",
             Entity::Custom(_) => return None,
         })
     }

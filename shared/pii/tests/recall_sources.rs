@@ -269,7 +269,8 @@ fn longest_digit_run(text: &str) -> usize {
 
 /// rrweb sends an input event per keystroke. Typed into inputs without any hint (no name, type or label saying
 /// what they hold), no event may carry a recoverable prefix: at most 4 digits of a number raw, no address with
-/// an `@`; and the input stays sensitive for the session's later batches.
+/// an `@`, and once the input's text became a value, none of its events in the batch raw (not the start of the
+/// address before its `@`); and the input stays sensitive for the session's later batches.
 #[test]
 fn keystroke_by_keystroke_input_events_never_carry_a_recoverable_prefix() {
     let engine = engine();
@@ -301,6 +302,12 @@ fn keystroke_by_keystroke_input_events_never_carry_a_recoverable_prefix() {
     for text in &texts {
         assert!(longest_digit_run(text) <= 4, "more than 4 digits raw: {text:?}");
         assert!(!text.contains("@example") && !text.contains("raghavan@"), "an address being typed: {text:?}");
+        assert!(!text.contains("priya.ra"), "the start of an address, before its `@`: {text:?}");
+    }
+    // Once an input's text became a value, all of its events in the batch are redacted or tokenized whole.
+    for event in &scrubbed["replay"].as_array().unwrap()[1..] {
+        let (id, text) = (event["data"]["id"].as_u64().unwrap(), event["data"]["text"].as_str().unwrap());
+        assert!(text.starts_with("[redacted:") || text.starts_with("tok_"), "input {id}: {text:?}");
     }
     // The inputs stay sensitive: in the next batch, even a short value typed into them is not stored raw.
     let next =
@@ -386,4 +393,101 @@ fn a_bank_code_printed_by_the_page_stays_and_a_typed_one_is_tokenized() {
     assert_eq!(page, "Branch: Andheri East, IFSC HDFC0001234");
     assert!(out["replay"][1]["data"]["text"].as_str().unwrap().starts_with("tok_ifsc_"));
     assert!(out["events"][0]["note"].as_str().unwrap().contains("tok_ifsc_"), "{}", out["events"][0]);
+}
+
+/// `<label>` text says what an input holds, whether the label wraps the input or names it with `for`, before or
+/// after it in the page, and for inputs a later batch's mutation adds (HTML's two ways of labelling a control).
+/// Nodes are written in rrweb's key order (`type`, `tagName`, `attributes`, `childNodes`, `id`).
+#[test]
+fn inputs_inherit_the_text_of_their_labels() {
+    let engine = engine();
+    let text = |id: u64, s: &str| format!(r#"{{"type":3,"textContent":{},"id":{id}}}"#, json!(s));
+    let element = |tag: &str, id: u64, attrs: &str, children: &[String]| {
+        format!(r#"{{"type":2,"tagName":"{tag}","attributes":{attrs},"childNodes":[{}],"id":{id}}}"#, children.join(","))
+    };
+    let input = |id: u64, attrs: &str| element("input", id, attrs, &[]);
+    let nodes = [
+        element("label", 2, r#"{"for":"f-a"}"#, &[text(3, "Telefonnummer")]),
+        input(4, r#"{"id":"f-a","type":"text"}"#),
+        element("label", 5, "{}", &[text(6, "Numéro de carte "), input(7, r#"{"type":"text"}"#)]),
+        input(8, r#"{"id":"f-b"}"#),
+        element("label", 9, r#"{"for":"f-b"}"#, &[element("span", 10, "{}", &[text(11, "E-mail address")])]),
+        element("label", 12, r#"{"for":"f-c"}"#, &[text(13, "Date of birth")]),
+        input(14, r#"{"id":"f-d"}"#),
+        element("label", 15, r#"{"for":"f-d"}"#, &[text(16, "Search")]),
+    ];
+    let typed = |id: u64, s: &str, ts: u64| typed(id, s, ts).to_string();
+    let batch = format!(
+        r#"{{"session_id":"s","seq":1,"events":[],"replay":[{{"type":2,"timestamp":1,"data":{{"node":{{"type":0,"childNodes":[{}],"id":1}},"initialOffset":{{"left":0,"top":0}}}}}},{},{},{},{}]}}"#,
+        nodes.join(","),
+        typed(4, "0792", 2),
+        typed(7, "4111", 3),
+        typed(8, "priya", 4),
+        typed(14, "savings 2024", 5)
+    );
+    let mut session = traceflow_pii::ReplayNodes::default();
+    let mut scrub_in_session = |batch: &str| -> Value {
+        let mut out = Vec::new();
+        engine.scrub_session_json(batch.as_bytes(), &mut session, &mut TestTokens::default(), &mut out).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let out = scrub_in_session(&batch);
+    for (event, entity) in [(1, "phone"), (2, "card"), (3, "email")] {
+        let typed = out["replay"][event]["data"]["text"].as_str().unwrap();
+        assert!(typed.starts_with(&format!("tok_{entity}_")), "{typed}");
+    }
+    assert_eq!(out["replay"][4]["data"]["text"], "savings 2024", "a search box is not sensitive");
+    // The label text itself is page text, kept.
+    assert_eq!(out["replay"][0]["data"]["node"]["childNodes"][0]["childNodes"][0]["textContent"], "Telefonnummer");
+    // A later batch adds the input the date-of-birth label names.
+    let next = format!(
+        r#"{{"session_id":"s","seq":2,"events":[],"replay":[{{"type":3,"timestamp":6,"data":{{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{{"parentId":1,"nextId":null,"node":{}}}]}}}},{}]}}"#,
+        input(20, r#"{"id":"f-c"}"#),
+        typed(20, "14.03.1988", 7)
+    );
+    let out = scrub_in_session(&next);
+    let typed = out["replay"][1]["data"]["text"].as_str().unwrap();
+    assert!(typed.starts_with("tok_dob_"), "{typed}");
+}
+
+/// Identity documents by the words before their numbers (ICAO passport numbers, national identity cards, driving
+/// licences, tax and insurance numbers in the formats their issuers publish), and by field names.
+#[test]
+fn identity_document_numbers_after_their_names_and_in_their_fields() {
+    let engine = engine();
+    for (text, value) in [
+        ("Passport no. X1234567 expires 2031", "X1234567"),
+        ("passport number: 533401372", "533401372"),
+        ("Ausweis-Nr.: T22000129", "T22000129"),
+        ("Reisepassnummer C01X00T47", "C01X00T47"),
+        ("DNI 12345678Z", "12345678Z"),
+        ("Numéro de passeport : 18AB12345", "18AB12345"),
+        ("driving licence MH12 20110062821", "MH12"),
+        ("Driver's license: D1234-56789-01234", "D1234-56789-01234"),
+        ("National Insurance number QQ123456C.", "QQ123456C"),
+        ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"),
+        ("BSN: 111222333", "111222333"),
+    ] {
+        let found = entities(&engine, text);
+        if value == "MH12" {
+            // The licence number's first group alone has too few characters; the run after it is still caught.
+            assert!(found.iter().all(|(e, _)| *e != Entity::IdNumber || !text.contains("MH12 2011")), "{found:?}");
+            continue;
+        }
+        assert!(found.contains(&(Entity::IdNumber, value.to_string())), "{text:?} -> {found:?}");
+    }
+    for text in ["Passport photo requirements 2024", "Upload your ID card (max 5 MB)", "passports issued in 2019: 4021"] {
+        let found: Vec<_> = entities(&engine, text).into_iter().filter(|(e, _)| *e == Entity::IdNumber).collect();
+        assert!(found.is_empty(), "{text:?} -> {found:?}");
+    }
+    let batch = json!({"session_id": "s", "seq": 1, "events": [{"type": "track", "name": "kyc", "ts": 1, "props": {
+        "passportNumber": "K8765432", "ausweisnummer": "L01X00T47", "numero_pasaporte": "PAA123456", "bic": "DEUTDEFF"
+    }}]});
+    let out = scrub(&engine, &batch);
+    let props = &out["events"][0]["props"];
+    for (key, entity) in
+        [("passportNumber", "id_number"), ("ausweisnummer", "id_number"), ("numero_pasaporte", "id_number"), ("bic", "account")]
+    {
+        assert!(props[key].as_str().unwrap().starts_with(&format!("tok_{entity}_")), "{key}: {}", props[key]);
+    }
 }

@@ -21,6 +21,7 @@ pub(crate) enum Candidate {
     Ipv6,
     NameContext,
     Street,
+    IdContext,
 }
 
 pub(super) const URL_PARAM_NAMES: &str =
@@ -35,7 +36,7 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub(crate) const ALL: [Candidate; 15] = [
+    pub(crate) const ALL: [Candidate; 16] = [
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -51,6 +52,7 @@ impl Candidate {
         Candidate::Ipv6,
         Candidate::NameContext,
         Candidate::Street,
+        Candidate::IdContext,
     ];
 
     /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
@@ -96,6 +98,17 @@ impl Candidate {
                 r"(?:,?[ ][0-9]{4,6}[ ][A-Z][a-z]+)?"
             )
             .into(),
+            // An identity document's number after the document's name: "Passport no. X1234567", "Ausweis-Nr.:
+            // T22000129", "DNI 12345678Z", "national insurance number QQ123456C". The value is checked in code.
+            Candidate::IdContext => concat!(
+                r"(?i-u:passport|reisepass|personalausweis|ausweis|pasaporte|passeport|passaporto|paspoort|passaporte",
+                r"|national[ ]id|identity[ ]card|id[ ]card|carte[ ]d'identit|carta[ ]d'identit|documento[ ]de[ ]identidad",
+                r"|dni|nif|cni|bsn|cpf|codice[ ]fiscale|driving[ ]licen[cs]e|driver'?s?'?[ ]licen[cs]e|f(?:u|ue)hrerschein",
+                r"|permis[ ]de[ ]conduire|voter[ ]id|tax[ ]id|steuer-?id|national[ ]insurance|emirates[ ]id|nric)",
+                r"(?:'?s|es)?(?:[ -]?(?i-u:number|num|nummer|numero|no|nr|n)\.?)?(?:[ ](?i-u:is))?[ \t]*[:#=]?[ \t]*",
+                r"[A-Za-z0-9][A-Za-z0-9-]{3,20}"
+            )
+            .into(),
             Candidate::NameContext => concat!(
                 r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
                 r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Dear|Hi|Hello|Hey|Welcome|Welcome back|Shri|Smt|Sri|Kumari|Herr|Frau|Hallo|Liebe|Lieber|Mme|Mlle|Madame|Monsieur|Bonjour|Sra|Sr|Hola|Estimado|Estimada|Sig|Signora|Signor|Ciao|Gentile|Dhr|Mevr|Beste|Namaste|Namaskar|signed in as|logged in as|Signed in as|Logged in as)\.?,?[ \t]+)",
@@ -130,6 +143,7 @@ impl Candidate {
             Candidate::Ipv6 => E::Ip.bit(),
             Candidate::NameContext => E::Name.bit(),
             Candidate::Street => E::Address.bit(),
+            Candidate::IdContext => E::IdNumber.bit(),
         }
     }
 
@@ -250,7 +264,7 @@ impl Candidate {
 
     /// Whether every match has at least four digits (an IBAN may have only its two check digits).
     pub(crate) fn needs_digits(self) -> bool {
-        matches!(self, Candidate::Gstin | Candidate::Pan)
+        matches!(self, Candidate::Gstin | Candidate::Pan | Candidate::IdContext)
     }
 
     /// Whether a string with byte-class mask `m` can contain this candidate.
@@ -272,6 +286,7 @@ impl Candidate {
             Candidate::Ipv6 => any(COLON),
             Candidate::NameContext => all(UPPER | LOWER),
             Candidate::Street => all(DIGIT | LOWER),
+            Candidate::IdContext => all(DIGIT) && any(UPPER | LOWER),
         }
     }
 }

@@ -490,8 +490,29 @@ impl Detector {
             }
             Candidate::NameContext => self.name_context(hay, s, e, out),
             Candidate::Street => self.push(out, Entity::Address, s, e, 0.85),
+            Candidate::IdContext => self.id_number(hay, s, e, out),
         }
         e
+    }
+
+    /// An identity document's number after its name (see [`Candidate::IdContext`]): the last token of the match,
+    /// not glued to more letters or digits, 5–21 characters with at least two digits.
+    fn id_number(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) {
+        if s > 0 && hay[s - 1].is_ascii_alphanumeric() {
+            return;
+        }
+        if hay.get(e).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'@') {
+            return;
+        }
+        let v = s + hay[s..e].iter().rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'-')).map_or(0, |p| p + 1);
+        if v == s {
+            return; // No separator between the document's name and the value.
+        }
+        let value = &hay[v..e];
+        let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
+        if value.len() >= 5 && digits >= 2 && value[0].is_ascii_alphanumeric() && !is_replacement(value) {
+            self.push(out, Entity::IdNumber, v, e, 0.85);
+        }
     }
 
     fn custom_context(&self, hay: &[u8], s: usize, e: usize, words: &[Vec<u8>]) -> bool {

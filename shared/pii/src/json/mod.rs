@@ -99,6 +99,19 @@ struct Scratch {
     key_map: Vec<u32>,
     found: Vec<Found>,
     repl: Vec<u8>,
+    /// Inside a `<label>` element: `Some(hint)` once its text said what its input holds.
+    label: Option<Option<Treat>>,
+    /// Input events of this batch into inputs not (yet) known to be sensitive: node id and where the event's text
+    /// is in the output, so that the earlier keystrokes of an input that turns out to hold a value are redacted
+    /// too when the batch ends.
+    typed: Vec<Typed>,
+}
+
+#[derive(Clone, Copy)]
+struct Typed {
+    node: u64,
+    out_at: usize,
+    len: usize,
 }
 
 impl Scratch {
@@ -120,7 +133,9 @@ impl Scratch {
         reset(&mut self.key_map);
         reset(&mut self.found);
         reset(&mut self.repl);
+        reset(&mut self.typed);
         self.nodes.clear();
+        self.label = None;
     }
 }
 
@@ -196,7 +211,11 @@ struct Facts {
     css_tag: bool,
     form_tag: bool,
     is_style: bool,
+    /// A `<label>` element.
+    label_tag: bool,
     hint: Option<Treat>,
+    /// Hash of the element's `id` attribute (form elements) or of its `for` attribute (labels).
+    ref_hash: Option<u64>,
 }
 
 enum Scalar {
@@ -230,6 +249,11 @@ struct Pending {
 #[derive(Clone, Debug, Default)]
 pub struct ReplayNodes {
     sensitive: HashMap<u64, Treat>,
+    /// What a `<label for=…>` says, by the hash of its `for` value, for an input described after it.
+    labels: HashMap<u64, Treat>,
+    /// Node ids of form elements with an `id` attribute and no hint of their own, by the hash of that `id`, for
+    /// a `<label for=…>` that comes after them.
+    unlabelled: HashMap<u64, u64>,
     /// Whether a full snapshot in the last batch started the node ids over.
     restarted: bool,
 }
@@ -240,7 +264,7 @@ impl ReplayNodes {
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
-        self.sensitive.is_empty()
+        self.sensitive.is_empty() && self.labels.is_empty() && self.unlabelled.is_empty()
     }
 
     /// Folds in what a batch scrubbed meanwhile with its own copy told: all of it if that batch held a full
@@ -254,6 +278,34 @@ impl ReplayNodes {
         for (id, treat) in newer.sensitive {
             self.remember(id, treat);
         }
+        for (for_hash, treat) in newer.labels {
+            bounded_insert(&mut self.labels, for_hash, treat);
+        }
+        for (id_hash, node) in newer.unlabelled {
+            bounded_insert(&mut self.unlabelled, id_hash, node);
+        }
+    }
+
+    /// A form element without a hint of its own: what a label told about its `id` earlier, else it is kept for
+    /// a label that comes later.
+    fn label_of(&mut self, id_hash: u64, node: Option<u64>) -> Option<Treat> {
+        if let Some(&treat) = self.labels.get(&id_hash) {
+            return Some(treat);
+        }
+        if let Some(node) = node {
+            bounded_insert(&mut self.unlabelled, id_hash, node);
+        }
+        None
+    }
+
+    /// A `<label for=…>` whose text says what its input holds.
+    fn labelled(&mut self, for_hash: u64, treat: Treat) {
+        bounded_insert(&mut self.labels, for_hash, treat);
+        if let Some(node) = self.unlabelled.remove(&for_hash) {
+            if !self.sensitive.contains_key(&node) {
+                self.remember(node, treat);
+            }
+        }
     }
 
     fn remember(&mut self, id: u64, treat: Treat) {
@@ -264,8 +316,22 @@ impl ReplayNodes {
 
     fn restart(&mut self) {
         self.sensitive.clear();
+        self.labels.clear();
+        self.unlabelled.clear();
         self.restarted = true;
     }
+}
+
+/// Inserts unless the map is full (the per-session bound of [`ReplayNodes::MAX_SENSITIVE`]).
+fn bounded_insert<V>(map: &mut HashMap<u64, V>, key: u64, value: V) {
+    if map.len() < ReplayNodes::MAX_SENSITIVE || map.contains_key(&key) {
+        map.insert(key, value);
+    }
+}
+
+/// FNV-1a of an attribute value, to pair a label's `for` with an element's `id` without keeping either text.
+fn ref_hash(value: &[u8]) -> u64 {
+    value.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 struct Str {

@@ -17,7 +17,30 @@ impl Walker<'_> {
             return Err(self.syntax());
         }
         self.flush(self.src.len());
+        self.redact_earlier_keystrokes();
         Ok(())
+    }
+
+    /// Input events are judged together: once an input's text turned out to be a value (and the input became
+    /// sensitive), its earlier events in this batch are redacted whole as well, so no prefix of the value (the
+    /// start of an e-mail address before its `@`) is stored. Later entries are patched first, so the positions of
+    /// earlier ones still hold.
+    fn redact_earlier_keystrokes(&mut self) {
+        let typed = std::mem::take(&mut self.scratch.typed);
+        for t in typed.iter().rev() {
+            let Some(Treat::Whole { entity, .. }) = self.session.sensitive.get(&t.node).copied() else { continue };
+            let text = &self.out[t.out_at..t.out_at + t.len];
+            if text.is_empty() || is_replacement(text) {
+                continue;
+            }
+            let text = text.to_vec();
+            if let Some(rep) = redaction(entity, self.engine, &text, &mut *self.tokens, &mut self.stats) {
+                let mut escaped = Vec::with_capacity(rep.len());
+                escape_into(&rep, &mut escaped);
+                replace_range(self.out, t.out_at, t.len, &escaped);
+            }
+        }
+        self.scratch.typed = typed;
     }
 
     /// Copies the input up to `to` into the output.
@@ -317,6 +340,7 @@ impl Walker<'_> {
                 facts.tag_seen = true;
                 facts.css_tag = tag.eq_ignore_ascii_case(b"style") || tag.eq_ignore_ascii_case(b"script");
                 facts.form_tag = [&b"input"[..], b"textarea", b"select"].iter().any(|t| tag.eq_ignore_ascii_case(t));
+                facts.label_tag = tag.eq_ignore_ascii_case(b"label");
             }
             (Note::HintType, &Scalar::Str { start, end }) => {
                 facts.hint = fields.input_type(&self.src[start..end]).or(facts.hint);
@@ -415,8 +439,12 @@ impl Walker<'_> {
             self.flush(self.pos);
             replace_range(self.out, p.out_at, p.end - p.start, &self.scratch.repl);
         }
-        if let (Some(id), Some(entity)) = (id, entity) {
-            self.session.remember(id, Treat::whole(entity));
+        if let Some(id) = id {
+            let len = if changed { self.scratch.repl.len() } else { p.end - p.start };
+            self.scratch.typed.push(Typed { node: id, out_at: p.out_at, len });
+            if let Some(entity) = entity {
+                self.session.remember(id, Treat::whole(entity));
+            }
         }
     }
 

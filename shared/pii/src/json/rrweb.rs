@@ -52,7 +52,15 @@ impl Walker<'_> {
                 }
                 keys::K_ATTRIBUTES if self.peek()? == b'{' => {
                     let form = !facts.tag_seen || facts.form_tag;
-                    facts.hint = self.attrs(form, depth + 1)?.or(facts.hint);
+                    let (hint, ref_hash) = self.attrs(form, facts.label_tag || !facts.tag_seen, depth + 1)?;
+                    facts.hint = hint.or(facts.hint);
+                    facts.ref_hash = ref_hash;
+                }
+                keys::K_CHILD_NODES if self.peek()? == b'[' && facts.label_tag => {
+                    // A label's text says what its input holds, for an input inside it and for its `for` input.
+                    let outer = self.scratch.label.replace(None);
+                    self.child_nodes(false, depth + 1)?;
+                    facts.hint = std::mem::replace(&mut self.scratch.label, outer).flatten();
                 }
                 keys::K_CHILD_NODES if self.peek()? == b'[' => self.child_nodes(facts.css_tag, depth + 1)?,
                 keys::K_TEXT_CONTENT if css || facts.is_style => self.skip_value(depth + 1)?,
@@ -70,8 +78,40 @@ impl Walker<'_> {
                 break;
             }
         }
+        self.labels(&mut facts, base);
         self.close(Role::Node { css }, &facts, base);
         Ok(())
+    }
+
+    /// Pairs labels with their inputs: a text node inside a `<label>` gives the label its hint (the first text
+    /// that says something); a form element without a hint of its own takes the hint of the label around it, or
+    /// of a `<label for>` naming its `id`, in this batch or an earlier one of the session.
+    fn labels(&mut self, facts: &mut Facts, base: usize) {
+        if facts.label_tag {
+            if let (Some(hint), Some(for_hash)) = (facts.hint, facts.ref_hash) {
+                self.session.labelled(for_hash, hint);
+            }
+            // The label's own hint is for its input, not for the label element.
+            facts.hint = None;
+            return;
+        }
+        if facts.node_type == Some(3) {
+            if let Some(None) = self.scratch.label {
+                let text = self.scratch.pending[base..].iter().find(|p| p.kind == Defer::TextContent);
+                if let Some(p) = text {
+                    self.scratch.label = Some(self.engine.fields.hint_phrase(&self.src[p.start..p.end]));
+                }
+            }
+            return;
+        }
+        if facts.form_tag && facts.hint.is_none() {
+            facts.hint = self.scratch.label.flatten();
+            if facts.hint.is_none() {
+                if let Some(id_hash) = facts.ref_hash {
+                    facts.hint = self.session.label_of(id_hash, facts.id);
+                }
+            }
+        }
     }
 
     pub(super) fn child_nodes(&mut self, css: bool, depth: u32) -> Result<()> {
@@ -92,13 +132,14 @@ impl Walker<'_> {
         }
     }
 
-    /// An element's attributes; deferred values are left for the element to decide. Returns the hint found.
-    pub(super) fn attrs(&mut self, form: bool, depth: u32) -> Result<Option<Treat>> {
+    /// An element's attributes; deferred values are left for the element to decide. Returns the hint found and
+    /// the hash of the element's `id` (form elements) or `for` (labels).
+    pub(super) fn attrs(&mut self, form: bool, label: bool, depth: u32) -> Result<(Option<Treat>, Option<u64>)> {
         self.enter(depth)?;
         self.pos += 1;
         let mut facts = Facts::default();
         if self.empty(b'}')? {
-            return Ok(None);
+            return Ok((None, None));
         }
         loop {
             let (ks, ke, kesc) = self.key()?;
@@ -121,7 +162,15 @@ impl Walker<'_> {
                 // A placeholder is example text, never the user's, so it is not scanned.
                 Key::Name | Key::Id | Key::Autocomplete if form => {
                     let v = self.value(Slot::Capture, depth + 1)?;
+                    if let (Key::Id, Scalar::Str { start, end }) = (k, &v) {
+                        facts.ref_hash = Some(ref_hash(&src[*start..*end]));
+                    }
                     self.note(Note::HintName, &v, &mut facts);
+                }
+                Key::Other if label && (if kesc { &self.scratch.key[..] } else { &src[ks..ke] }) == b"for" => {
+                    if let Scalar::Str { start, end } = self.value(Slot::Capture, depth + 1)? {
+                        facts.ref_hash = Some(ref_hash(&src[start..end]));
+                    }
                 }
                 Key::Placeholder | Key::AriaLabel if form => {
                     let v = self.value(Slot::Capture, depth + 1)?;
@@ -138,7 +187,7 @@ impl Walker<'_> {
                 _ => self.skip_value(depth + 1)?,
             }
             if !self.more(b'}')? {
-                return Ok(facts.hint);
+                return Ok((facts.hint, facts.ref_hash));
             }
         }
     }

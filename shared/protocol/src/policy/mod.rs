@@ -103,8 +103,12 @@ impl Compliance {
                 &["aadhaar", "pan", "upi", "ifsc", "gstin", "card", "account", "iban", "phone", "email", "secret"]
             }
             Compliance::Pci => &["card", "secret", "jwt", "url_credential"],
-            Compliance::Hipaa => &["name", "email", "phone", "address", "dob", "ssn", "ip", "postal_code", "account"],
-            Compliance::Gdpr => &["name", "email", "phone", "address", "dob", "ip", "iban", "card", "postal_code"],
+            Compliance::Hipaa => {
+                &["name", "email", "phone", "address", "dob", "ssn", "ip", "postal_code", "account", "id_number"]
+            }
+            Compliance::Gdpr => {
+                &["name", "email", "phone", "address", "dob", "ip", "iban", "card", "postal_code", "id_number"]
+            }
         }
     }
 }
