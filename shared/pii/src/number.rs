@@ -134,7 +134,9 @@ impl Detector {
         // Boundaries: nothing word-like glued on; parts of a run split only at plain spaces.
         if start > 0 {
             let p = hay[start - 1];
-            if p.is_ascii_alphanumeric() || p == b'_' || p == b'.' || p == b'/' {
+            // After `/` only an international number (a path segment such as `/kyc/+919065699665/`); other
+            // digits after a slash are dates, fractions and ids.
+            if p.is_ascii_alphanumeric() || p == b'_' || p == b'.' || (p == b'/' && hay[start] != b'+') {
                 return None;
             }
             if p == b'-' && start > 1 && hay[start - 2].is_ascii_alphanumeric() {

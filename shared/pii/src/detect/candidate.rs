@@ -6,6 +6,7 @@ use super::*;
 /// A built-in candidate pattern. Order is priority: for candidates starting at the same byte, the first wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Candidate {
+    Url,
     Jwt,
     UrlUserinfo,
     UrlParam,
@@ -36,7 +37,8 @@ apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_
 session_id|sessionid|otp|pin|authorization";
 
 impl Candidate {
-    pub(crate) const ALL: [Candidate; 16] = [
+    pub(crate) const ALL: [Candidate; 17] = [
+        Candidate::Url,
         Candidate::Jwt,
         Candidate::UrlUserinfo,
         Candidate::UrlParam,
@@ -58,6 +60,8 @@ impl Candidate {
     /// The pattern, in ASCII classes only (no Unicode tables, so the lazy DFA never gives up).
     pub(crate) fn regex(self) -> String {
         match self {
+            // An absolute URL (RFC 3986 characters); its parts are decoded and scanned one by one.
+            Candidate::Url => r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+".into(),
             Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
             Candidate::UrlUserinfo => {
                 r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~%!$&'()*+,;=-]+:[A-Za-z0-9._~%!$&'()*+,;=-]+@".into()
@@ -122,6 +126,8 @@ impl Candidate {
     pub(crate) fn entities(self) -> u32 {
         use Entity as E;
         match self {
+            // Whatever a URL's parts may hold.
+            Candidate::Url => u32::MAX >> 2,
             Candidate::Jwt => E::Jwt.bit(),
             Candidate::UrlUserinfo => E::UrlCredential.bit(),
             Candidate::UrlParam => {
@@ -273,6 +279,7 @@ impl Candidate {
         let all = |bits: u8| m & bits == bits;
         let any = |bits: u8| m & bits != 0;
         match self {
+            Candidate::Url => all(COLON) && any(UPPER | LOWER),
             Candidate::Jwt => all(DOT | UPPER | LOWER),
             Candidate::UrlUserinfo => all(COLON | AT),
             Candidate::UrlParam => any(EQ),

@@ -10,6 +10,7 @@ mod candidate;
 mod classes;
 mod digits;
 mod person;
+mod url;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::{meta, nfa::thompson::WhichCaptures, Input};
@@ -257,6 +258,12 @@ impl Detector {
     /// [`Detector::find`] with the passes already decided by [`Detector::plan`].
     pub(crate) fn find_planned(&self, hay: &[u8], plan: Plan, extra: u32, out: &mut Vec<Found>) {
         out.clear();
+        if extra & URL_SITE != 0 && Self::whole_url(hay) {
+            // A URL the page loads or links to, absolute or relative: parsed, its parts scanned one by one.
+            self.url(hay, 0, hay.len(), true, 0, out);
+            out.sort_by_key(|f| f.start);
+            return;
+        }
         if let Some(regex) = &self.regex {
             if plan.regex {
                 let mut at = 0;
@@ -400,6 +407,14 @@ impl Detector {
             Kind::Builtin(c) => c,
         };
         match c {
+            Candidate::Url => {
+                let mut end = e;
+                while end > s && matches!(hay[end - 1], b'.' | b',' | b')' | b'\'' | b';' | b':' | b'!' | b'?' | b']') {
+                    end -= 1;
+                }
+                self.url(hay, s, end, extra & URL_SITE != 0, 0, out);
+                return end;
+            }
             Candidate::Jwt => {
                 let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
                 if !(s > 0 && b64(hay[s - 1])) {
