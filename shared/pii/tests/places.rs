@@ -104,3 +104,72 @@ fn urls_without_pii_stay_byte_for_byte() {
     let found = entities(&engine, "Callback to http://203.0.113.77:8080/hook failed");
     assert!(found.contains(&(Entity::Ip, "203.0.113.77".into())), "{found:?}");
 }
+
+/// rrweb's console plugin (`rrweb/console@1`: level, stack trace, each argument serialized with its `stringify`)
+/// and posthog-js's network plugin (`rrweb/network@1`: `requests` of PerformanceEntry-like records with `name` as
+/// the URL, headers and bodies as strings), as their record code writes them.
+#[test]
+fn plugin_events_and_network_payloads_are_walked_like_page_data() {
+    let engine = engine();
+    let body = json!({"customer": {"email": "priya.raghavan@example.com", "mobile": "9876543210", "pan": "ABCPE1234F"},
+        "amount": 2500, "currency": "INR", "requestId": "0f8fad5b-d9cb-469f-a165-70867728950e"}).to_string();
+    let response = json!([{"accountNumber": "50100123456789", "holder": {"firstName": "Priya", "lastName": "Raghavan"}}]).to_string();
+    let console = json!({"type": 6, "timestamp": 2, "data": {"plugin": "rrweb/console@1", "payload": {
+        "level": "error",
+        "trace": ["submitKyc (https://bank.example/static/app.3f2a1b9c.js:1:2045)"],
+        "payload": [json!("KYC failed for priya.raghavan@example.com").to_string(), body.clone()]
+    }}});
+    let network = json!({"type": 6, "timestamp": 3, "data": {"plugin": "rrweb/network@1", "payload": {"requests": [{
+        "name": "https://bank.example/api/kyc?mobile=9876543210&step=2",
+        "method": "POST", "initiatorType": "fetch", "status": 200, "startTime": 1021.5, "endTime": 1180.2,
+        "requestHeaders": {"content-type": "application/json", "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig",
+            "Cookie": "sid=8f14e45fceea167a5a36dedd4bea2543"},
+        "requestBody": body,
+        "responseHeaders": {"Set-Cookie": "sid=c9f0f895fb98ab9159f51fd0297e236d; HttpOnly"},
+        "responseBody": response
+    }, {
+        "name": "https://bank.example/api/otp", "method": "POST", "initiatorType": "xmlhttprequest", "status": 204,
+        "requestHeaders": {"content-type": "application/x-www-form-urlencoded"},
+        "requestBody": "email=priya.raghavan%40example.com&phone=%2B919876543210&consent=yes"
+    }]}}});
+    let batch = json!({"session_id": "s", "seq": 1, "events": [], "replay": [console, network]});
+    let out = scrub(&engine, &batch);
+    let text = out.to_string();
+    for raw in ["priya.raghavan", "9876543210", "ABCPE1234F", "50100123456789", "Raghavan", "eyJhbGciOiJIUzI1NiJ9", "8f14e45fceea", "c9f0f895fb98"] {
+        assert!(!text.contains(raw), "{raw} raw in {text}");
+    }
+    // What is not PII is as it was, and the bodies are still JSON with their keys.
+    let request = &out["replay"][1]["data"]["payload"]["requests"][0];
+    assert_eq!(request["name"], "https://bank.example/api/kyc?mobile=".to_string() + request["name"].as_str().unwrap().split("mobile=").nth(1).unwrap());
+    assert!(request["name"].as_str().unwrap().ends_with("&step=2"));
+    let body: Value = serde_json::from_str(request["requestBody"].as_str().unwrap()).unwrap();
+    assert_eq!(body["amount"], 2500);
+    assert_eq!(body["requestId"], "0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert!(body["customer"]["email"].as_str().unwrap().starts_with("tok_email_"));
+    let response: Value = serde_json::from_str(request["responseBody"].as_str().unwrap()).unwrap();
+    assert!(response[0]["holder"]["lastName"].as_str().unwrap().starts_with("tok_name_"));
+    let trace = &out["replay"][0]["data"]["payload"]["trace"][0];
+    assert_eq!(trace, "submitKyc (https://bank.example/static/app.3f2a1b9c.js:1:2045)");
+    let form = out["replay"][1]["data"]["payload"]["requests"][1]["requestBody"].as_str().unwrap();
+    assert!(form.ends_with("&consent=yes") && form.starts_with("email=tok_email_"), "{form}");
+}
+
+/// A string holding serialized JSON (a custom event property) is walked as JSON: its keys are field names.
+#[test]
+fn json_inside_a_string_is_walked_with_its_keys() {
+    let engine = engine();
+    let inner = json!({"first_name": "Wladimir", "surname": "Niemeier", "telefon": "07426 453582", "sku": "SKU-2024-0042",
+        "nested": json!({"email": "w.niemeier@example.de"}).to_string()}).to_string();
+    let batch = json!({"session_id": "s", "seq": 1, "events": [{"type": "track", "name": "profile_saved", "ts": 1,
+        "props": {"snapshot": inner, "note": "[1, 2, 3]"}}]});
+    let out = scrub(&engine, &batch);
+    let props = &out["events"][0]["props"];
+    assert_eq!(props["note"], "[1, 2, 3]");
+    let inner: Value = serde_json::from_str(props["snapshot"].as_str().unwrap()).unwrap();
+    for key in ["first_name", "surname", "telefon"] {
+        assert!(inner[key].as_str().unwrap().starts_with("tok_"), "{key}: {}", inner[key]);
+    }
+    assert_eq!(inner["sku"], "SKU-2024-0042");
+    let nested: Value = serde_json::from_str(inner["nested"].as_str().unwrap()).unwrap();
+    assert!(nested["email"].as_str().unwrap().starts_with("tok_email_"), "{nested}");
+}

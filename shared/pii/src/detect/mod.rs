@@ -264,6 +264,11 @@ impl Detector {
             out.sort_by_key(|f| f.start);
             return;
         }
+        if plan.regex && Self::form_encoded(hay) && hay.contains(&b'&') {
+            // A form-encoded body: each parameter by its name.
+            self.query(hay, 0, hay.len(), 0, out);
+            return;
+        }
         if let Some(regex) = &self.regex {
             if plan.regex {
                 let mut at = 0;

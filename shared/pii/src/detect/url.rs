@@ -18,7 +18,7 @@ struct Part {
 impl Detector {
     /// Whether `hay` as a whole is a URL or a path to parse (a URL attribute, a page URL): no whitespace, and a
     /// scheme with `//`, or a path, query or fragment of the page's own site.
-    pub(super) fn whole_url(hay: &[u8]) -> bool {
+    pub(crate) fn whole_url(hay: &[u8]) -> bool {
         hay.len() > 1
             && !hay.iter().any(|b| b.is_ascii_whitespace())
             && (matches!(hay[0], b'/' | b'?' | b'#') || find(&hay[..hay.len().min(24)], b"://").is_some())
@@ -95,17 +95,33 @@ impl Detector {
             let body = at + 1;
             if !u[body..section_end].contains(&b'=') {
                 self.part(hay, Part { start: s + body, end: s + section_end, plus: u[at] == b'?' }, 0, depth, out);
-            }
-            let mut p = body;
-            while p < section_end && u[body..section_end].contains(&b'=') {
-                let pair_end = u[p..section_end].iter().position(|b| matches!(b, b'&' | b';')).map_or(section_end, |n| p + n);
-                if let Some(eq) = u[p..pair_end].iter().position(|&b| b == b'=') {
-                    let (key, value) = ((p, p + eq), (p + eq + 1, pair_end));
-                    self.param(hay, s, key, value, depth, out);
-                }
-                p = pair_end + 1;
+            } else {
+                self.query(hay, s + body, s + section_end, depth, out);
             }
             at = section_end;
+        }
+    }
+
+    /// Whether `hay` is a form-encoded body (`application/x-www-form-urlencoded`): `key=value` pairs joined by
+    /// `&`, no spaces.
+    pub(super) fn form_encoded(hay: &[u8]) -> bool {
+        let key_end = hay.iter().position(|&b| b == b'=');
+        key_end.is_some_and(|k| {
+            k > 0
+                && hay[..k].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'%' | b'[' | b']'))
+                && !hay.iter().any(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'{' | b'<'))
+        })
+    }
+
+    /// `key=value` pairs of a query, fragment or form body in `hay[s..e]`.
+    pub(super) fn query(&self, hay: &[u8], s: usize, e: usize, depth: u32, out: &mut Vec<Found>) {
+        let mut p = s;
+        while p < e {
+            let pair_end = hay[p..e].iter().position(|b| matches!(b, b'&' | b';')).map_or(e, |n| p + n);
+            if let Some(eq) = hay[p..pair_end].iter().position(|&b| b == b'=') {
+                self.param(hay, 0, (p, p + eq), (p + eq + 1, pair_end), depth, out);
+            }
+            p = pair_end + 1;
         }
     }
 

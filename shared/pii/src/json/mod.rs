@@ -72,6 +72,7 @@ impl Engine {
             session,
             scratch,
             stats: ScrubStats::default(),
+            nested: 0,
         };
         let result = walker.document().map(|()| walker.stats);
         SCRATCH.set(walker.scratch);
@@ -352,6 +353,8 @@ struct Walker<'a> {
     session: &'a mut ReplayNodes,
     scratch: Scratch,
     stats: ScrubStats,
+    /// How many JSON texts serialized into strings this walk is inside (0 for a batch).
+    nested: u32,
 }
 
 type Result<T> = std::result::Result<T, ScrubError>;

@@ -448,6 +448,46 @@ impl Walker<'_> {
         }
     }
 
+    /// JSON texts inside strings inside JSON walked as JSON; deeper ones are scanned as text.
+    const MAX_NESTED: u32 = 2;
+
+    /// Walks `text`, a JSON object or array that was serialized into a string, with `treat` for keys without a
+    /// rule. `Some(changed)` when it is JSON (the new string contents in `self.scratch.repl` if changed), `None`
+    /// when it does not parse, so it is scanned as text.
+    fn embedded(&mut self, text: &[u8], treat: Treat) -> Option<bool> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        let mut session = ReplayNodes::default();
+        let mut walker = Walker {
+            engine: self.engine,
+            src: text,
+            pos: 0,
+            copied: 0,
+            out: &mut out,
+            tokens: &mut *self.tokens,
+            session: &mut session,
+            scratch: Scratch::default(),
+            stats: ScrubStats::default(),
+            nested: self.nested + 1,
+        };
+        let parsed = walker.value(Slot::Text(treat, 0), 1).is_ok() && {
+            walker.ws();
+            walker.pos == text.len()
+        };
+        if !parsed {
+            return None;
+        }
+        walker.flush(text.len());
+        let stats = std::mem::take(&mut walker.stats);
+        self.stats.add(&stats);
+        if out == text {
+            return Some(false);
+        }
+        let out = String::from_utf8(out).ok()?;
+        self.scratch.repl.clear();
+        escape_into(&out, &mut self.scratch.repl);
+        Some(true)
+    }
+
     /// Scrubs the string `src[start..end]` (raw contents) by `treat`. When something changes, the new raw
     /// contents are in `self.scratch.repl` and the result is true.
     pub(super) fn process(&mut self, treat: Treat, ctx: u32, start: usize, end: usize, esc: bool, mask: u8) -> bool {
@@ -474,6 +514,13 @@ impl Walker<'_> {
                         }
                     }
                     Cond::NotLabel => {
+                        // A `name` holding a URL, an id or a sentence (a recorded request's `name` is its URL) is
+                        // not a person's name: scanned instead.
+                        if trimmed.len() > 80 || trimmed.iter().any(|b| b.is_ascii_digit() || b"/:@={}<>?#".contains(b)) {
+                            let url = crate::detect::Detector::whole_url(trimmed);
+                            let ctx = if url { ctx | crate::detect::URL_SITE } else { ctx };
+                            return self.process(Treat::SCAN, ctx, start, end, esc, class_mask(trimmed));
+                        }
                         if engine.fields.hint(trimmed).is_some() {
                             return false;
                         }
@@ -490,6 +537,17 @@ impl Walker<'_> {
                 true
             }
             Treat::Scan { action } => {
+                if esc && self.nested < Self::MAX_NESTED && embedded_json(raw) {
+                    // A serialized object or array (a custom property, a request body): walked as JSON, so its
+                    // keys give context, and serialized back with its tokens.
+                    unescape(raw, &mut self.scratch.text, &mut self.scratch.map);
+                    let text = std::mem::take(&mut self.scratch.text);
+                    let result = self.embedded(&text, treat);
+                    self.scratch.text = text;
+                    if let Some(changed) = result {
+                        return changed;
+                    }
+                }
                 // A string with escapes is judged by its unescaped text (the scanner gave it every class).
                 let (text, mask): (&[u8], u8) = if esc {
                     unescape(raw, &mut self.scratch.text, &mut self.scratch.map);
@@ -655,4 +713,10 @@ pub(super) fn replace_range(out: &mut Vec<u8>, at: usize, len: usize, with: &[u8
     out.copy_within(tail, at + with.len());
     out[at..at + with.len()].copy_from_slice(with);
     out.truncate(end);
+}
+
+/// Whether a string's text is worth parsing as JSON: an object or array, at most 1 MiB.
+fn embedded_json(text: &[u8]) -> bool {
+    let t = text.trim_ascii();
+    t.len() >= 2 && t.len() <= 1 << 20 && matches!((t[0], t[t.len() - 1]), (b'{', b'}') | (b'[', b']'))
 }
