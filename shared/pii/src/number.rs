@@ -67,6 +67,7 @@ impl Detector {
     ) {
         let e = groups[groups.len() - 1].end;
         if self.wants(Entity::Ip) && self.ipv4(hay, s, e, groups) {
+            let s = groups[0].start;
             let url_host = extra & super::detect::URL_SITE != 0 && hay[..s].ends_with(b"//");
             if !url_host {
                 self.push(out, Entity::Ip, s, e, 0.85);
@@ -92,6 +93,8 @@ impl Detector {
     }
 
     fn ipv4(&self, hay: &[u8], s: usize, e: usize, groups: &[Group]) -> bool {
+        // A parenthesis before the address is the sentence's.
+        let s = if hay[s] == b'(' { s + 1 } else { s };
         if groups.len() != 4 || groups[0].start != s || groups[3].end != e {
             return false;
         }
@@ -125,12 +128,16 @@ impl Detector {
             return None;
         }
         let mut start = groups[i].start;
+        let end = groups[j].end;
         if i == 0 {
             start = s;
         } else if hay[start - 1] == b'(' {
             start -= 1;
         }
-        let end = groups[j].end;
+        // A parenthesis that the span does not close is the sentence's: "(4111 1111 1111 1111)".
+        if hay[start] == b'(' && !hay[start..end].contains(&b')') {
+            start += 1;
+        }
         // Boundaries: nothing word-like glued on; parts of a run split only at plain spaces.
         if start > 0 {
             let p = hay[start - 1];

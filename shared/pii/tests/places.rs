@@ -173,3 +173,56 @@ fn json_inside_a_string_is_walked_with_its_keys() {
     let nested: Value = serde_json::from_str(inner["nested"].as_str().unwrap()).unwrap();
     assert!(nested["email"].as_str().unwrap().starts_with("tok_email_"), "{nested}");
 }
+
+/// Every entity's formats at the edges of a sentence, in the punctuation of the supported languages, at the
+/// start and the end of a string; IPv6 in the RFC 5952 forms; PANs in lower case.
+#[test]
+fn every_entity_at_the_edges_of_a_sentence() {
+    let engine = engine();
+    let a = aadhaar("23630000000");
+    let aadhaar_grouped = format!("{} {} {}", &a[..4], &a[4..8], &a[8..]);
+    let values: Vec<(Entity, String)> = vec![
+        (Entity::Email, "priya.raghavan@example.co.in".into()),
+        (Entity::Phone, "+91 98765 43210".into()),
+        (Entity::Phone, "+49 151 12345678".into()),
+        (Entity::Card, "4111 1111 1111 1111".into()),
+        (Entity::Card, "2200000000000004".into()),
+        (Entity::Iban, "DE89370400440532013000".into()),
+        (Entity::Ssn, "123-45-6789".into()),
+        (Entity::Aadhaar, aadhaar_grouped),
+        (Entity::Pan, "ABCPE1234F".into()),
+        (Entity::Gstin, "27AAPFU0939F1ZV".into()),
+        (Entity::Upi, "priya@okhdfcbank".into()),
+        (Entity::Ip, "203.0.113.77".into()),
+        (Entity::Ip, "2001:db8:85a3::8a2e:370:7334".into()),
+        (Entity::Ip, "2001:db8::1".into()),
+        (Entity::Ip, "fe80::1ff:fe23:4567:890a".into()),
+        (Entity::Ip, "::ffff:192.0.2.128".into()),
+        (Entity::Mac, "00:1a:2b:3c:4d:5e".into()),
+    ];
+    let edges = [".", ",", ";", ":", "!", "?", ")", "]", "\"", "'", "»", "」", "।"];
+    let mut failures = Vec::new();
+    for (entity, value) in &values {
+        let mut texts = vec![value.clone(), format!("{value} is on file"), format!("On file: {value}")];
+        for edge in edges {
+            texts.push(format!("Details: {value}{edge}"));
+            texts.push(format!("Details: {value}{edge} Thanks"));
+        }
+        for (open, close) in [("(", ")"), ("[", "]"), ("\"", "\""), ("«", "»"), ("「", "」"), ("'", "'")] {
+            texts.push(format!("See {open}{value}{close} above"));
+        }
+        for text in texts {
+            let found = entities(&engine, &text);
+            if !found.iter().any(|(e, v)| e == entity && v == value) {
+                failures.push(format!("{entity:?} in {text:?} -> {found:?}"));
+            }
+        }
+    }
+    for (text, value) in [("pan: abcpe1234f.", "abcpe1234f"), ("My PAN is abcpe1234f", "abcpe1234f")] {
+        let found = entities(&engine, text);
+        if !found.contains(&(Entity::Pan, value.to_string())) {
+            failures.push(format!("Pan in {text:?} -> {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} misses:\n{}", failures.len(), failures.join("\n"));
+}

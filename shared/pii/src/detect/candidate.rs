@@ -79,7 +79,8 @@ impl Candidate {
             Candidate::EmailUpi => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*".into(),
             Candidate::Gstin => r"[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]".into(),
             Candidate::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}".into(),
-            Candidate::Pan => r"[A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z]".into(),
+            // In capitals, or all in lower case (typed so) with PAN words near it.
+            Candidate::Pan => r"[A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z]|[a-z]{3}[abcfghjlpt][a-z][0-9]{4}[a-z]".into(),
             Candidate::Ifsc => r"[A-Z]{4}0[A-Z0-9]{6}".into(),
             Candidate::Mac => {
                 r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}".into()
@@ -287,7 +288,8 @@ impl Candidate {
             Candidate::Bearer => any(UPPER | LOWER),
             Candidate::SecretKv => any(COLON | EQ),
             Candidate::EmailUpi => any(AT),
-            Candidate::Gstin | Candidate::Iban | Candidate::Pan | Candidate::Ifsc => all(DIGIT | UPPER),
+            Candidate::Gstin | Candidate::Iban | Candidate::Ifsc => all(DIGIT | UPPER),
+            Candidate::Pan => all(DIGIT) && any(UPPER | LOWER),
             // Hex pairs may all be letters ("aa-bb-cc-dd-ee-ff"), so no digit is needed.
             Candidate::Mac => any(COLON | DASH | DOT),
             Candidate::Ipv6 => any(COLON),

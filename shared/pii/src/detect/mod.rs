@@ -470,7 +470,9 @@ impl Detector {
             }
             Candidate::Iban => return self.iban(hay, s, e, out),
             Candidate::Pan => {
-                if !glued(hay, s, e) && checksum::pan_shape(&hay[s..e]) {
+                let upper: [u8; 10] = std::array::from_fn(|i| hay.get(s + i).map_or(0, u8::to_ascii_uppercase));
+                let lower = hay[s].is_ascii_lowercase();
+                if !glued(hay, s, e) && checksum::pan_shape(&upper) && (!lower || ctx(Entity::Pan)) {
                     self.push(out, Entity::Pan, s, e, 0.85 + 2.0 * bonus(Entity::Pan));
                 }
             }
@@ -490,7 +492,7 @@ impl Detector {
             Candidate::Mac => {
                 let mac = &hay[s..e];
                 let edge = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'.');
-                let glued = (s > 0 && edge(hay[s - 1])) || hay.get(e).is_some_and(|&b| edge(b));
+                let glued = (s > 0 && edge(hay[s - 1])) || glued_after(hay, e, edge);
                 let seps: Vec<u8> = mac.iter().copied().filter(|b| !b.is_ascii_hexdigit()).collect();
                 let uniform = seps.windows(2).all(|w| w[0] == w[1]);
                 let trivial = mac.iter().filter(|b| b.is_ascii_hexdigit()).all(|&b| b == b'0')
@@ -500,9 +502,11 @@ impl Detector {
                 }
             }
             Candidate::Ipv6 => {
+                // A colon ending the match is the sentence's ("at 2001:db8::1: refused"), unless it makes `::`.
+                let e = if hay[e - 1] == b':' && hay[e - 2] != b':' { e - 1 } else { e };
                 let text = &hay[s..e];
                 let edge = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.');
-                let glued = (s > 0 && edge(hay[s - 1])) || hay.get(e).is_some_and(|&b| edge(b));
+                let glued = (s > 0 && edge(hay[s - 1])) || glued_after(hay, e, edge);
                 let parses = std::str::from_utf8(text).ok().and_then(|t| t.parse::<std::net::Ipv6Addr>().ok());
                 if !glued && text.len() >= 6 && text.iter().any(u8::is_ascii_digit) && parses.is_some() {
                     self.push(out, Entity::Ip, s, e, 0.85);
@@ -775,6 +779,16 @@ fn min_len(pattern: &str) -> usize {
 const SEARCH_WINDOW: usize = 16 * 1024;
 /// How far windows overlap: longer than any entity the patterns match (JWTs included).
 const SEARCH_OVERLAP: usize = 4 * 1024;
+
+/// Whether the byte at `e` glues more onto a match: an `edge` byte, except a full stop or colon that ends a
+/// sentence or clause (nothing word-like right after it).
+fn glued_after(hay: &[u8], e: usize, edge: impl Fn(u8) -> bool) -> bool {
+    match hay.get(e) {
+        Some(b'.' | b':') => hay.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
+        Some(&b) => edge(b),
+        None => false,
+    }
+}
 
 /// Position of `needle` in `hay`.
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
