@@ -226,3 +226,39 @@ fn every_entity_at_the_edges_of_a_sentence() {
     }
     assert!(failures.is_empty(), "{} misses:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Names on pages in French, Spanish, Italian, Dutch, Portuguese, German and Hinglish: greetings and titles of
+/// each language (a title after a greeting too), accented letters, particles, "Surname, Given" and initials.
+#[test]
+fn names_without_english() {
+    let engine = engine();
+    for (text, name) in [
+        ("Bonjour Hélène Lefèvre, votre relevé est disponible.", "Hélène Lefèvre"),
+        ("Bienvenue, Jean-Pierre Dubois !", "Jean-Pierre Dubois"),
+        ("Cher Monsieur Dupont,", "Dupont"),
+        ("Chère Mme Élodie Girard", "Élodie Girard"),
+        ("Hola, María José Fernández. Su cuenta está lista.", "María José Fernández"),
+        ("Bienvenido de nuevo, Alejandro Gómez", "Alejandro Gómez"),
+        ("Estimado Sr. Rodríguez:", "Rodríguez"),
+        ("Buongiorno Giuseppe Esposito, il suo estratto conto", "Giuseppe Esposito"),
+        ("Gentile Sig.ra Bianchi", "Bianchi"),
+        ("Welkom terug, Daan de Vries", "Daan de Vries"),
+        ("Geachte heer Van den Berg", "Van den Berg"),
+        ("Olá, João Silva! A sua conta", "João Silva"),
+        ("Prezado Sr. Carlos Souza", "Carlos Souza"),
+        ("Sehr geehrte Frau Müller,", "Müller"),
+        ("Willkommen zurück, Jürgen Schäfer", "Jürgen Schäfer"),
+        ("Namaste Rajesh ji, aapka account", "Rajesh"),
+        ("Account holder: Raghavan, Priya", "Raghavan, Priya"),
+        ("Customer: P. Raghavan", "P. Raghavan"),
+        ("Payment from Anjali Deshpande received", "Anjali Deshpande"),
+        ("Titular: Sofía Castro", "Sofía Castro"),
+    ] {
+        let found = entities(&engine, text);
+        assert!(found.contains(&(Entity::Name, name.to_string())), "{text:?} -> {found:?}");
+    }
+    for text in ["Bonjour, votre relevé est prêt", "Hola, bienvenido", "Sehr geehrte Damen und Herren", "Welkom terug"] {
+        let found = entities(&engine, text);
+        assert!(found.is_empty(), "{text:?} -> {found:?}");
+    }
+}

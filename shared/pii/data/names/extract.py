@@ -1,13 +1,19 @@
 """Builds the name lists the PII engine embeds (first_names.txt, surnames.txt, common_words.txt).
 
-Sources, both openly licensed:
+Sources, all openly licensed:
 - Faker's person providers (https://pypi.org/project/Faker/, MIT licence): first names and surnames of the
   locales listed below, written in Latin script (romanised lists where the locale has them).
+- Mimesis's person datasets (https://pypi.org/project/mimesis/, MIT licence): first names and surnames of every
+  locale it ships, those in Latin script.
+- indian-fakedata (https://pypi.org/project/indian-fakedata/, MIT licence): Indian first names by religion and
+  region and surnames by community, drawn from Census 2011 statistics.
+- indian-names (https://pypi.org/project/indian-names/, BSD 3-Clause licence): Indian first names and surnames.
 - SCOWL's American English word list as Debian ships it (package `wamerican`, /usr/share/dict/words; SCOWL's
   licence permits any use): names that are also ordinary lowercase English words go to common_words.txt, so the
   engine needs context before it takes them for names ("Will", "Grace", "Bill").
 
-Run: python3 -m venv v && v/bin/pip install Faker==33.1.0 && v/bin/python extract.py
+Run: python3 -m venv v && v/bin/pip install Faker==33.1.0 mimesis==22.2.0 indian-fakedata==2.1.0 indian-names==0.3
+     && v/bin/python extract.py
 Entries are lowercase ASCII, accents folded (é -> e, ß -> ss), as the engine compares them.
 """
 
@@ -52,8 +58,54 @@ def words(provider, attrs):
     return out
 
 
-def main():
+def names_in(value):
+    """Every `name` string in a JSON tree (lists of strings, or of {"name": ...} records)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        if isinstance(value.get("name"), str):
+            yield value["name"]
+        else:
+            for v in value.values():
+                yield from names_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from names_in(v)
+
+
+def parts(names):
+    out = set()
+    for entry in names:
+        for part in fold(entry).replace("-", " ").replace("'", " ").split():
+            if part.isascii() and part.isalpha() and len(part) >= 2:
+                out.add(part)
+    return out
+
+
+def other_sources():
+    """First names and surnames from Mimesis, indian-fakedata and indian-names."""
+    import importlib.util
+    import json
+
+    def package_dir(name):  # located, not imported: only their data files are read
+        return Path(importlib.util.find_spec(name).submodule_search_locations[0])
+
     first, last = set(), set()
+    for path in (package_dir("mimesis") / "datasets").glob("*/person.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        first |= parts(names_in(data.get("names", [])))
+        last |= parts(names_in(data.get("surnames", [])))
+    db = package_dir("indian_fakedata") / "database"
+    first |= parts(names_in(json.loads((db / "names_data.json").read_text(encoding="utf-8"))))
+    last |= parts(names_in(json.loads((db / "default_data.json").read_text(encoding="utf-8"))["surnames"]))
+    here = package_dir("indian_names")
+    for name, target in [("first.male.names", first), ("first.female.names", first), ("last.names", last)]:
+        target |= parts((here / name).read_text(encoding="utf-8").split())
+    return first, last
+
+
+def main():
+    first, last = other_sources()
     for locale in LOCALES:
         module = importlib.import_module(f"faker.providers.person.{locale}")
         provider = module.Provider

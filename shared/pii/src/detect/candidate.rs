@@ -36,6 +36,29 @@ pub(super) const SECRET_KEYS: &str =
 apikey|x-api-key|access_key|access-key|secret_key|private_key|access_token|auth_token|refresh_token|token|\
 session_id|sessionid|otp|pin|authorization";
 
+/// Titles, greetings and phrases after which a person's name follows, in the supported languages (longer forms
+/// first, so that they win over their prefixes).
+pub(super) const NAME_OPENERS: &[&str] = &[
+    "Welcome back", "Welcome", "signed in as", "logged in as", "Signed in as", "Logged in as", "Mrs", "Mr", "Ms",
+    "Miss", "Mx", "Dr", "Prof", "Dear", "Hi", "Hello", "Hey", "Shri", "Smt", "Sri", "Kumari", "Namaste", "Namaskar",
+    "Herr", "Frau", "Hallo", "Liebe", "Lieber", "Sehr geehrte", "Sehr geehrter", "Willkommen", "Mme", "Mlle",
+    "Madame", "Monsieur", "Bonjour", "Bonsoir", "Salut", "Bienvenue", "Cher", "Chère", "Señora", "Señor", "Srta",
+    "Sra", "Sr", "Hola", "Estimado", "Estimada", "Querido", "Querida", "Bienvenido", "Bienvenida", "Doña", "Don",
+    "Sig.ra", "Sig.na", "Signora", "Signor", "Sig", "Ciao", "Gentile", "Buongiorno", "Benvenuto", "Benvenuta",
+    "Caro", "Cara", "Dhr", "Mevr", "mevrouw", "heer", "Beste", "Geachte", "Welkom", "Olá", "Ola", "Prezado",
+    "Prezada", "Bem-vindo", "Bem-vinda", "Dona",
+];
+
+/// Literal keywords of [`Candidate::NameContext`]: one of them is in every match.
+const NAME_KEYWORDS: &[&str] = &[
+    "name", "Name", "NAME", "Welcome", "signed in as", "logged in as", "Signed in as", "Logged in as", "Mr", "Ms",
+    "Miss", "Mx", "Dr", "Prof", "Dear", "Hi", "Hello", "Hey", "Shri", "Smt", "Sri", "Kumari", "Namas", "Herr", "Frau",
+    "Hallo", "Liebe", "Sehr geehrte", "Willkommen", "Mme", "Mlle", "Madame", "Monsieur", "Bon", "Salut", "Bienven",
+    "Cher", "Chère", "Señor", "Sr", "Hola", "Estimad", "Querid", "Doña", "Don", "Sig", "Ciao", "Gentile", "Buongiorno",
+    "Benvenut", "Caro", "Cara", "Dhr", "Mevr", "mevrouw", "heer", "Beste", "Geachte", "Welkom", "Olá", "Ola",
+    "Prezad", "Bem-vind", "Dona",
+];
+
 impl Candidate {
     pub(crate) const ALL: [Candidate; 17] = [
         Candidate::Url,
@@ -114,12 +137,13 @@ impl Candidate {
                 r"[A-Za-z0-9][A-Za-z0-9-]{3,20}"
             )
             .into(),
-            Candidate::NameContext => concat!(
-                r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*",
-                r"|(?-u:\b)(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Dear|Hi|Hello|Hey|Welcome|Welcome back|Shri|Smt|Sri|Kumari|Herr|Frau|Hallo|Liebe|Lieber|Mme|Mlle|Madame|Monsieur|Bonjour|Sra|Sr|Hola|Estimado|Estimada|Sig|Signora|Signor|Ciao|Gentile|Dhr|Mevr|Beste|Namaste|Namaskar|signed in as|logged in as|Signed in as|Logged in as)\.?,?[ \t]+)",
-                r"[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){0,2}"
-            )
-            .into(),
+            Candidate::NameContext => {
+                let openers: Vec<String> = NAME_OPENERS.iter().map(|o| o.replace('.', r"\.")).collect();
+                format!(
+                    r"(?:(?-u:\b)(?:name|Name|NAME)(?:[ \t]+is)?[ \t]*[:=-]?[ \t]*|(?-u:\b)(?:{})\.?,?[ \t]+)[A-ZÀ-ÖØ-Þ](?:[a-z]|[à-öø-ÿ][a-z])",
+                    openers.join("|")
+                )
+            }
         }
     }
 
@@ -157,48 +181,7 @@ impl Candidate {
     /// Literal keywords (case-sensitive) one of which every match contains; empty when there is no such set.
     pub(crate) fn keywords(self) -> &'static [&'static str] {
         match self {
-            Candidate::NameContext => &[
-                "name",
-                "Name",
-                "NAME",
-                "Mr",
-                "Ms",
-                "Mx",
-                "Dr",
-                "Prof",
-                "Dear",
-                "Hi",
-                "Hello",
-                "Hey",
-                "Welcome",
-                "Shri",
-                "Smt",
-                "Sri",
-                "Kumari",
-                "Herr",
-                "Frau",
-                "Hallo",
-                "Liebe",
-                "Mme",
-                "Mlle",
-                "Madame",
-                "Monsieur",
-                "Bonjour",
-                "Sr",
-                "Hola",
-                "Estimad",
-                "Sig",
-                "Ciao",
-                "Gentile",
-                "Dhr",
-                "Mevr",
-                "Beste",
-                "Namas",
-                "signed in as",
-                "logged in as",
-                "Signed in as",
-                "Logged in as",
-            ],
+            Candidate::NameContext => NAME_KEYWORDS,
             Candidate::Street => &[
                 "Street",
                 "St.",
@@ -293,7 +276,8 @@ impl Candidate {
             // Hex pairs may all be letters ("aa-bb-cc-dd-ee-ff"), so no digit is needed.
             Candidate::Mac => any(COLON | DASH | DOT),
             Candidate::Ipv6 => any(COLON),
-            Candidate::NameContext => all(UPPER | LOWER),
+            // The capital may be a Latin-1 letter (`name: Élodie`); the match always has an ASCII lowercase.
+            Candidate::NameContext => any(LOWER),
             Candidate::Street => all(DIGIT | LOWER),
             Candidate::IdContext => all(DIGIT) && any(UPPER | LOWER),
         }

@@ -512,7 +512,7 @@ impl Detector {
                     self.push(out, Entity::Ip, s, e, 0.85);
                 }
             }
-            Candidate::NameContext => self.name_context(hay, s, e, out),
+            Candidate::NameContext => return self.name_context(hay, s, e, out),
             Candidate::Street => self.push(out, Entity::Address, s, e, 0.85),
             Candidate::IdContext => self.id_number(hay, s, e, out),
         }
@@ -687,10 +687,11 @@ impl Detector {
         e
     }
 
-    fn name_context(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) {
+    fn name_context(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Found>) -> usize {
         // Skip the context part: "name", optional "is", separators; or a title / greeting.
         let mut p = s;
         let by_name = hay[s..e].len() >= 4 && hay[s..s + 4].eq_ignore_ascii_case(b"name");
+        let mut title = false;
         if by_name {
             p += 4;
             while p < e && matches!(hay[p], b' ' | b'\t') {
@@ -700,43 +701,26 @@ impl Detector {
                 p += 2;
             }
         } else {
-            while p < e && hay[p].is_ascii_alphabetic() {
-                p += 1;
-            }
-            // Multi-word openers: "Welcome back", "signed in as".
-            for rest in [&b" back"[..], b" in as"] {
-                if hay[p..e].starts_with(rest) {
-                    p += rest.len();
-                }
-            }
+            let opener = candidate::NAME_OPENERS.iter().find(|o| hay[s..].starts_with(o.as_bytes())).unwrap_or(&"");
+            p += opener.len();
+            // A title (unlike a greeting, which is followed by ordinary words too) needs no known first name.
+            title = TITLES.contains(opener);
         }
-        // A greeting (unlike a title) is followed by ordinary words too: it needs a known first name.
-        const GREETINGS: [&[u8]; 20] = [
-            b"Hi",
-            b"Hello",
-            b"Hey",
-            b"Dear",
-            b"Welcome",
-            b"Hallo",
-            b"Liebe",
-            b"Lieber",
-            b"Bonjour",
-            b"Hola",
-            b"Estimado",
-            b"Estimada",
-            b"Ciao",
-            b"Gentile",
-            b"Beste",
-            b"Namaste",
-            b"Namaskar",
-            b"signed",
-            b"logged",
-            b"Signed",
-        ];
-        let opener = hay[s..p].split(|&b| b == b' ').next().unwrap_or(b"");
-        let title = !by_name && !GREETINGS.contains(&opener) && opener != b"Logged";
-        while p < e && matches!(hay[p], b' ' | b'\t' | b':' | b'=' | b'-' | b'.' | b',') {
-            p += 1;
+        let skip = |p: &mut usize| {
+            while *p < hay.len() && matches!(hay[*p], b' ' | b'\t' | b':' | b'=' | b'-' | b'.' | b',') {
+                *p += 1;
+            }
+        };
+        skip(&mut p);
+        // A title after a greeting: "Estimado Sr. Rodríguez", "Gentile Sig.ra Bianchi", "Sehr geehrte Frau Müller".
+        if !by_name && !title {
+            if let Some(t) = TITLES.iter().find(|t| {
+                hay[p..].starts_with(t.as_bytes()) && hay.get(p + t.len()).is_some_and(|&b| matches!(b, b' ' | b'.'))
+            }) {
+                p += t.len();
+                title = true;
+                skip(&mut p);
+            }
         }
         // Up to three capitalised words (Latin-1 letters and hyphenated parts included), read past the match,
         // which stops at the first non-ASCII letter.
@@ -749,6 +733,12 @@ impl Detector {
             words.push(word);
             if hay.get(q).is_some_and(|&b| b == b' ' || b == b'\t') {
                 q += 1;
+                // Particles inside a name: "Van den Berg", "Maria de la Cruz".
+                while let Some(particle) =
+                    person::PARTICLES.iter().find(|w| hay[q..].starts_with(w.as_bytes()) && hay.get(q + w.len()) == Some(&b' '))
+                {
+                    q += particle.len() + 1;
+                }
             } else {
                 break;
             }
@@ -758,15 +748,18 @@ impl Detector {
             words.pop();
         }
         if words.first().is_none_or(|w| NOT_NAMES.contains(&w.text())) {
-            return;
+            return e;
         }
         let first = self.names.first.contains(words[0].text());
         let any_known =
             words.iter().any(|w| self.names.first.contains(w.text()) || self.names.surnames.contains(w.text()));
         let confident = first || ((by_name || title) && any_known);
+        let end = words[words.len() - 1].end;
         if confident {
-            self.push(out, Entity::Name, words[0].start, words[words.len() - 1].end, if first { 0.85 } else { 0.75 });
+            self.push(out, Entity::Name, words[0].start, end, if first { 0.85 } else { 0.75 });
+            return end.max(e);
         }
+        e
     }
 }
 
@@ -779,6 +772,14 @@ fn min_len(pattern: &str) -> usize {
 const SEARCH_WINDOW: usize = 16 * 1024;
 /// How far windows overlap: longer than any entity the patterns match (JWTs included).
 const SEARCH_OVERLAP: usize = 4 * 1024;
+
+/// Titles of the supported languages: a capitalised word after one is a name even when no dictionary knows it
+/// (longer forms first).
+const TITLES: &[&str] = &[
+    "Mrs", "Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Shri", "Smt", "Sri", "Kumari", "Herr", "Frau", "Mme", "Mlle",
+    "Madame", "Monsieur", "Señora", "Señor", "Srta", "Sra", "Sr", "Doña", "Don", "Dona", "Sig.ra", "Sig.na",
+    "Signora", "Signor", "Sig", "Dhr", "Mevr", "mevrouw", "heer",
+];
 
 /// Whether the byte at `e` glues more onto a match: an `edge` byte, except a full stop or colon that ends a
 /// sentence or clause (nothing word-like right after it).

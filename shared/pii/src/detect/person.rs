@@ -32,10 +32,22 @@ impl Names {
         Names {
             first: lines(FIRST_NAME_LIST).chain(FIRST_NAMES.iter().copied()).collect(),
             surnames: lines(SURNAME_LIST).chain(SURNAMES.iter().copied()).collect(),
-            common: lines(COMMON_WORD_LIST).collect(),
+            common: lines(COMMON_WORD_LIST).chain(NEVER_ALONE.iter().copied()).collect(),
         }
     }
 }
+
+/// Greetings and titles of the supported languages (accents folded): some are names in some list ("Bonjour",
+/// "Caro"), but next to a name they are its context, never part of it.
+const NEVER_ALONE: &[&str] = &[
+    "hello", "hi", "hey", "dear", "welcome", "bonjour", "bonsoir", "salut", "bienvenue", "cher", "chere", "hola",
+    "bienvenido", "bienvenida", "estimado", "estimada", "querido", "querida", "buenos", "ciao", "buongiorno",
+    "benvenuto", "benvenuta", "gentile", "caro", "cara", "hallo", "willkommen", "liebe", "lieber", "sehr", "geehrte",
+    "geehrter", "guten", "welkom", "beste", "geachte", "ola", "bemvindo", "bemvinda", "prezado", "prezada",
+    "namaste", "namaskar", "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "herr", "frau", "monsieur", "madame", "mme",
+    "mlle", "senor", "senora", "sr", "sra", "srta", "sig", "signor", "signora", "signorina", "dhr", "mevr", "heer",
+    "mevrouw", "dona", "shri", "smt", "sri", "kumari", "ji",
+];
 
 /// Longest word looked up.
 const MAX_WORD: usize = 32;
@@ -123,11 +135,15 @@ pub(super) fn word_at(hay: &[u8], i: usize) -> Option<Word> {
 /// (`Ruiz` after `Michael `, or after a particle `van `). Checked with a fast search for spaces before any
 /// dictionary work.
 pub(super) fn capitalised_pair(hay: &[u8]) -> bool {
+    let letter = |i: usize| hay[i].is_ascii_alphabetic() || hay[i] >= 0x80;
     memchr::memchr_iter(b' ', hay).any(|at| {
         at > 0
-            && (hay[at - 1].is_ascii_alphabetic() || hay[at - 1] >= 0x80)
             && at + 1 < hay.len()
             && upper_at(hay, at + 1).is_some()
+            && (letter(at - 1)
+                // "Raghavan, Priya"; an initial "P. Raghavan".
+                || (at > 1 && hay[at - 1] == b',' && letter(at - 2))
+                || (at > 1 && hay[at - 1] == b'.' && hay[at - 2].is_ascii_uppercase() && (at == 2 || !letter(at - 3))))
     })
 }
 
@@ -140,7 +156,8 @@ impl Detector {
         if hit(word.text()) {
             return true;
         }
-        surname && word.n_parts > 1 && (0..word.n_parts).any(|i| hit(word.part(i)))
+        // Hyphenated: `Weller-Niemeier`, `Jean-Pierre`.
+        word.n_parts > 1 && (0..word.n_parts).any(|i| hit(word.part(i)))
     }
 
     /// Whether `word` is in either dictionary, ordinary word or not.
@@ -163,10 +180,26 @@ impl Detector {
                 continue;
             }
             let Some(first) = word_at(hay, i) else {
-                i += 1;
+                // An initial before a surname: "P. Raghavan".
+                if let Some(end) = self.initial_and_surname(hay, i) {
+                    if !out[..before].iter().any(|f| f.start < end && i < f.end) {
+                        self.push(out, Entity::Name, i, end, 0.75);
+                    }
+                    i = end;
+                } else {
+                    i += 1;
+                }
                 continue;
             };
             i = first.end.max(i + 1);
+            // "Surname, Given" (lists, statements, forms): a surname, a comma and a first name.
+            if let Some(end) = self.surname_comma_given(hay, &first) {
+                if !out[..before].iter().any(|f| f.start < end && first.start < f.end) {
+                    self.push(out, Entity::Name, first.start, end, 0.8);
+                }
+                i = end;
+                continue;
+            }
             // Words in capitals ("JOHN SMITH" on a card) only as a first name then a surname, all in capitals.
             let caps = first.caps;
             // Most capitalised words stand alone ("Submit", "Account"): no lookup unless another word follows.
@@ -220,8 +253,38 @@ impl Detector {
     }
 }
 
+impl Detector {
+    /// `hay[i]` is a capital letter and an initial (`P.`, `P. K.`) then a known surname follow; the end.
+    fn initial_and_surname(&self, hay: &[u8], i: usize) -> Option<usize> {
+        let mut p = i;
+        for _ in 0..2 {
+            if !(hay[p].is_ascii_uppercase() && hay.get(p + 1) == Some(&b'.') && hay.get(p + 2) == Some(&b' ')) {
+                break;
+            }
+            p += 3;
+            if p >= hay.len() {
+                return None;
+            }
+        }
+        if p == i {
+            return None;
+        }
+        let word = word_at(hay, p).filter(|w| !w.caps)?;
+        self.known(&word, true).then_some(word.end)
+    }
+
+    /// `first` is a known surname followed by `, ` and a known first name; the end of that first name.
+    fn surname_comma_given(&self, hay: &[u8], first: &Word) -> Option<usize> {
+        if hay.get(first.end) != Some(&b',') || hay.get(first.end + 1) != Some(&b' ') || first.caps {
+            return None;
+        }
+        let given = word_at(hay, first.end + 2).filter(|w| !w.caps)?;
+        (self.known(first, true) && self.known(&given, false)).then_some(given.end)
+    }
+}
+
 /// Lowercase words that join the parts of a surname.
-const PARTICLES: [&str; 11] = ["de", "da", "del", "della", "di", "van", "von", "der", "den", "la", "le"];
+pub(super) const PARTICLES: [&str; 11] = ["de", "da", "del", "della", "di", "van", "von", "der", "den", "la", "le"];
 
 #[cfg(test)]
 mod tests {
@@ -244,6 +307,10 @@ mod tests {
         assert_eq!(names("Sanne de Vries"), ["Sanne de Vries"]);
         assert_eq!(names("Card holder: MICHAEL RUIZ"), ["MICHAEL RUIZ"]);
         assert_eq!(names("MICHAEL Ruiz"), Vec::<String>::new(), "capitals and not: two words of different kinds");
+        assert_eq!(names("Bienvenue, Jean-Pierre Dubois !"), ["Jean-Pierre Dubois"]);
+        assert_eq!(names("Account holder: Raghavan, Priya"), ["Raghavan, Priya"]);
+        assert_eq!(names("Customer: P. Raghavan"), ["P. Raghavan"]);
+        assert_eq!(names("Bonjour Hélène Lefèvre, votre relevé"), ["Hélène Lefèvre"]);
     }
 
     #[test]
