@@ -191,6 +191,18 @@ fn main() {
             later.len()
         );
     }
+    let network = builder.network_batch(600);
+    let name = "all, network plugin batch";
+    if filter.as_ref().is_none_or(|f| name.contains(f.as_str())) {
+        let (mbps, wall, stats) = measure(&Engine::default(), &network, budget);
+        println!(
+            "{name:<28} {mbps:>12.1} {wall:>12.1} {:>10} {:>10}   ({} bytes: 600 rrweb/network@1 requests with JSON \
+             bodies in strings, 150 rrweb/console@1 calls)",
+            stats.strings_scanned,
+            stats.total_replaced(),
+            network.len()
+        );
+    }
     let mut slowest_entity: Option<f64> = None;
     let mut whole: Option<f64> = None;
     for (i, (name, engine)) in rows.iter().enumerate() {

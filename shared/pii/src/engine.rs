@@ -18,6 +18,8 @@ pub struct Engine {
     custom_names: Vec<String>,
     /// Every action is `allow`: nothing can ever be replaced, so scrubbing would copy its input unchanged.
     replaces_nothing: bool,
+    /// Unique per built engine (clones share it): what a thread's cached decisions about keys were made with.
+    pub(super) id: u64,
 }
 
 /// What one scrub did: strings examined and values replaced per entity.
@@ -152,7 +154,9 @@ impl Engine {
             && config.custom_patterns.iter().all(|p| p.action.is_none_or(|a| a == Action::Allow))
             && config.dictionaries.iter().all(|d| d.action.is_none_or(|a| a == Action::Allow))
             && config.fields.values().all(|rule| rule.action.is_none_or(|a| a == Action::Allow));
-        Ok(Engine { detector, fields, actions, custom_names, replaces_nothing })
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Engine { detector, fields, actions, custom_names, replaces_nothing, id })
     }
 
     /// Whether every action is `allow` (as with `default_action = "allow"` and no rule saying otherwise): the

@@ -38,13 +38,21 @@ fn url_cases() -> Vec<(String, String, &'static str)> {
     let spaced = format!("{}+{}+{}", &a[..4], &a[4..8], &a[8..]);
     vec![
         ("/kyc/+919065699665/status".into(), "+919065699665".into(), "phone"),
-        ("https://bank.example/api/customers/priya.raghavan%40example.com/profile".into(), "priya.raghavan%40example.com".into(), "email"),
+        (
+            "https://bank.example/api/customers/priya.raghavan%40example.com/profile".into(),
+            "priya.raghavan%40example.com".into(),
+            "email",
+        ),
         (format!("https://bank.example/search?q={spaced}&page=2"), spaced.clone(), "aadhaar"),
         (format!("/verify?aadhaar_no={a}"), a.clone(), "aadhaar"),
         ("mailto:priya.raghavan@example.com?subject=Statement".into(), "priya.raghavan@example.com".into(), "email"),
         ("tel:+4915112345678".into(), "+4915112345678".into(), "phone"),
         ("https://svc:s3cr3tPa55@api.bank.example/v1/".into(), "svc:s3cr3tPa55".into(), "url_credential"),
-        ("https://app.example/cb#access_token=ya29.a0AfH6SMBx&state=xyz".into(), "ya29.a0AfH6SMBx".into(), "url_credential"),
+        (
+            "https://app.example/cb#access_token=ya29.a0AfH6SMBx&state=xyz".into(),
+            "ya29.a0AfH6SMBx".into(),
+            "url_credential",
+        ),
         (
             "https://sso.example/login?next=https%3A%2F%2Fapp.example%2Fu%2Fpriya%40example.com".into(),
             "priya%40example.com".into(),
@@ -112,8 +120,11 @@ fn urls_without_pii_stay_byte_for_byte() {
 fn plugin_events_and_network_payloads_are_walked_like_page_data() {
     let engine = engine();
     let body = json!({"customer": {"email": "priya.raghavan@example.com", "mobile": "9876543210", "pan": "ABCPE1234F"},
-        "amount": 2500, "currency": "INR", "requestId": "0f8fad5b-d9cb-469f-a165-70867728950e"}).to_string();
-    let response = json!([{"accountNumber": "50100123456789", "holder": {"firstName": "Priya", "lastName": "Raghavan"}}]).to_string();
+        "amount": 2500, "currency": "INR", "requestId": "0f8fad5b-d9cb-469f-a165-70867728950e"})
+    .to_string();
+    let response =
+        json!([{"accountNumber": "50100123456789", "holder": {"firstName": "Priya", "lastName": "Raghavan"}}])
+            .to_string();
     let console = json!({"type": 6, "timestamp": 2, "data": {"plugin": "rrweb/console@1", "payload": {
         "level": "error",
         "trace": ["submitKyc (https://bank.example/static/app.3f2a1b9c.js:1:2045)"],
@@ -135,12 +146,25 @@ fn plugin_events_and_network_payloads_are_walked_like_page_data() {
     let batch = json!({"session_id": "s", "seq": 1, "events": [], "replay": [console, network]});
     let out = scrub(&engine, &batch);
     let text = out.to_string();
-    for raw in ["priya.raghavan", "9876543210", "ABCPE1234F", "50100123456789", "Raghavan", "eyJhbGciOiJIUzI1NiJ9", "8f14e45fceea", "c9f0f895fb98"] {
+    for raw in [
+        "priya.raghavan",
+        "9876543210",
+        "ABCPE1234F",
+        "50100123456789",
+        "Raghavan",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "8f14e45fceea",
+        "c9f0f895fb98",
+    ] {
         assert!(!text.contains(raw), "{raw} raw in {text}");
     }
     // What is not PII is as it was, and the bodies are still JSON with their keys.
     let request = &out["replay"][1]["data"]["payload"]["requests"][0];
-    assert_eq!(request["name"], "https://bank.example/api/kyc?mobile=".to_string() + request["name"].as_str().unwrap().split("mobile=").nth(1).unwrap());
+    assert_eq!(
+        request["name"],
+        "https://bank.example/api/kyc?mobile=".to_string()
+            + request["name"].as_str().unwrap().split("mobile=").nth(1).unwrap()
+    );
     assert!(request["name"].as_str().unwrap().ends_with("&step=2"));
     let body: Value = serde_json::from_str(request["requestBody"].as_str().unwrap()).unwrap();
     assert_eq!(body["amount"], 2500);
@@ -158,8 +182,10 @@ fn plugin_events_and_network_payloads_are_walked_like_page_data() {
 #[test]
 fn json_inside_a_string_is_walked_with_its_keys() {
     let engine = engine();
-    let inner = json!({"first_name": "Wladimir", "surname": "Niemeier", "telefon": "07426 453582", "sku": "SKU-2024-0042",
-        "nested": json!({"email": "w.niemeier@example.de"}).to_string()}).to_string();
+    let inner =
+        json!({"first_name": "Wladimir", "surname": "Niemeier", "telefon": "07426 453582", "sku": "SKU-2024-0042",
+        "nested": json!({"email": "w.niemeier@example.de"}).to_string()})
+        .to_string();
     let batch = json!({"session_id": "s", "seq": 1, "events": [{"type": "track", "name": "profile_saved", "ts": 1,
         "props": {"snapshot": inner, "note": "[1, 2, 3]"}}]});
     let out = scrub(&engine, &batch);
@@ -257,7 +283,8 @@ fn names_without_english() {
         let found = entities(&engine, text);
         assert!(found.contains(&(Entity::Name, name.to_string())), "{text:?} -> {found:?}");
     }
-    for text in ["Bonjour, votre relevé est prêt", "Hola, bienvenido", "Sehr geehrte Damen und Herren", "Welkom terug"] {
+    for text in ["Bonjour, votre relevé est prêt", "Hola, bienvenido", "Sehr geehrte Damen und Herren", "Welkom terug"]
+    {
         let found = entities(&engine, text);
         assert!(found.is_empty(), "{text:?} -> {found:?}");
     }

@@ -403,7 +403,10 @@ fn inputs_inherit_the_text_of_their_labels() {
     let engine = engine();
     let text = |id: u64, s: &str| format!(r#"{{"type":3,"textContent":{},"id":{id}}}"#, json!(s));
     let element = |tag: &str, id: u64, attrs: &str, children: &[String]| {
-        format!(r#"{{"type":2,"tagName":"{tag}","attributes":{attrs},"childNodes":[{}],"id":{id}}}"#, children.join(","))
+        format!(
+            r#"{{"type":2,"tagName":"{tag}","attributes":{attrs},"childNodes":[{}],"id":{id}}}"#,
+            children.join(",")
+        )
     };
     let input = |id: u64, attrs: &str| element("input", id, attrs, &[]);
     let nodes = [
@@ -476,7 +479,8 @@ fn identity_document_numbers_after_their_names_and_in_their_fields() {
         }
         assert!(found.contains(&(Entity::IdNumber, value.to_string())), "{text:?} -> {found:?}");
     }
-    for text in ["Passport photo requirements 2024", "Upload your ID card (max 5 MB)", "passports issued in 2019: 4021"] {
+    for text in ["Passport photo requirements 2024", "Upload your ID card (max 5 MB)", "passports issued in 2019: 4021"]
+    {
         let found: Vec<_> = entities(&engine, text).into_iter().filter(|(e, _)| *e == Entity::IdNumber).collect();
         assert!(found.is_empty(), "{text:?} -> {found:?}");
     }
@@ -485,9 +489,12 @@ fn identity_document_numbers_after_their_names_and_in_their_fields() {
     }}]});
     let out = scrub(&engine, &batch);
     let props = &out["events"][0]["props"];
-    for (key, entity) in
-        [("passportNumber", "id_number"), ("ausweisnummer", "id_number"), ("numero_pasaporte", "id_number"), ("bic", "account")]
-    {
+    for (key, entity) in [
+        ("passportNumber", "id_number"),
+        ("ausweisnummer", "id_number"),
+        ("numero_pasaporte", "id_number"),
+        ("bic", "account"),
+    ] {
         assert!(props[key].as_str().unwrap().starts_with(&format!("tok_{entity}_")), "{key}: {}", props[key]);
     }
 }

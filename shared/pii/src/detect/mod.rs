@@ -734,8 +734,9 @@ impl Detector {
             if hay.get(q).is_some_and(|&b| b == b' ' || b == b'\t') {
                 q += 1;
                 // Particles inside a name: "Van den Berg", "Maria de la Cruz".
-                while let Some(particle) =
-                    person::PARTICLES.iter().find(|w| hay[q..].starts_with(w.as_bytes()) && hay.get(q + w.len()) == Some(&b' '))
+                while let Some(particle) = person::PARTICLES
+                    .iter()
+                    .find(|w| hay[q..].starts_with(w.as_bytes()) && hay.get(q + w.len()) == Some(&b' '))
                 {
                     q += particle.len() + 1;
                 }
@@ -777,8 +778,8 @@ const SEARCH_OVERLAP: usize = 4 * 1024;
 /// (longer forms first).
 const TITLES: &[&str] = &[
     "Mrs", "Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Shri", "Smt", "Sri", "Kumari", "Herr", "Frau", "Mme", "Mlle",
-    "Madame", "Monsieur", "Señora", "Señor", "Srta", "Sra", "Sr", "Doña", "Don", "Dona", "Sig.ra", "Sig.na",
-    "Signora", "Signor", "Sig", "Dhr", "Mevr", "mevrouw", "heer",
+    "Madame", "Monsieur", "Señora", "Señor", "Srta", "Sra", "Sr", "Doña", "Don", "Dona", "Sig.ra", "Sig.na", "Signora",
+    "Signor", "Sig", "Dhr", "Mevr", "mevrouw", "heer",
 ];
 
 /// Whether the byte at `e` glues more onto a match: an `edge` byte, except a full stop or colon that ends a

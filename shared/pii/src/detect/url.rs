@@ -108,7 +108,9 @@ impl Detector {
         let key_end = hay.iter().position(|&b| b == b'=');
         key_end.is_some_and(|k| {
             k > 0
-                && hay[..k].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'%' | b'[' | b']'))
+                && hay[..k]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'%' | b'[' | b']'))
                 && !hay.iter().any(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'{' | b'<'))
         })
     }
@@ -127,14 +129,29 @@ impl Detector {
 
     /// One `key=value` of a query or fragment: a parameter named like a credential or an identifier is that
     /// value whole; any other value is scanned with its key's context words.
-    fn param(&self, hay: &[u8], s: usize, key: (usize, usize), value: (usize, usize), depth: u32, out: &mut Vec<Found>) {
+    fn param(
+        &self,
+        hay: &[u8],
+        s: usize,
+        key: (usize, usize),
+        value: (usize, usize),
+        depth: u32,
+        out: &mut Vec<Found>,
+    ) {
         let (vs, ve) = (s + value.0, s + value.1);
         if vs == ve || is_replacement(&hay[vs..ve]) {
             return;
         }
         let mut name = [0u8; 64];
         let Some(name) = decode(&hay[s + key.0..s + key.1], true, &mut name) else { return };
-        if candidate::URL_PARAM_NAMES.split('|').any(|n| name.eq_ignore_ascii_case(n.as_bytes())) {
+        static NAMES: std::sync::OnceLock<std::collections::HashSet<Vec<u8>>> = std::sync::OnceLock::new();
+        let names =
+            NAMES.get_or_init(|| candidate::URL_PARAM_NAMES.split('|').map(|n| n.as_bytes().to_vec()).collect());
+        let mut lower = [0u8; 64];
+        let lower = &mut lower[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        if names.contains(&lower[..]) {
             self.push(out, param_entity(name), vs, ve, 0.9);
             return;
         }

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::detect::{class_mask, find, word8, Found, CLASS};
 use super::engine::{Engine, ScrubStats};
-use super::fields::{normalize, skip_key, Cond, Treat, MAX_KEY};
+use super::fields::{normalize, skip_key, Cond, Fnv, Treat, MAX_KEY};
 use super::jsonstr::{escape_into, unescape};
 use super::keys::{self, Key};
 use super::replace::is_replacement;
@@ -102,10 +102,26 @@ struct Scratch {
     repl: Vec<u8>,
     /// Inside a `<label>` element: `Some(hint)` once its text said what its input holds.
     label: Option<Option<Treat>>,
+    /// What keys without a rule of the batch contract or rrweb mean, for free text (see `Walker::generic_key`).
+    keys: std::cell::RefCell<KeyCache>,
     /// Input events of this batch into inputs not (yet) known to be sensitive: node id and where the event's text
     /// is in the output, so that the earlier keystrokes of an input that turns out to hold a value are redacted
     /// too when the batch ends.
     typed: Vec<Typed>,
+}
+
+/// Decisions about generic keys (`requestHeaders`, `amount`, `email`, …) for one engine, kept by the thread
+/// between batches: keys repeat in every event, and a decision costs a normalization, two lookups and a keyword
+/// search.
+#[derive(Default)]
+struct KeyCache {
+    engine: u64,
+    map: HashMap<Box<[u8]>, (Slot, Note), std::hash::BuildHasherDefault<Fnv>>,
+}
+
+impl KeyCache {
+    /// Distinct keys remembered; past this the cache starts over (an attacker's random keys cannot grow it).
+    const MAX: usize = 4096;
 }
 
 #[derive(Clone, Copy)]

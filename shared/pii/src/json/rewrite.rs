@@ -306,8 +306,26 @@ impl Walker<'_> {
         }
     }
 
-    /// Field rules, then id-like keys, then free text with the key's context keywords.
+    /// Field rules, then id-like keys, then free text with the key's context keywords. Decisions for free text
+    /// (the common case) are cached per thread and engine.
     pub(super) fn generic_key(&self, base: Treat, key: &[u8]) -> (Slot, Note) {
+        if base != Treat::SCAN || key.len() > MAX_KEY {
+            return self.decide_key(base, key);
+        }
+        let mut cache = self.scratch.keys.borrow_mut();
+        if cache.engine != self.engine.id || cache.map.len() >= KeyCache::MAX {
+            cache.engine = self.engine.id;
+            cache.map.clear();
+        }
+        if let Some(&decision) = cache.map.get(key) {
+            return decision;
+        }
+        let decision = self.decide_key(base, key);
+        cache.map.insert(key.into(), decision);
+        decision
+    }
+
+    fn decide_key(&self, base: Treat, key: &[u8]) -> (Slot, Note) {
         let mut buf = [0u8; MAX_KEY];
         let Some(norm) = normalize(key, &mut buf) else { return (Slot::Text(base, 0), Note::None) };
         if let Some(rule) = self.engine.fields.lookup(norm) {
@@ -457,6 +475,8 @@ impl Walker<'_> {
     fn embedded(&mut self, text: &[u8], treat: Treat) -> Option<bool> {
         let mut out = Vec::with_capacity(text.len() + 64);
         let mut session = ReplayNodes::default();
+        // The nested walk shares this walk's key decisions.
+        let scratch = Scratch { keys: std::mem::take(&mut self.scratch.keys), ..Scratch::default() };
         let mut walker = Walker {
             engine: self.engine,
             src: text,
@@ -465,7 +485,7 @@ impl Walker<'_> {
             out: &mut out,
             tokens: &mut *self.tokens,
             session: &mut session,
-            scratch: Scratch::default(),
+            scratch,
             stats: ScrubStats::default(),
             nested: self.nested + 1,
         };
@@ -473,6 +493,7 @@ impl Walker<'_> {
             walker.ws();
             walker.pos == text.len()
         };
+        self.scratch.keys = std::mem::take(&mut walker.scratch.keys);
         if !parsed {
             return None;
         }
@@ -516,7 +537,8 @@ impl Walker<'_> {
                     Cond::NotLabel => {
                         // A `name` holding a URL, an id or a sentence (a recorded request's `name` is its URL) is
                         // not a person's name: scanned instead.
-                        if trimmed.len() > 80 || trimmed.iter().any(|b| b.is_ascii_digit() || b"/:@={}<>?#".contains(b)) {
+                        if trimmed.len() > 80 || trimmed.iter().any(|b| b.is_ascii_digit() || b"/:@={}<>?#".contains(b))
+                        {
                             let url = crate::detect::Detector::whole_url(trimmed);
                             let ctx = if url { ctx | crate::detect::URL_SITE } else { ctx };
                             return self.process(Treat::SCAN, ctx, start, end, esc, class_mask(trimmed));

@@ -885,6 +885,78 @@ impl BatchBuilder {
     }
 }
 
+impl BatchBuilder {
+    /// A batch of recorded network and console traffic, as posthog-js's `rrweb/network@1` and rrweb's
+    /// `rrweb/console@1` plugins write it: `requests` records with URL, timing, headers and JSON or form bodies
+    /// serialized into strings; console calls with serialized arguments and a stack trace. One request in
+    /// `pii_every` carries a planted value in its body, URL or console message.
+    pub(crate) fn network_batch(&mut self, requests: usize) -> Vec<u8> {
+        let mut replay = Vec::new();
+        let paths = [
+            "/api/v2/accounts",
+            "/api/v2/transfers",
+            "/api/kyc/status",
+            "/graphql",
+            "/api/v2/cards",
+            "/static/i18n/en.json",
+        ];
+        for i in 0..requests {
+            let ts = 1_732_265_000_000u64 + i as u64 * 37;
+            let planted = self.gen.rng.u32(0..self.pii_every) == 0;
+            let (entity, value) = if planted {
+                let entity = *self
+                    .gen
+                    .rng
+                    .choice(&[Entity::Email, Entity::Phone, Entity::Card, Entity::Pan, Entity::Aadhaar])
+                    .unwrap();
+                let sample = self.gen.sample(entity);
+                (Some(entity), sample.value().to_string())
+            } else {
+                (None, String::new())
+            };
+            let body = json!({
+                "requestId": format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", self.gen.rng.u32(..), self.gen.rng.u16(..), self.gen.rng.u16(..4096), self.gen.rng.u16(..4096), self.gen.rng.u64(..1 << 48)),
+                "amount": self.gen.rng.u32(100..500_000) as f64 / 100.0,
+                "currency": "INR",
+                "items": (0..self.gen.rng.usize(1..4)).map(|k| json!({"sku": format!("SKU-{}-{k}", self.gen.digits(5)), "qty": k + 1})).collect::<Vec<_>>(),
+                "note": if entity.is_some() { format!("contact {value}") } else { "standard transfer".to_string() },
+            })
+            .to_string();
+            let response = json!({"status": "ok", "ts": ts, "balance": {"available": 10234.55, "currency": "INR"},
+                "flags": ["beta", "new-ui"], "traceId": self.gen.digits(16)})
+            .to_string();
+            let path = *self.gen.rng.choice(&paths).unwrap();
+            if let Some(e) = entity {
+                self.planted.push((e, value.clone()));
+            }
+            replay.push(json!({"type": 6, "timestamp": ts, "data": {"plugin": "rrweb/network@1", "payload": {"requests": [{
+                "name": format!("https://api.bank.example{path}?page={}&sort=desc", i % 7),
+                "entryType": "resource", "initiatorType": "fetch", "method": "POST", "status": 200,
+                "startTime": 1021.5 + i as f64, "endTime": 1180.25 + i as f64, "timeOrigin": 1_732_264_990_000u64,
+                "transferSize": 1234, "isInitial": false,
+                "requestHeaders": {"content-type": "application/json", "accept": "application/json", "x-request-id": self.gen.digits(12)},
+                "requestBody": body,
+                "responseHeaders": {"content-type": "application/json; charset=utf-8", "cache-control": "no-store"},
+                "responseBody": response
+            }]}}}));
+            if i % 4 == 0 {
+                let message = if entity.is_some() {
+                    format!("retrying for {value}")
+                } else {
+                    format!("render took {} ms", i % 90)
+                };
+                replay.push(json!({"type": 6, "timestamp": ts + 5, "data": {"plugin": "rrweb/console@1", "payload": {
+                    "level": "log", "trace": [format!("submit (https://bank.example/static/app.3f2a1b9c.js:1:{})", 2000 + i)],
+                    "payload": [json!(message).to_string(), json!({"step": i % 5, "ok": true}).to_string()]
+                }}}));
+            }
+        }
+        let batch = json!({"session_id": "s_7f3a9c", "visitor_id": "v_19ab", "seq": 9, "sent_at": 1732265009000u64,
+            "events": [], "replay": replay});
+        serde_json::to_vec(&batch).expect("serializable")
+    }
+}
+
 fn return_input(id: u64, text: &str, ts: u64) -> Value {
     json!({"type": 3, "data": {"source": 5, "text": text, "isChecked": false, "id": id}, "timestamp": ts})
 }
