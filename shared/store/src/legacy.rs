@@ -30,6 +30,25 @@ pub(crate) fn import(path: &Path, target: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Opens the earlier store. sled lets go of its lock file only when its background flusher has stopped, a moment
+/// after the last handle is dropped (a process that used it just before, or is still exiting): a lock held
+/// that way is waited for, up to a few seconds.
+fn open_sled(path: &Path) -> Result<sled::Db, Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            // sled reports the lock as an I/O error of kind `Other` naming it.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::Engine(format!("reading the earlier store: {e}"))),
+        }
+    }
+}
+
 fn copy(path: &Path, target: &Path) -> Result<(), Error> {
     remove_unfinished_snapshots(path)?;
     let partial = target.with_extension("redb.import");
@@ -38,8 +57,7 @@ fn copy(path: &Path, target: &Path) -> Result<(), Error> {
         _ => {}
     }
     tracing::info!(dir = %path.display(), "importing a data dir stored by an earlier release");
-    let sled =
-        sled::Config::new().path(path).open().map_err(|e| Error::Engine(format!("reading the earlier store: {e}")))?;
+    let sled = open_sled(path)?;
     let db = redb::Database::create(&partial).map_err(|e| Error::from(redb::Error::from(e)))?;
     let engine = |e: redb::Error| Error::from(e);
     let mut entries = 0u64;
