@@ -215,7 +215,7 @@ impl Candidate {
     pub(crate) fn regex(self) -> String {
         match self {
             // An absolute URL (RFC 3986 characters); its parts are decoded and scanned one by one.
-            Candidate::Url => r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+".into(),
+            Candidate::Url => r"(?i-u:https?|wss?|ftps?|sftp|file)://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+".into(),
             Candidate::Jwt => r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*".into(),
             Candidate::UrlUserinfo => {
                 r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~%!$&'()*+,;=-]+:[A-Za-z0-9._~%!$&'()*+,;=-]+@".into()
@@ -258,14 +258,15 @@ impl Candidate {
             )
             .into(),
             // An identity document's number after the document's name: "Passport no. X1234567", "Ausweis-Nr.:
-            // T22000129", "DNI 12345678Z", "national insurance number QQ123456C". The value is checked in code.
+            // T22000129", "DNI 12345678Z", "national insurance number QQ123456C": a value with four digits or more. No
+            // counted repetition of a broad class here: in the combined regex those multiply the lazy DFA's states.
             Candidate::IdContext => concat!(
                 r"(?i-u:passport|reisepass|personalausweis|ausweis|pasaporte|passeport|passaporto|paspoort|passaporte",
                 r"|national[ ]id|identity[ ]card|id[ ]card|carte[ ]d'identit|carta[ ]d'identit|documento[ ]de[ ]identidad",
                 r"|dni|nif|cni|bsn|cpf|codice[ ]fiscale|driving[ ]licen[cs]e|driver'?s?'?[ ]licen[cs]e|f(?:u|ue)hrerschein",
                 r"|permis[ ]de[ ]conduire|voter[ ]id|tax[ ]id|steuer-?id|national[ ]insurance|emirates[ ]id|nric)",
-                r"(?:'?s|es)?(?:[ -]?(?i-u:number|num|nummer|numero|no|nr|n)\.?)?(?:[ ](?i-u:is))?[ \t]*[:#=]?[ \t]*",
-                r"[A-Za-z0-9][A-Za-z0-9-]{3,20}"
+                r"(?:'?s|es)?(?:[ -]?(?i-u:nummer|numero|number|num|nr|no|n)\.?)?(?:[ ](?i-u:is))?[ \t]*[:#=]?[ \t]*",
+                r"[A-Za-z0-9][A-Za-z0-9-]+"
             )
             .into(),
             Candidate::NameContext => {

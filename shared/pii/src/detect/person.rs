@@ -147,7 +147,7 @@ impl Word {
 
 /// Whether the UTF-8 letter at `hay[i..]` is uppercase (ASCII or Latin-1); its byte length.
 fn upper_at(hay: &[u8], i: usize) -> Option<usize> {
-    match hay[i] {
+    match *hay.get(i)? {
         b'A'..=b'Z' => Some(1),
         0xC3 if hay.get(i + 1).is_some_and(|&b| (0x80..=0x9E).contains(&b) && b != 0x97) => Some(2),
         _ => None,
