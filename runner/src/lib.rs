@@ -5,8 +5,9 @@
 //! before the 202 goes out, and [`upload`] drains the buffer to the control plane over mTLS ([`link`]) with the
 //! certificate of the runner's [`identity`] (enrollment and renewal). [`policy`] verifies and applies the signed
 //! policies the control plane pushes. [`server`] wires these behind HTTP(S), [`config`] is the runner's TOML file,
-//! and [`metrics`] and [`telemetry`] make it observable. [`vault`] keeps the originals of tokenized PII, encrypted,
-//! in the same database as the buffer (`traceflow_store`).
+//! and [`metrics`] and [`telemetry`] make it observable; [`sdk`] serves the browser SDK the binary embeds.
+//! [`vault`] keeps the originals of tokenized PII, encrypted, in the same database as the buffer
+//! (`traceflow_store`).
 
 pub mod buffer;
 mod clock;
@@ -17,6 +18,7 @@ pub mod ingest;
 pub mod link;
 pub mod metrics;
 pub mod policy;
+pub mod sdk;
 pub mod server;
 pub mod telemetry;
 pub mod traffic;

@@ -252,6 +252,9 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
             response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST, OPTIONS"));
             response
         }
+        (&Method::GET, "/v1/config") => sdk_config(app, request),
+        (&Method::OPTIONS, "/v1/config") => preflight(app, &request),
+        (&Method::GET | &Method::HEAD, path) if path.starts_with("/sdk/") => crate::sdk::asset(path, request.headers()),
         (&Method::GET, "/healthz") => json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (&Method::GET, "/readyz") => readiness(app),
         (&Method::GET, "/metrics") => {
@@ -315,6 +318,22 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
     app.metrics.request_seconds.observe(started.elapsed().as_secs_f64());
     let code = result.as_ref().err().map_or("accepted", IngestError::code);
     tracing::debug!(status, code, micros = started.elapsed().as_micros() as u64, "batch");
+    response
+}
+
+fn sdk_config(app: &App, request: Request<Incoming>) -> Response<Body> {
+    let cors = app.ingest.cors.check(request.headers());
+    let (head, _) = request.into_parts();
+    let mut response = match (&cors, app.ingest.sdk_config(&head)) {
+        (CorsDecision::Denied, _) => error_response(&IngestError::OriginNotAllowed),
+        (_, Ok(config)) => {
+            let mut response = json_response(StatusCode::OK, &config);
+            response.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache"));
+            response
+        }
+        (_, Err(error)) => error_response(&error),
+    };
+    app.ingest.cors.apply(&cors, response.headers_mut());
     response
 }
 

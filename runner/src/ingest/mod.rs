@@ -248,6 +248,23 @@ impl Ingest {
         Ok(project)
     }
 
+    /// What a browser SDK needs to know at start (`GET /v1/config?key=`): which kinds of data the active policy
+    /// collects and the session sampling rate, so that a sampled-out session never starts recording.
+    pub fn sdk_config(&self, head: &hyper::http::request::Parts) -> Result<serde_json::Value, IngestError> {
+        let active = self.policies.active();
+        active.projects.authenticate(&head.headers, head.uri.query())?;
+        Ok(serde_json::json!({
+            "revision": active.revision,
+            "features": {
+                "replay": active.features.replay,
+                "console_logs": active.features.console_logs,
+                "network_capture": active.features.network_capture,
+            },
+            "sampling": { "session_rate": active.sampling_rate, "hash": "fnv1a64" },
+            "batch": { "max_bytes": self.limits.max_body_bytes },
+        }))
+    }
+
     /// Reads and discards the body of a request refused by the caller (e.g. a denied origin).
     pub async fn discard(&self, request: Request<Incoming>) {
         self.drain(request.into_body()).await;
