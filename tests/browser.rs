@@ -106,3 +106,99 @@ fn keystrokes_in_chromium_leave_no_value_or_prefix_in_the_buffer() {
     assert!(texts.iter().any(|t| t == page), "the page URL {page} was changed: {near:?}");
     assert!(texts.iter().any(|t| t.contains("Payment failed for")), "the error message was recorded");
 }
+
+/// The web SDK, loaded from the runner with one script tag in a real browser: a bank form with ten kinds of PII
+/// typed key by key, a click, a scroll, a script error and a page unload (the last batch by beacon). The runner
+/// stored pageviews, clicks, the error and the recording, no typed value anywhere, and the stored recording
+/// replays in rrweb's Replayer to the form with its text and no raw value.
+#[test]
+fn the_web_sdk_served_by_the_runner_records_a_form_and_nothing_raw_is_stored() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
+        return;
+    }
+    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
+        return;
+    }
+    if Command::new("node").arg("--version").output().is_err() && missing("no node") {
+        return;
+    }
+    let dir = TempDir::new("browser-sdk");
+    let data = dir.path().join("data");
+    let runner = Runner::start(&data, "");
+    let out = Command::new("node")
+        .arg(browser_dir.join("sdk.mjs"))
+        .arg("record")
+        .env("TRACEFLOW_RUNNER", format!("http://{}", runner.addr))
+        .env("TRACEFLOW_KEY", KEY)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "the browser run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the browser run's report");
+    assert_eq!(report["failures"], serde_json::json!([]), "the runner refused SDK requests");
+    assert_eq!(runner.stop().code(), Some(0));
+
+    let dump = Command::new(common::binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let stored: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&dump.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!stored.is_empty(), "the SDK's batches were stored");
+    let batches: Vec<&serde_json::Value> = stored.iter().map(|s| &s["batch"]).collect();
+    let sessions: std::collections::HashSet<&str> = batches.iter().map(|b| b["session_id"].as_str().unwrap()).collect();
+    assert_eq!(sessions.len(), 1, "one session: {sessions:?}");
+    let events: Vec<&serde_json::Value> = batches.iter().flat_map(|b| b["events"].as_array().unwrap()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for kind in ["pageview", "click", "error"] {
+        assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
+    }
+    assert!(batches.iter().all(|b| b["context"]["sdk"] == "traceflow-web/0.1.0"));
+    // Nothing typed is stored, in any form: not the value (a short one as a word of its own: "737" is also part of
+    // many timestamps), not its digits without spaces.
+    let all = serde_json::to_string(&batches).unwrap();
+    let mut texts = Vec::new();
+    strings(&serde_json::Value::Array(batches.iter().map(|b| (*b).clone()).collect()), &mut texts);
+    for value in report["typed"].as_object().unwrap().values() {
+        let value = value.as_str().unwrap();
+        if value.len() < 6 {
+            let word = |t: &str| t.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == value);
+            let found: Vec<&String> = texts.iter().filter(|t| word(t)).collect();
+            assert!(found.is_empty(), "a typed value is stored raw: {value} in {found:?}");
+            continue;
+        }
+        assert!(!all.contains(value), "a typed value is stored raw: {value}");
+        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 6 {
+            assert!(!all.contains(&digits), "the digits of a typed value are stored: {digits}");
+        }
+    }
+    assert!(!all.contains("Raghavan"), "the customer's name is stored");
+    // The recording, in order, replays to the form.
+    let mut replay: Vec<serde_json::Value> =
+        batches.iter().flat_map(|b| b["replay"].as_array().unwrap().iter().cloned()).collect();
+    replay.sort_by_key(|e| e["timestamp"].as_u64().unwrap_or(0));
+    assert!(replay.iter().any(|e| e["type"] == 2), "a full snapshot was recorded");
+    let file = dir.path().join("replay.json");
+    std::fs::write(&file, serde_json::to_vec(&replay).unwrap()).unwrap();
+    let out = Command::new("node").arg(browser_dir.join("sdk.mjs")).arg("replay").arg(&file).output().expect("node");
+    assert!(out.status.success(), "the replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the replay's report");
+    let text = replayed["text"].as_str().unwrap();
+    for label in ["Open a savings account", "Mobile number", "Date of birth", "Terms and conditions apply."] {
+        assert!(text.contains(label), "the replayed page lost {label:?}: {text}");
+    }
+    assert!(text.contains("Thank you, tok_name_"), "the status message, its name tokenized: {text}");
+    let inputs = replayed["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 10, "the form's inputs: {inputs:?}");
+    for input in inputs {
+        let value = input["value"].as_str().unwrap();
+        for typed in report["typed"].as_object().unwrap().values() {
+            assert_ne!(value, typed.as_str().unwrap(), "a raw value in the replayed form");
+        }
+    }
+    let errors: Vec<&str> = replayed["errors"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+    assert!(errors.iter().all(|e| !e.contains("rrweb")), "rrweb replay errors: {errors:?}");
+}

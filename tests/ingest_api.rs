@@ -370,3 +370,46 @@ fn idle_keep_alive_connections_never_lock_a_new_client_out() {
     drop(idle);
     assert!(runner.stop().success());
 }
+
+/// The browser SDK is served by the runner itself (no CDN): both builds, with an `ETag` that a revalidation
+/// answers with 304, a day's cache, and readable from any origin; an unknown file is a JSON 404.
+#[test]
+fn serves_the_web_sdk_with_an_etag_and_answers_the_sdk_config() {
+    let (_dir, runner) = runner("");
+    let script =
+        common::request(runner.addr, "GET", "/sdk/v1/traceflow.js", &[("origin", "https://bank.example")], b"");
+    assert_eq!(script.status, 200);
+    assert_eq!(script.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(script.header("access-control-allow-origin"), Some("*"));
+    assert!(script.header("cache-control").is_some_and(|c| c.contains("max-age=86400")));
+    assert!(script.text().contains("data-key"), "the one-tag build reads its key from its tag");
+    let etag = script.header("etag").expect("an ETag").to_string();
+    let again = common::request(runner.addr, "GET", "/sdk/v1/traceflow.js", &[("if-none-match", &etag)], b"");
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let module = common::request(runner.addr, "GET", "/sdk/v1/traceflow.mjs", &[], b"");
+    assert_eq!(module.status, 200);
+    assert_ne!(module.header("etag"), Some(etag.as_str()));
+    assert_error(&common::request(runner.addr, "GET", "/sdk/v2/traceflow.js", &[], b""), 404, "not_found");
+    // Any unknown path: a 404 a browser can read (with CORS headers), counted.
+    let unknown = common::request(runner.addr, "POST", "/e/", &[("origin", "https://bank.example")], b"{}");
+    assert_error(&unknown, 404, "not_found");
+    assert_eq!(unknown.header("access-control-allow-origin"), Some("https://bank.example"));
+    assert!(runner.get("/metrics").text().contains("status=\"404\""), "404s are counted");
+
+    // What the SDK reads at start: the active policy's features and sampling.
+    let config = common::request(
+        runner.addr,
+        "GET",
+        &format!("/v1/config?key={KEY}"),
+        &[("origin", "https://bank.example")],
+        b"",
+    );
+    assert_eq!(config.status, 200, "{}", config.text());
+    assert_eq!(config.header("access-control-allow-origin"), Some("https://bank.example"));
+    let body = config.json();
+    assert_eq!(body["features"]["replay"], true);
+    assert_eq!(body["sampling"]["session_rate"], 1.0);
+    assert_error(&common::request(runner.addr, "GET", "/v1/config?key=nope", &[], b""), 401, "unknown_key");
+    assert_error(&common::request(runner.addr, "GET", "/v1/config", &[], b""), 401, "missing_key");
+}

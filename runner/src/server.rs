@@ -265,7 +265,14 @@ async fn route(app: &App, request: Request<Incoming>) -> Response<Body> {
             );
             response
         }
-        _ => error_response(&IngestError::NotFound),
+        _ => {
+            // With CORS headers, so that a browser client sees the 404 (and not only "Failed to fetch").
+            let cors = app.ingest.cors.check(request.headers());
+            let mut response = error_response(&IngestError::NotFound);
+            app.ingest.cors.apply(&cors, response.headers_mut());
+            app.metrics.requests.get_or_create(&crate::metrics::StatusLabel { status: 404 }).inc();
+            response
+        }
     }
 }
 
@@ -349,6 +356,8 @@ fn preflight(app: &App, request: &Request<Incoming>) -> Response<Body> {
         }
     };
     app.ingest.cors.apply(&decision, response.headers_mut());
+    let status = response.status().as_u16();
+    app.metrics.requests.get_or_create(&crate::metrics::StatusLabel { status }).inc();
     response
 }
 
