@@ -409,7 +409,7 @@ impl Candidate {
             Candidate::Mac => any(COLON | DASH | DOT),
             Candidate::Ipv6 => any(COLON),
             // The capital may be a Latin-1 letter (`name: Élodie`); the match always has an ASCII lowercase.
-            Candidate::NameContext => all(UPPER | LOWER),
+            Candidate::NameContext => any(LOWER),
             Candidate::Street => all(DIGIT | LOWER),
             Candidate::IdContext => all(DIGIT) && any(UPPER | LOWER),
         }

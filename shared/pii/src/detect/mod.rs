@@ -264,7 +264,7 @@ impl Detector {
             out.sort_by_key(|f| f.start);
             return;
         }
-        if plan.regex && Self::form_encoded(hay) && hay.contains(&b'&') {
+        if memchr::memchr(b'&', hay).is_some() && Self::form_encoded(hay) {
             // A form-encoded body: each parameter by its name.
             self.query(hay, 0, hay.len(), 0, out);
             return;

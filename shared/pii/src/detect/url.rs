@@ -122,6 +122,9 @@ impl Detector {
             let pair_end = hay[p..e].iter().position(|b| matches!(b, b'&' | b';')).map_or(e, |n| p + n);
             if let Some(eq) = hay[p..pair_end].iter().position(|&b| b == b'=') {
                 self.param(hay, 0, (p, p + eq), (p + eq + 1, pair_end), depth, out);
+            } else {
+                // A part without a name is a value too.
+                self.part(hay, Part { start: p, end: pair_end, plus: true }, 0, depth, out);
             }
             p = pair_end + 1;
         }
