@@ -202,3 +202,55 @@ fn the_web_sdk_served_by_the_runner_records_a_form_and_nothing_raw_is_stored() {
     let errors: Vec<&str> = replayed["errors"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
     assert!(errors.iter().all(|e| !e.contains("rrweb")), "rrweb replay errors: {errors:?}");
 }
+
+/// The SDK follows the runner's active signed policy, read at every page load: a session the policy samples out
+/// sends nothing at all (no rrweb either), and with `replay = false` the next page load sends its events without
+/// recording anything.
+#[test]
+fn the_web_sdk_follows_the_policy_sampled_out_sends_nothing_and_replay_off_records_nothing() {
+    use common::fake_cp::{with_project, FakeCp, UPLOAD};
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
+        return;
+    }
+    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
+        return;
+    }
+    let dir = TempDir::new("browser-policy");
+    let fake = FakeCp::start();
+    let data = dir.path().join("runner");
+    fake.enroll(&data);
+    let runner = Runner::start(&data, UPLOAD);
+    let visit = || -> serde_json::Value {
+        let out = Command::new("node")
+            .arg(browser_dir.join("sdk.mjs"))
+            .arg("visit")
+            .env("TRACEFLOW_RUNNER", format!("http://{}", runner.addr))
+            .env("TRACEFLOW_KEY", KEY)
+            .output()
+            .expect("run node");
+        assert!(out.status.success(), "the browser run failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("the browser run's report")
+    };
+
+    fake.push_and_wait(fake.bundle(1, &with_project(KEY, "[sampling]\nsession_rate = 0.0")), 1);
+    let sampled_out = visit();
+    assert_eq!(sampled_out["configs"], 1, "the SDK read the policy");
+    assert_eq!(sampled_out["batches"], serde_json::json!([]), "a sampled-out session sent batches");
+
+    fake.push_and_wait(fake.bundle(2, &with_project(KEY, "[features]\nreplay = false")), 2);
+    let no_replay = visit();
+    let batches = no_replay["batches"].as_array().unwrap();
+    assert!(!batches.is_empty(), "events are still sent");
+    let kinds: Vec<&str> =
+        batches.iter().flat_map(|b| b["events"].as_array().unwrap()).filter_map(|e| e.as_str()).collect();
+    assert!(kinds.contains(&"pageview") && kinds.contains(&"click"), "{kinds:?}");
+    assert!(batches.iter().all(|b| b["replay"] == 0), "rrweb recorded with replay off: {batches:?}");
+
+    // The same visit under a policy that allows replay does record (so the zero above is the policy's doing).
+    fake.push_and_wait(fake.bundle(3, &with_project(KEY, "")), 3);
+    let recorded = visit();
+    let replayed: u64 = recorded["batches"].as_array().unwrap().iter().map(|b| b["replay"].as_u64().unwrap()).sum();
+    assert!(replayed > 0, "no rrweb events with replay on: {recorded}");
+    assert_eq!(runner.stop().code(), Some(0));
+}

@@ -5,22 +5,12 @@
 
 mod common;
 
-use common::fake_cp::{new_key, FakeCp, GROUP};
+use common::fake_cp::{new_key, with_project, FakeCp, GROUP, UPLOAD};
 use common::{batch, Runner, TempDir, KEY};
 use traceflow_protocol::policy::keep_session;
 use traceflow_protocol::Codec;
 
-const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 1\n";
 const OTHER_KEY: &str = "policy-project-key-2";
-
-fn sha256_hex(text: &str) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
-}
-
-/// A policy whose only project is `key` (named `web`), plus `extra` TOML.
-fn with_project(key: &str, extra: &str) -> String {
-    format!("{extra}\n[[projects]]\nname = \"web\"\nkey_sha256 = \"{}\"\n", sha256_hex(key))
-}
 
 fn post_as(runner: &Runner, key: &str, body: &[u8]) -> common::Response {
     runner.post(body, &[("authorization", &format!("Bearer {key}"))])

@@ -6,10 +6,12 @@
 // Environment: TRACEFLOW_RUNNER (http://127.0.0.1:PORT), TRACEFLOW_KEY (project key).
 //   node sdk.mjs record          prints {"typed": {...}, "page": URL, "metrics": {...}}
 //   node sdk.mjs replay FILE     FILE: a JSON array of rrweb events; prints the replayed page's text and inputs
+//   node sdk.mjs visit           a short visit; prints what the SDK sent to /v1/batch (event types, rrweb events)
 
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -153,10 +155,53 @@ async function replayMode() {
   }
 }
 
-if (mode === 'record') {
+/** A short visit (type a name, click, flush), reporting every batch the SDK sent, decoded. */
+async function visitMode() {
+  const runner = process.env.TRACEFLOW_RUNNER;
+  const key = process.env.TRACEFLOW_KEY;
+  const server = http.createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(request.url === '/bye' ? '<!doctype html><title>Bye</title><p>Bye</p>' : formPage(runner, key));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const { browser, close } = await launch();
+  const batches = [];
+  let configs = 0;
+  try {
+    const tab = await browser.newPage();
+    tab.on('request', (request) => {
+      if (request.url().startsWith(`${runner}/v1/config`)) configs++;
+      if (!request.url().startsWith(`${runner}/v1/batch`)) return;
+      let body = request.postDataBuffer();
+      if (!body) return;
+      if (body[0] === 0x1f && body[1] === 0x8b) body = gunzipSync(body);
+      const batch = JSON.parse(body.toString('utf8'));
+      batches.push({ events: batch.events.map((e) => e.type), replay: batch.replay.length });
+    });
+    await tab.goto(`${origin}/apply`);
+    await tab.waitForFunction(() => window.traceflow !== undefined);
+    await tab.waitForTimeout(300);
+    await tab.click('#name');
+    await tab.keyboard.type('Asha', { delay: 10 });
+    await tab.click('#submit');
+    await tab.waitForTimeout(300);
+    // Sent by fetch (init returns the running instance), whose body the browser shows here; a beacon's it may not.
+    await tab.evaluate(() => window.traceflow.init({ key: 'running' }).flush());
+    await tab.waitForTimeout(300);
+    console.log(JSON.stringify({ batches, configs }));
+  } finally {
+    await close();
+    server.close();
+  }
+}
+
+if (mode === 'visit') {
+  await visitMode();
+} else if (mode === 'record') {
   await recordMode();
 } else if (mode === 'replay') {
   await replayMode();
 } else {
-  throw new Error('usage: node sdk.mjs record | replay FILE');
+  throw new Error('usage: node sdk.mjs record | replay FILE | visit');
 }

@@ -23,6 +23,15 @@ use traceflow_certs::Ca;
 use traceflow_protocol::policy::{BundleBody, Format, Policy, SignedBundle};
 use traceflow_protocol::{Chunk, Record};
 
+/// Upload settings that make a runner talk to the fake control plane promptly.
+pub(crate) const UPLOAD: &str = "[upload]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\nstatus_interval_secs = 1\n";
+
+/// A policy whose only project is `key` (named `web`), plus `extra` TOML.
+pub(crate) fn with_project(key: &str, extra: &str) -> String {
+    let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()));
+    format!("{extra}\n[[projects]]\nname = \"web\"\nkey_sha256 = \"{sha256}\"\n")
+}
+
 pub(crate) const TENANT: &str = "t1";
 pub(crate) const GROUP: &str = "g1";
 
