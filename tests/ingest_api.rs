@@ -173,18 +173,40 @@ fn answers_413_over_each_size_limit() {
     assert_eq!(runner.post(&batch("s", 1, 9), &[]).status, 202);
 }
 
+/// Past the depth limit, or with a key or contract field over the string limit, a batch is refused with the path;
+/// one value over the string limit (an inlined stylesheet) costs that value only: the batch is stored without it,
+/// the answer and a metric say so.
 #[test]
-fn answers_400_past_depth_and_string_limits() {
+fn answers_400_past_depth_and_drops_only_an_over_long_value() {
     let (_dir, runner) = runner("[limits]\nmax_depth = 5\nmax_string_bytes = 1000\n");
     let deep = br#"{"session_id":"s","seq":1,"events":[{"type":"custom","ts":1,"a":{"b":{"c":{"d":1}}}}]}"#;
     let response = runner.post(deep, &[]);
     assert_error(&response, 400, "too_deep");
     assert_eq!(response.json()["error"]["path"], "$.events[0].a.b.c");
-    let long =
-        format!(r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#, "q".repeat(1001));
+    let long_key =
+        format!(r#"{{"session_id":"s","seq":1,"events":[{{"type":"custom","ts":1,"{}":1}}]}}"#, "k".repeat(1001));
+    assert_error(&runner.post(long_key.as_bytes(), &[]), 400, "string_too_long");
+    assert!(runner.stop().success());
+    let (_dir, runner) = self::runner("[limits]\nmax_string_bytes = 1000\n");
+    let css = "a{color:red}".repeat(90);
+    let long = format!(
+        r#"{{"session_id":"css","seq":1,"events":[{{"type":"custom","ts":1,"s":"kept"}}],
+        "replay":[{{"type":2,"timestamp":1,"data":{{"node":{{"type":2,"tagName":"style","attributes":{{"_cssText":"{css}"}},"childNodes":[],"id":1}}}}}}]}}"#
+    );
     let response = runner.post(long.as_bytes(), &[]);
-    assert_error(&response, 400, "string_too_long");
-    assert_eq!(response.json()["error"]["path"], "$.events[0].s");
+    assert_eq!(response.status, 202, "{}", response.text());
+    assert_eq!(response.json(), serde_json::json!({"accepted": 2, "dropped_values": 1}));
+    assert_eq!(runner.metric("traceflow_runner_oversized_values_dropped_total"), 1.0);
+    let data = runner.data_dir.clone();
+    assert!(runner.stop().success());
+    let stored = std::process::Command::new(common::binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stored = String::from_utf8_lossy(&stored.stdout);
+    assert!(stored.contains(traceflow_protocol::batch::OVERSIZED_VALUE) && !stored.contains(&css[..100]), "{stored}");
+    assert!(stored.contains("\"kept\""));
 }
 
 #[test]

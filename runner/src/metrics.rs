@@ -123,6 +123,7 @@ pub struct Metrics {
     pub storage_free_bytes: Gauge,
     pub storage_low: Gauge,
     pub checkin_bad_answers: Counter,
+    pub values_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -157,6 +158,11 @@ impl Metrics {
         };
         let bytes_received = counter(&mut registry, "received_bytes", "Request body bytes as received");
         let bytes_decoded = counter(&mut registry, "decoded_bytes", "Request body bytes after decompression");
+        let values_dropped = counter(
+            &mut registry,
+            "oversized_values_dropped",
+            "Values over limits.max_string_bytes replaced in a batch that was kept",
+        );
         let bytes_stored = counter(&mut registry, "stored_bytes", "Compressed bytes written to the buffer");
         let flushes = counter(&mut registry, "buffer_flushes", "Group-commit flushes");
         let damaged_chunks =
@@ -234,6 +240,7 @@ impl Metrics {
             events,
             bytes_received,
             bytes_decoded,
+            values_dropped,
             bytes_stored,
             buffer_live_bytes,
             buffer_disk_bytes,

@@ -312,6 +312,9 @@ async fn ingest(app: &App, request: Request<Incoming>) -> Response<Body> {
             if accepted.filtered > 0 {
                 body["filtered"] = accepted.filtered.into();
             }
+            if accepted.dropped_values > 0 {
+                body["dropped_values"] = accepted.dropped_values.into();
+            }
             json_response(StatusCode::ACCEPTED, &body)
         }
         Err(error) => {

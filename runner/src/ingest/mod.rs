@@ -50,6 +50,8 @@ pub struct Accepted {
     pub duplicate: bool,
     /// Events dropped by sampling or switched-off features (counted as `filtered`).
     pub filtered: usize,
+    /// Values over `limits.max_string_bytes` replaced (the batch kept without them).
+    pub dropped_values: usize,
 }
 
 /// What the CPU-heavy middle of the chain decided.
@@ -57,6 +59,7 @@ enum Prepared {
     Store {
         events: usize,
         filtered: usize,
+        dropped_values: usize,
         meta: RecordMeta,
         /// The batch to store once tokenized: the body, or what the feature filter left of it.
         json: Bytes,
@@ -152,9 +155,13 @@ impl Ingest {
         // Hold memory permits while waiting for the flush, which is where requests pile up under load.
         let kib = (json.len() / 1024).clamp(1, self.inflight_kib) as u32;
         let _permit = self.inflight.acquire_many(kib).await.map_err(|_| IngestError::ShuttingDown { retry_after })?;
-        let (events, filtered, meta, json, session) = match self.prepare(&active, project, json)? {
-            Prepared::Store { events, filtered, meta, json, session } => (events, filtered, meta, json, session),
-            Prepared::Filtered { events } => return Ok(Accepted { events: 0, duplicate: false, filtered: events }),
+        let (events, filtered, dropped_values, meta, json, session) = match self.prepare(&active, project, json)? {
+            Prepared::Store { events, filtered, dropped_values, meta, json, session } => {
+                (events, filtered, dropped_values, meta, json, session)
+            }
+            Prepared::Filtered { events } => {
+                return Ok(Accepted { events: 0, duplicate: false, filtered: events, dropped_values: 0 })
+            }
         };
         // With every PII action `allow` the scrub could only copy the batch, so it is skipped.
         let store = scrub::RecordPlan {
@@ -171,8 +178,8 @@ impl Ingest {
             self.scrubbers.scrub(active.pii.clone(), json, session, store).await?
         };
         match self.buffer.append(Pending { record, session, generation }, preparing).await {
-            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered }),
-            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true, filtered }),
+            Ok(Appended::Stored { .. }) => Ok(Accepted { events, duplicate: false, filtered, dropped_values }),
+            Ok(Appended::Duplicate) => Ok(Accepted { events, duplicate: true, filtered, dropped_values }),
             Err(BufferError::Closed) => Err(IngestError::ShuttingDown { retry_after }),
             Err(BufferError::Storage(reason)) => {
                 tracing::error!(%reason, "buffer write failed");
@@ -188,6 +195,15 @@ impl Ingest {
         if !keep_session(&summary.session_id, active.sampling_rate) {
             return Ok(Prepared::Filtered { events });
         }
+        // Values over the string limit are replaced and counted; the rest of the batch is kept.
+        let (json, dropped_values) = if summary.oversized > 0 {
+            let (cut, n) = batch::cut_oversized(&json, self.limits.max_string_bytes);
+            self.metrics.values_dropped.inc_by(n as u64);
+            tracing::warn!(values = n, max = self.limits.max_string_bytes, "values over the string limit dropped");
+            (Bytes::from(cut), n)
+        } else {
+            (json, 0)
+        };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         self.policies
             .limiter
@@ -219,7 +235,7 @@ impl Ingest {
             events: (summary.events - (filtered - filtered_replay)) as u32,
             replay: (summary.replay - filtered_replay) as u32,
         };
-        Ok(Prepared::Store { events, filtered, meta, json, session })
+        Ok(Prepared::Store { events, filtered, dropped_values, meta, json, session })
     }
 
     /// Everything decided from the request head: shutdown, key, media type, declared size, buffer space.

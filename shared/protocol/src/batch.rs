@@ -29,6 +29,9 @@ pub struct BatchSummary {
     pub events: usize,
     /// Number of rrweb replay events.
     pub replay: usize,
+    /// Values (strings inside events and replay events, not contract fields or keys) longer than
+    /// `limits.max_string_bytes`: the batch is kept once [`cut_oversized`] has replaced them.
+    pub oversized: usize,
 }
 
 impl BatchSummary {
@@ -77,18 +80,84 @@ impl BatchError {
 
 /// Validates `json` as one batch under `limits`.
 pub fn validate(json: &[u8], limits: &Limits) -> Result<BatchSummary, BatchError> {
-    let ctx = Ctx { limits, error: RefCell::new(None), events: Cell::new(0) };
+    let ctx = Ctx { limits, error: RefCell::new(None), events: Cell::new(0), oversized: Cell::new(0) };
     let mut de = serde_json::Deserializer::from_slice(json);
     let seed = Seed { ctx: &ctx, path: Path::Root, depth: 1, expect: Expect::Batch };
     let parsed = seed.deserialize(&mut de).and_then(|parsed| de.end().map(|()| parsed));
     match (parsed, ctx.error.into_inner()) {
         (_, Some(err)) => Err(err),
-        (Ok(Parsed::Batch(summary)), None) => Ok(summary),
+        (Ok(Parsed::Batch(summary)), None) => Ok(BatchSummary { oversized: ctx.oversized.get(), ..summary }),
         (Ok(_), None) => {
             Err(BatchError { kind: BatchErrorKind::Shape, message: "expected a batch object".into(), path: "$".into() })
         }
         (Err(e), None) => Err(BatchError { kind: BatchErrorKind::Syntax, message: e.to_string(), path: "$".into() }),
     }
+}
+
+/// What replaces a value longer than `limits.max_string_bytes` (see [`BatchSummary::oversized`]).
+pub const OVERSIZED_VALUE: &str = "[traceflow: value over limits.max_string_bytes dropped]";
+
+/// Replaces every string value (not key) of a validated batch whose text is longer than `max_bytes` with
+/// [`OVERSIZED_VALUE`]; returns the new JSON and how many were replaced. Everything else is copied byte for byte.
+pub fn cut_oversized(json: &[u8], max_bytes: usize) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(json.len());
+    let mut cut = 0;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let (end, text_len) = string_end(json, start);
+        let mut after = end + 1;
+        while after < json.len() && json[after].is_ascii_whitespace() {
+            after += 1;
+        }
+        let is_key = json.get(after) == Some(&b':');
+        if !is_key && text_len > max_bytes {
+            out.extend_from_slice(&json[copied..start]);
+            out.extend_from_slice(OVERSIZED_VALUE.as_bytes());
+            copied = end;
+            cut += 1;
+        }
+        i = end + 1;
+    }
+    out.extend_from_slice(&json[copied..]);
+    (out, cut)
+}
+
+/// From the first byte of a string's contents: the index of its closing quote and its unescaped length in bytes.
+fn string_end(json: &[u8], start: usize) -> (usize, usize) {
+    let hex = |at: usize| {
+        json.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let (mut i, mut len) = (start, 0);
+    while i < json.len() {
+        match json[i] {
+            b'"' => return (i, len),
+            b'\\' if json.get(i + 1) == Some(&b'u') => {
+                let cp = hex(i + 2).unwrap_or(0xFFFD);
+                if (0xD800..0xDC00).contains(&cp) && json.get(i + 6) == Some(&b'\\') {
+                    len += 4;
+                    i += 12;
+                } else {
+                    len += char::from_u32(cp).map_or(3, char::len_utf8);
+                    i += 6;
+                }
+            }
+            b'\\' => {
+                len += 1;
+                i += 2;
+            }
+            _ => {
+                len += 1;
+                i += 1;
+            }
+        }
+    }
+    (json.len(), len)
 }
 
 /// A position in the document, kept as a stack-allocated chain and rendered only when something is wrong.
@@ -120,6 +189,7 @@ struct Ctx<'l> {
     limits: &'l Limits,
     error: RefCell<Option<BatchError>>,
     events: Cell<usize>,
+    oversized: Cell<usize>,
 }
 
 impl Ctx<'_> {
@@ -211,6 +281,11 @@ impl<'c, 'p> Seed<'c, 'p> {
     }
 
     fn string<'de, E: de::Error>(&self, value: Cow<'de, str>) -> Result<Parsed<'de>, E> {
+        if value.len() > self.ctx.limits.max_string_bytes && self.expect == Expect::Any {
+            // One over-long value (an inlined stylesheet, a data URI) costs that value, not the batch.
+            self.ctx.oversized.set(self.ctx.oversized.get() + 1);
+            return Ok(Parsed::Other);
+        }
         if value.len() > self.ctx.limits.max_string_bytes {
             let max = self.ctx.limits.max_string_bytes;
             return Err(self.ctx.fail(
@@ -283,6 +358,7 @@ impl<'c, 'p> Seed<'c, 'p> {
             sent_at,
             events: events.unwrap_or(0),
             replay: replay.unwrap_or(0),
+            oversized: 0,
         }))
     }
 
@@ -559,6 +635,24 @@ mod tests {
     }
 
     #[test]
+    fn over_long_values_are_cut_and_everything_else_is_kept_byte_for_byte() {
+        let css = "a{color:red}".repeat(40);
+        let escaped = "\\\"q\\\"".repeat(100); // 500 raw bytes, 300 unescaped: at the limit, kept
+        let json = format!(
+            r#"{{"session_id":"a","seq":1,"events":[{{"type":"custom","ts":1,"s":"short","e":"{escaped}"}}],
+            "replay":[{{"type":2,"data":{{"node":{{"type":2,"tagName":"style","attributes":{{"_cssText":"{css}"}}}}}},"timestamp":1}}]}}"#
+        );
+        let limits = Limits { max_string_bytes: 300, ..Limits::default() };
+        assert_eq!(validate(json.as_bytes(), &limits).unwrap().oversized, 1);
+        let (cut, n) = cut_oversized(json.as_bytes(), 300);
+        assert_eq!(n, 1);
+        let expected = json.replace(&css, OVERSIZED_VALUE);
+        assert_eq!(String::from_utf8(cut.clone()).unwrap(), expected);
+        let summary = validate(&cut, &limits).unwrap();
+        assert_eq!((summary.oversized, summary.total_events()), (0, 2));
+    }
+
+    #[test]
     fn enforces_depth_strings_and_event_count() {
         let limits = Limits { max_depth: 5, max_events: 2, max_string_bytes: 300, ..Limits::default() };
         // Depth 1 batch, 2 events array, 3 event, 4 field, 5 nested: allowed; one more is not.
@@ -567,10 +661,16 @@ mod tests {
         let deep = r#"{"session_id":"a","seq":1,"events":[{"type":"custom","ts":1,"p":{"q":{"r":[]}}}]}"#;
         let e = validate(deep.as_bytes(), &limits).unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::TooDeep, "$.events[0].p.q.r"));
+        // An over-long value is counted (the caller replaces it); an over-long contract field or key refuses the batch.
         let long =
             format!(r#"{{"session_id":"a","seq":1,"events":[{{"type":"custom","ts":1,"s":"{}"}}]}}"#, "x".repeat(301));
-        let e = validate(long.as_bytes(), &limits).unwrap_err();
-        assert_eq!((e.kind, e.path.as_str()), (BatchErrorKind::StringTooLong, "$.events[0].s"));
+        assert_eq!(validate(long.as_bytes(), &limits).unwrap().oversized, 1);
+        let long_id = format!(r#"{{"session_id":"{}","seq":1,"events":[]}}"#, "a".repeat(301));
+        assert!(validate(long_id.as_bytes(), &limits).is_err());
+        let long_key =
+            format!(r#"{{"session_id":"a","seq":1,"events":[{{"type":"custom","ts":1,"{}":1}}]}}"#, "k".repeat(301));
+        let e = validate(long_key.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind, BatchErrorKind::StringTooLong);
         let many = r#"{"session_id":"a","seq":1,"events":[{"type":"click","ts":1}],
             "replay":[{"type":3,"data":{},"timestamp":1},{"type":3,"data":{},"timestamp":1}]}"#;
         let e = validate(many.as_bytes(), &limits).unwrap_err();
