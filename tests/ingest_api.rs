@@ -435,3 +435,39 @@ fn serves_the_web_sdk_with_an_etag_and_answers_the_sdk_config() {
     assert_error(&common::request(runner.addr, "GET", "/v1/config?key=nope", &[], b""), 401, "unknown_key");
     assert_error(&common::request(runner.addr, "GET", "/v1/config", &[], b""), 401, "missing_key");
 }
+
+/// A page as deep as real single-page apps get: an rrweb snapshot 55 DOM levels deep (115 JSON levels) is
+/// stored, its PII tokenized at the bottom; past the limit the answer names the path.
+#[test]
+fn stores_an_rrweb_snapshot_of_a_page_55_dom_levels_deep() {
+    let (_dir, runner) = runner("");
+    let snapshot = |levels: usize| {
+        let mut node =
+            r#"{"type":3,"textContent":"Statement sent to priya.raghavan@example.com","id":99999}"#.to_string();
+        for level in (0..levels).rev() {
+            node = format!(
+                r#"{{"type":2,"tagName":"div","attributes":{{"class":"l{level}"}},"childNodes":[{node}],"id":{}}}"#,
+                level + 2
+            );
+        }
+        format!(
+            r#"{{"session_id":"deep-{levels}","seq":1,"replay":[{{"type":2,"timestamp":1,"data":{{"node":{{"type":0,"childNodes":[{node}],"id":1}},"initialOffset":{{"left":0,"top":0}}}}}}]}}"#
+        )
+    };
+    let response = runner.post(snapshot(55).as_bytes(), &[]);
+    assert_eq!(response.status, 202, "{}", response.text());
+    let too_deep = runner.post(snapshot(58).as_bytes(), &[]);
+    assert_error(&too_deep, 400, "too_deep");
+    assert!(too_deep.json()["error"]["path"].as_str().unwrap().starts_with("$.replay[0].data.node.childNodes[0]"));
+    let data = runner.data_dir.clone();
+    assert!(runner.stop().success());
+    let stored = std::process::Command::new(common::binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    let stored = String::from_utf8_lossy(&stored.stdout);
+    assert!(stored.contains("Statement sent to tok_email_") && !stored.contains("priya.raghavan@"), "{stored:.300}");
+    assert!(stored.contains("\"l54\""), "the deepest element is kept");
+}

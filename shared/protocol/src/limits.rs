@@ -28,12 +28,19 @@ impl Default for Limits {
             max_body_bytes: 5 * 1024 * 1024,
             max_decompressed_bytes: 20 * 1024 * 1024,
             max_compression_ratio: 100,
-            max_depth: 64,
+            max_depth: MAX_DEPTH,
             max_events: 5_000,
             max_string_bytes: 1024 * 1024,
         }
     }
 }
+
+/// Deepest JSON nesting a batch may have, and the default. An rrweb snapshot nests two JSON levels per DOM level
+/// (a node, its `childNodes`) under five of the batch's own, so this admits pages 57 DOM levels deep (Lighthouse
+/// already flags pages past 32). It stays under serde_json's recursion limit of 128, which every reader of stored
+/// batches (the validator, the feature filter, `buffer dump`, the control plane) relies on; going deeper needs
+/// serde_json's `unbounded_depth` with explicit bounds in each of them.
+pub const MAX_DEPTH: usize = 120;
 
 /// Longest `session_id` accepted, in characters (contract).
 pub const MAX_SESSION_ID_LEN: usize = 128;
@@ -47,7 +54,7 @@ impl Limits {
             ("max_body_bytes", self.max_body_bytes, 1024, 1 << 30),
             ("max_decompressed_bytes", self.max_decompressed_bytes, 1024, 1 << 31),
             ("max_compression_ratio", self.max_compression_ratio, 2, 100_000),
-            ("max_depth", self.max_depth, 4, 100),
+            ("max_depth", self.max_depth, 4, MAX_DEPTH),
             ("max_events", self.max_events, 1, 1_000_000),
             ("max_string_bytes", self.max_string_bytes, 256, 1 << 30),
         ];
