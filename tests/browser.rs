@@ -41,24 +41,25 @@ fn longest_digit_run(text: &str) -> usize {
     best
 }
 
+/// Says what a browser test lacks (a failure under `CI=true`); false, so the test checks nothing.
 fn missing(what: &str) -> bool {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{what}, but CI must have it");
     eprintln!("{what}: nothing checked");
-    true
+    false
+}
+
+/// `tests/browser`, when Chromium, node and the npm packages the browser tests need are there.
+fn browser_dir() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let ready = (Path::new("/usr/bin/chromium").exists() || missing("no /usr/bin/chromium"))
+        && (dir.join("node_modules/playwright-core").exists() || missing("tests/browser has no node_modules"))
+        && (Command::new("node").arg("--version").output().is_ok() || missing("no node"));
+    ready.then_some(dir)
 }
 
 #[test]
 fn keystrokes_in_chromium_leave_no_value_or_prefix_in_the_buffer() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
-        return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
-        return;
-    }
-    if Command::new("node").arg("--version").output().is_err() && missing("no node") {
-        return;
-    }
+    let Some(browser_dir) = browser_dir() else { return };
     let dir = TempDir::new("browser");
     let data = dir.path().join("data");
     let runner = Runner::start(&data, "");
@@ -74,14 +75,7 @@ fn keystrokes_in_chromium_leave_no_value_or_prefix_in_the_buffer() {
     assert!(inputs > 60, "rrweb recorded {inputs} input events: keystrokes were not recorded one by one");
     assert_eq!(runner.stop().code(), Some(0));
 
-    let dump = Command::new(common::binary("traceflow-runner"))
-        .args(["buffer", "dump", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(dump.status.success());
-    let stored: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&dump.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stored = common::dumped(&data);
     assert_eq!(stored.len(), 1, "one batch");
     // The session id and other ids carry timestamps; what was typed and shown lives in the replay.
     let mut texts = Vec::new();
@@ -113,16 +107,7 @@ fn keystrokes_in_chromium_leave_no_value_or_prefix_in_the_buffer() {
 /// replays in rrweb's Replayer to the form with its text and no raw value.
 #[test]
 fn the_web_sdk_served_by_the_runner_records_a_form_and_nothing_raw_is_stored() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
-        return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
-        return;
-    }
-    if Command::new("node").arg("--version").output().is_err() && missing("no node") {
-        return;
-    }
+    let Some(browser_dir) = browser_dir() else { return };
     let dir = TempDir::new("browser-sdk");
     let data = dir.path().join("data");
     let runner = Runner::start(&data, "");
@@ -138,14 +123,7 @@ fn the_web_sdk_served_by_the_runner_records_a_form_and_nothing_raw_is_stored() {
     assert_eq!(report["failures"], serde_json::json!([]), "the runner refused SDK requests");
     assert_eq!(runner.stop().code(), Some(0));
 
-    let dump = Command::new(common::binary("traceflow-runner"))
-        .args(["buffer", "dump", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(dump.status.success());
-    let stored: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&dump.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stored = common::dumped(&data);
     assert!(!stored.is_empty(), "the SDK's batches were stored");
     let batches: Vec<&serde_json::Value> = stored.iter().map(|s| &s["batch"]).collect();
     let sessions: std::collections::HashSet<&str> = batches.iter().map(|b| b["session_id"].as_str().unwrap()).collect();
@@ -209,13 +187,7 @@ fn the_web_sdk_served_by_the_runner_records_a_form_and_nothing_raw_is_stored() {
 #[test]
 fn the_web_sdk_follows_the_policy_sampled_out_sends_nothing_and_replay_off_records_nothing() {
     use common::fake_cp::{with_project, FakeCp, UPLOAD};
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !Path::new("/usr/bin/chromium").exists() && missing("no /usr/bin/chromium") {
-        return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() && missing("tests/browser has no node_modules") {
-        return;
-    }
+    let Some(browser_dir) = browser_dir() else { return };
     let dir = TempDir::new("browser-policy");
     let fake = FakeCp::start();
     let data = dir.path().join("runner");

@@ -199,12 +199,7 @@ fn answers_400_past_depth_and_drops_only_an_over_long_value() {
     assert_eq!(runner.metric("traceflow_runner_oversized_values_dropped_total"), 1.0);
     let data = runner.data_dir.clone();
     assert!(runner.stop().success());
-    let stored = std::process::Command::new(common::binary("traceflow-runner"))
-        .args(["buffer", "dump", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stored = String::from_utf8_lossy(&stored.stdout);
+    let stored = serde_json::to_string(&common::dumped(&data)).unwrap();
     assert!(stored.contains(traceflow_protocol::batch::OVERSIZED_VALUE) && !stored.contains(&css[..100]), "{stored}");
     assert!(stored.contains("\"kept\""));
 }
@@ -461,13 +456,7 @@ fn stores_an_rrweb_snapshot_of_a_page_55_dom_levels_deep() {
     assert!(too_deep.json()["error"]["path"].as_str().unwrap().starts_with("$.replay[0].data.node.childNodes[0]"));
     let data = runner.data_dir.clone();
     assert!(runner.stop().success());
-    let stored = std::process::Command::new(common::binary("traceflow-runner"))
-        .args(["buffer", "dump", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
-    let stored = String::from_utf8_lossy(&stored.stdout);
+    let stored = serde_json::to_string(&common::dumped(&data)).unwrap();
     assert!(stored.contains("Statement sent to tok_email_") && !stored.contains("priya.raghavan@"), "{stored:.300}");
     assert!(stored.contains("\"l54\""), "the deepest element is kept");
 }

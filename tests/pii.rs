@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{binary, Runner, TempDir};
+use common::{binary, dumped, Runner, TempDir};
 
 const EMAIL: &str = "canary.alice.7731@example.org";
 const CARD: &str = "4111 1111 1111 1111";
@@ -78,13 +78,6 @@ fn start_logging(dir: &TempDir, extra: &str) -> (Runner, PathBuf, PathBuf) {
     );
     std::fs::write(&config, text).unwrap();
     (Runner::start_logging(&config, &data, &log), data, log)
-}
-
-/// The lines of `buffer dump`: each stored batch with its metadata, in order.
-fn dumped(data: &Path) -> Vec<serde_json::Value> {
-    let dump =
-        Command::new(binary("traceflow-runner")).args(["buffer", "dump", "--data-dir"]).arg(data).output().unwrap();
-    dump.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
 }
 
 fn first_dumped(data: &Path) -> serde_json::Value {

@@ -7,11 +7,10 @@
 // the page's asset URL and what was typed.
 
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runner = process.env.TRACEFLOW_RUNNER;
@@ -68,21 +67,7 @@ const server = http.createServer((request, response) => {
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-const profile = mkdtempSync(join(tmpdir(), 'traceflow-chromium-'));
-// A fresh profile (playwright passes it to Chromium as --user-data-dir).
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const { browser, close } = await launch();
 try {
   const tab = await browser.newPage();
   await tab.goto(`${origin}/apply`);
@@ -116,7 +101,6 @@ try {
   // rrweb inlines stylesheets (their href goes); the script keeps its src, and the meta event the page URL.
   console.log(JSON.stringify({ asset: `${origin}/rrweb.js`, page: `${origin}/apply`, typed, events: replay.length, inputEvents }));
 } finally {
-  await browser.close();
+  await close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }

@@ -10,11 +10,10 @@
 // Runs `pairs` pairs (without, with), alternating, and prints one JSON line with every pair's figures. Needs `npm ci` in tests/browser and /usr/bin/chromium.
 
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.argv[2] || 30);
@@ -64,12 +63,7 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
 async function run(path) {
-  const profile = mkdtempSync(join(tmpdir(), 'traceflow-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const { browser, close } = await launch();
   try {
     const tab = await browser.newPage();
     await tab.goto(`${origin}${path}`);
@@ -102,8 +96,7 @@ async function run(path) {
     });
     return { task: after.TaskDuration - before.TaskDuration, script: after.ScriptDuration - before.ScriptDuration, sdk: sdkMicros / 1e6 };
   } finally {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -9,12 +9,11 @@
 //   node sdk.mjs visit           a short visit; prints what the SDK sent to /v1/batch (event types, rrweb events)
 
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [mode, file] = process.argv.slice(2);
@@ -62,34 +61,21 @@ document.getElementById('submit').addEventListener('click', () => {
 </script></body></html>`;
 }
 
-async function launch() {
-  const profile = mkdtempSync(join(tmpdir(), 'traceflow-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  return { browser, close: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
-}
-
-async function recordMode() {
-  const runner = process.env.TRACEFLOW_RUNNER;
-  const key = process.env.TRACEFLOW_KEY;
+/** Serves the form page (with the SDK from `runner`) and a plain page to leave to, on a free port. */
+async function formServer(runner, key) {
   if (!runner || !key) throw new Error('TRACEFLOW_RUNNER and TRACEFLOW_KEY must be set');
   const server = http.createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end(request.url === '/bye' ? '<!doctype html><title>Bye</title><p>Bye</p>' : formPage(runner, key));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+async function recordMode() {
+  const runner = process.env.TRACEFLOW_RUNNER;
+  const key = process.env.TRACEFLOW_KEY;
+  const { server, origin } = await formServer(runner, key);
   const { browser, close } = await launch();
   const failures = [];
   try {
@@ -159,12 +145,7 @@ async function replayMode() {
 async function visitMode() {
   const runner = process.env.TRACEFLOW_RUNNER;
   const key = process.env.TRACEFLOW_KEY;
-  const server = http.createServer((request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(request.url === '/bye' ? '<!doctype html><title>Bye</title><p>Bye</p>' : formPage(runner, key));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const { server, origin } = await formServer(runner, key);
   const { browser, close } = await launch();
   const batches = [];
   let configs = 0;

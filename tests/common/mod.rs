@@ -300,23 +300,31 @@ pub(crate) fn batch(session: &str, seq: u64, events: usize) -> Vec<u8> {
 }
 
 /// Batches found by `buffer dump`, as `(session_id, seq)` in buffer order, after checking `buffer verify`.
-pub(crate) fn dump(data_dir: &Path) -> Vec<(String, u64)> {
-    let buffer = |command: &str| {
-        Command::new(binary("traceflow-runner"))
-            .args(["buffer", command, "--data-dir"])
-            .arg(data_dir)
-            .output()
-            .unwrap_or_else(|e| panic!("run buffer {command}: {e}"))
-    };
-    let verify = buffer("verify");
-    assert!(verify.status.success(), "buffer verify failed: {}", String::from_utf8_lossy(&verify.stdout));
-    let out = buffer("dump");
+/// The lines of `buffer dump`: each stored batch with its metadata, in order.
+pub(crate) fn dumped(data_dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(binary("traceflow-runner"))
+        .args(["buffer", "dump", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run buffer dump: {e}"));
     assert!(out.status.success(), "buffer dump failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .expect("dump is UTF-8")
-        .lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("dump line is JSON");
+    out.stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("dump line is JSON"))
+        .collect()
+}
+
+pub(crate) fn dump(data_dir: &Path) -> Vec<(String, u64)> {
+    let verify = Command::new(binary("traceflow-runner"))
+        .args(["buffer", "verify", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run buffer verify: {e}"));
+    assert!(verify.status.success(), "buffer verify failed: {}", String::from_utf8_lossy(&verify.stdout));
+    dumped(data_dir)
+        .into_iter()
+        .map(|value| {
             assert_eq!(value["batch"]["session_id"], value["session_id"], "dump line carries its batch");
             (value["session_id"].as_str().expect("session_id").to_string(), value["seq"].as_u64().expect("seq"))
         })
